@@ -1,0 +1,1 @@
+"""Model registry, weights sources, runtime and architectures."""

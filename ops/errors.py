@@ -1,0 +1,30 @@
+"""Typed errors raised by ops and models; the UI and CLI turn them into plain sentences."""
+
+from __future__ import annotations
+
+
+class GanvasError(Exception):
+    """Base class: the message is written for a person, not a programmer."""
+
+
+class InvalidInputError(GanvasError, ValueError):
+    """An input image, mask or parameter cannot be used as given."""
+
+
+class ImageTooLargeError(GanvasError):
+    """The image exceeds the pixel limit configured for this operation."""
+
+
+class UnknownModelError(GanvasError, KeyError):
+    """A model id that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown model"
+
+
+class WeightsUnavailableError(GanvasError):
+    """Weights could not be fetched (offline, not cached, package missing)."""
+
+
+class WeightsIntegrityError(GanvasError):
+    """A weights file does not match its recorded sha256."""
