@@ -140,14 +140,54 @@ class ModuleInpainter(Inpainter):
 
 
 class Generator(LoadedModel):
-    """A (conditional) generator: seeds and labels in, RGBA (N,4,H,W) out."""
+    """A (conditional) generator: seeds and labels in, RGBA (N,4,H,W) in [0,1] out.
+
+    Sampling is split in two so the UI can interpolate: latents per seed, class vectors per
+    label (rows may be mixes of two labels), then :meth:`synthesize`.
+    """
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.spec.labels
 
+    @property
     @abstractmethod
-    def generate(
-        self, seeds: list[int], labels: list[int] | None = None, truncation: float = 1.0
-    ) -> torch.Tensor:
-        """One image per seed (and label): (N,4,H,W) RGBA in [0,1], reproducible per seed."""
+    def z_dim(self) -> int:
+        """Length of one latent vector."""
+
+    def sample_latents(self, seeds: list[int], truncation: float = 1.0) -> torch.Tensor:
+        """(N, z_dim) latents, one reproducible draw per seed (CPU generator, so any device agrees).
+
+        Values are drawn from a standard normal truncated to [-2, 2] and scaled by
+        ``truncation`` (the truncation trick of BigGAN; 1.0 = plain truncated normal).
+        """
+        rows = []
+        for seed in seeds:
+            g = torch.Generator().manual_seed(int(seed))
+            z = torch.randn(self.z_dim, generator=g)
+            bad = z.abs() > 2
+            while bool(bad.any()):
+                z[bad] = torch.randn(int(bad.sum()), generator=g)
+                bad = z.abs() > 2
+            rows.append(z * float(truncation))
+        return torch.stack(rows) if rows else torch.zeros(0, self.z_dim)
+
+    def class_vectors(self, labels: list[int]) -> torch.Tensor:
+        """(N, num_labels) one-hot rows (zeros for an unconditional model)."""
+        n = max(1, len(self.labels))
+        out = torch.zeros(len(labels), n)
+        for i, lab in enumerate(labels):
+            if self.labels:
+                out[i, int(lab)] = 1.0
+        return out
+
+    @abstractmethod
+    def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """Images for latents and class vectors: (N,4,H,W) RGBA float32 CPU in [0,1]."""
+
+    def generate(self, seeds: list[int], labels: list[int] | None = None, truncation: float = 1.0) -> torch.Tensor:
+        """One image per seed (label i goes with seed i; default label 0)."""
+        labs = list(labels) if labels is not None else [0] * len(seeds)
+        if len(labs) != len(seeds):
+            raise ValueError("give one label per seed")
+        return self.synthesize(self.sample_latents(seeds, truncation), self.class_vectors(labs), truncation)

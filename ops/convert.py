@@ -110,10 +110,13 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
 
 
 def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
-    exif = img.getexif()
-    orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    if not len(exif):
+    """(EXIF bytes with orientation reset to 1, original orientation); the image is untouched."""
+    original = img.getexif()
+    orientation = int(original.get(_ORIENTATION, 1) or 1)
+    if not len(original):
         return None, orientation
+    exif = Image.Exif()
+    exif.load(original.tobytes())
     if _ORIENTATION in exif:
         exif[_ORIENTATION] = 1
     return exif.tobytes(), orientation

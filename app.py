@@ -1,0 +1,84 @@
+"""Ganvas: generate, composite, edit, inpaint and upscale images in one Gradio app.
+
+Layout and wiring only: every tab lives in ui/, the work in ops/ and models/.
+"""
+
+from __future__ import annotations
+
+try:  # Hugging Face ZeroGPU Spaces need `spaces` imported before torch
+    import spaces  # type: ignore[import-not-found]  # noqa: F401
+except ImportError:
+    spaces = None
+
+import gradio as gr
+
+from models.runtime import ModelCache
+from ui import composite, edit, generate, inpaint, upscale
+from ui.common import AppContext
+from ui.inpaint import editor_value
+
+TITLE = "Ganvas - an open image studio"
+
+
+def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
+    """Build the whole app; tests import this and launch it on a free port."""
+    ctx = ctx or AppContext(cache=ModelCache())
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nRuns on **{ctx.cache.device.type.upper()}**. Every tab works offline; "
+                    "models marked *download* fetch weights from the Hugging Face Hub on first use.")
+        with gr.Tabs(selected="generate") as tabs:
+            with gr.Tab("Generate", id="generate"):
+                gen = generate.build(ctx)
+                gen_send = _send_buttons()
+            with gr.Tab("Composite", id="composite"):
+                comp = composite.build(ctx)
+                comp_send = _send_buttons()
+            with gr.Tab("Edit", id="edit"):
+                ed = edit.build(ctx)
+                ed_send = _send_buttons()
+            with gr.Tab("Inpaint", id="inpaint"):
+                inp = inpaint.build(ctx)
+                inp_send = _send_buttons()
+            with gr.Tab("Upscale", id="upscale"):
+                up = upscale.build(ctx)
+                up_send = _send_buttons()
+
+        def to(tab_id: str, wrap=lambda p: p):
+            def send(path):
+                if not path:
+                    raise gr.Error("There is no result to send yet.")
+                return wrap(path), gr.Tabs(selected=tab_id)
+
+            return send
+
+        targets = {
+            "composite-bg": (comp.background, to("composite")),
+            "composite-fg": (comp.foreground, to("composite")),
+            "edit": (ed.image, to("edit")),
+            "inpaint": (inp.editor, to("inpaint", editor_value)),
+            "upscale": (up.image, to("upscale")),
+        }
+        for source, buttons in ((gen.selected, gen_send), (comp.result, comp_send), (ed.result, ed_send),
+                                (inp.result, inp_send), (up.result, up_send)):
+            for key, button in buttons.items():
+                target, fn = targets[key]
+                event = button.click(fn, [source], [target, tabs], api_visibility="private")
+                if key == "edit":
+                    event.then(*ed.reset, api_visibility="private")
+    return demo
+
+
+def _send_buttons() -> dict[str, gr.Button]:
+    labels = {
+        "composite-bg": "Send to Composite (background)",
+        "composite-fg": "Send to Composite (foreground)",
+        "edit": "Send to Edit",
+        "inpaint": "Send to Inpaint",
+        "upscale": "Send to Upscale",
+    }
+    with gr.Row():
+        return {key: gr.Button(text, size="sm") for key, text in labels.items()}
+
+
+if __name__ == "__main__":
+    build_demo().queue(max_size=32).launch(theme=gr.themes.Soft(), max_file_size="50mb")

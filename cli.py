@@ -1,0 +1,305 @@
+"""Ganvas on the command line: the same ops and model registry as the app.
+
+Errors print one line on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def _progress_bar(desc: str) -> tuple[Callable[[float, str], None], Callable[[], None]]:
+    """A tqdm bar on stderr driven by (fraction, text) callbacks; returns (update, close)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+
+    def update(fraction: float, text: str) -> None:
+        bar.n = int(round(100 * max(0.0, min(1.0, fraction))))
+        bar.set_postfix_str(text, refresh=False)
+        bar.refresh()
+
+    return update, bar.close
+
+
+def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
+    """Expand the input list: files, or one folder of images. Returns (files, from_folder)."""
+    from ops.errors import InvalidInputError
+
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        files = sorted(p for p in Path(paths[0]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InvalidInputError(f"No images in folder {paths[0]}.")
+        return files, True
+    files = [Path(p) for p in paths]
+    for f in files:
+        if not f.is_file():
+            raise InvalidInputError(f"No such file: {f}.")
+    return files, False
+
+
+def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
+    from ops.errors import InvalidInputError
+
+    o = Path(out)
+    if folder or len(files) > 1 or o.is_dir():
+        o.mkdir(parents=True, exist_ok=True)
+        return [o / f"{f.stem}.png" for f in files]
+    if o.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InvalidInputError(f"Output {o} needs an image suffix such as .png (or give a folder).")
+    return [o]
+
+
+def _cache(device: str | None):
+    from models.runtime import ModelCache, pick_device
+
+    return ModelCache(device=pick_device(device))
+
+
+def _spec(cache, task: str, model_id: str | None):
+    from ops.errors import InvalidInputError
+
+    spec = cache.registry.get(model_id) if model_id else cache.registry.default_for(task)
+    if spec is None:
+        raise InvalidInputError(f"No {task} model is installed yet.")
+    if spec.task.value != task:
+        raise InvalidInputError(f"{spec.id} is a {spec.task.value} model, not a {task} model.")
+    return spec
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models.registry import default_registry
+
+    reg = default_registry()
+    specs = reg.list(args.task)
+    defaults = {t: (reg.default_for(t).id if reg.default_for(t) else None) for t in ("generate", "inpaint", "upscale")}
+    rows = [
+        {
+            "id": s.id,
+            "task": s.task.value,
+            "title": s.title,
+            "source": s.source.describe(),
+            "license": s.license,
+            "default": defaults[s.task.value] == s.id,
+            "scale": s.scale,
+            "labels": list(s.labels),
+        }
+        for s in specs
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            mark = "*" if r["default"] else " "
+            print(f"{mark} {r['id']:<28} {r['task']:<9} {r['title']}  [{r['source']}; {r['license']}]")
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from ops.convert import load_image, save_image
+    from ops.upscale import upscale
+
+    files, folder = _inputs(args.inputs)
+    outs = _outputs(files, args.output, folder)
+    cache = _cache(args.device)
+    spec = _spec(cache, "upscale", args.model)
+    model = cache.get(spec.id)
+    for src, dst in zip(files, outs):
+        update, close = _progress_bar(src.name)
+        try:
+            result = upscale(load_image(src), model, args.scale, tile=args.tile, progress=update)
+        finally:
+            close()
+        save_image(result, dst)
+        print(f"{src} -> {dst} ({result.width}x{result.height}, {spec.id})")
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    from ops.convert import load_image, save_image
+    from ops.inpaint import inpaint
+
+    cache = _cache(args.device)
+    spec = _spec(cache, "inpaint", args.model)
+    image, mask = load_image(args.image), load_image(args.mask)
+    update, close = _progress_bar(Path(args.image).name)
+    try:
+        res = inpaint(image, mask, cache.get(spec.id), strategy=args.strategy, dilate=args.dilate,
+                      feather=args.feather, margin=args.margin, progress=update)
+    finally:
+        close()
+    for note in res.notices:
+        print(f"note: {note}", file=sys.stderr)
+    save_image(res.image, args.output)
+    print(f"{args.image} -> {args.output} ({spec.id})")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ops import generate as gen_ops
+    from ops.convert import save_image
+
+    cache = _cache(args.device)
+    spec = _spec(cache, "generate", args.model)
+    gen = cache.get(spec.id)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    images = gen_ops.sample(gen, args.seed, args.n, args.label, args.truncation)
+    for i, img in enumerate(images):
+        path = out / f"{spec.id}-seed{args.seed + i}.png"
+        save_image(img, path)
+        print(path)
+    if args.interpolate_to is not None:
+        frames = gen_ops.interpolate(gen, args.seed, args.interpolate_to, args.label, args.label_to or args.label,
+                                     args.frames, args.truncation)
+        path = gen_ops.save_animation(frames, out / f"{spec.id}-interp-{args.seed}-{args.interpolate_to}.webp")
+        print(path)
+    return 0
+
+
+def cmd_composite(args: argparse.Namespace) -> int:
+    from ops.composite import composite, depth_composite, depth_from_image
+    from ops.convert import load_image, save_image
+
+    bg, fg = load_image(args.background), load_image(args.foreground)
+    mask = load_image(args.mask) if args.mask else None
+    place = dict(x=args.x, y=args.y, scale=args.scale, rotate=args.rotate, opacity=args.opacity)
+    if args.depth:
+        def depth(value: str):
+            try:
+                return float(value)
+            except ValueError:
+                return depth_from_image(load_image(value))
+
+        result = depth_composite(bg, fg, bg_depth=depth(args.bg_depth), fg_depth=depth(args.fg_depth),
+                                 softness=args.softness, **place)
+    else:
+        result = composite(bg, fg, mask=mask, feather=args.feather, blend_mode=args.blend, seamless=args.seamless,
+                           **place)
+    save_image(result, args.output)
+    print(f"-> {args.output} ({result.width}x{result.height})")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from ops.convert import load_image, save_image
+    from ops.edit import Recipe
+    from ops.errors import InvalidInputError
+    from ops.inpaint import inpaint
+
+    try:
+        text = Path(args.recipe).read_text()
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read the recipe {args.recipe} ({exc.strerror}).") from exc
+    recipe = Recipe.from_json(text)
+    cache = None
+
+    def content_aware(image, mask):
+        nonlocal cache
+        cache = cache or _cache(args.device)
+        spec = cache.registry.default_for("inpaint")
+        return inpaint(image, mask, cache.get(spec.id), strategy="crop").image
+
+    result = recipe.apply(load_image(args.input), inpaint=content_aware)
+    save_image(result, args.output)
+    print(f"{args.input} -> {args.output} ({len(recipe.steps)} steps)")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other error
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cli.py", description="Ganvas image studio on the command line.")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available; env GANVAS_DEVICE)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    m = sub.add_parser("models", help="list the registered models")
+    m.add_argument("--task", choices=["generate", "inpaint", "upscale"])
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(fn=cmd_models)
+
+    u = sub.add_parser("upscale", help="upscale files or a folder")
+    u.add_argument("inputs", nargs="+")
+    u.add_argument("-o", "--output", required=True)
+    u.add_argument("--model")
+    u.add_argument("--scale", type=float, default=4.0)
+    u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: automatic)")
+    u.set_defaults(fn=cmd_upscale)
+
+    i = sub.add_parser("inpaint", help="fill the masked region (mask: non-zero = fill)")
+    i.add_argument("image")
+    i.add_argument("mask")
+    i.add_argument("-o", "--output", required=True)
+    i.add_argument("--model")
+    i.add_argument("--strategy", choices=["crop", "resize", "original"], default="crop")
+    i.add_argument("--dilate", type=int, default=0)
+    i.add_argument("--feather", type=int, default=0)
+    i.add_argument("--margin", type=int, default=128)
+    i.set_defaults(fn=cmd_inpaint)
+
+    g = sub.add_parser("generate", help="write N generated PNGs into a folder")
+    g.add_argument("-o", "--output", required=True, help="output folder")
+    g.add_argument("--model")
+    g.add_argument("--label", help="label name or index")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--n", type=int, default=4)
+    g.add_argument("--truncation", type=float, default=1.0)
+    g.add_argument("--interpolate-to", type=int, default=None, help="also write an animation to this seed")
+    g.add_argument("--label-to", help="label at the end of the animation")
+    g.add_argument("--frames", type=int, default=16)
+    g.set_defaults(fn=cmd_generate)
+
+    c = sub.add_parser("composite", help="composite a foreground onto a background")
+    c.add_argument("background")
+    c.add_argument("foreground")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--mask")
+    c.add_argument("--x", type=int, default=0)
+    c.add_argument("--y", type=int, default=0)
+    c.add_argument("--scale", type=float, default=1.0)
+    c.add_argument("--rotate", type=float, default=0.0)
+    c.add_argument("--opacity", type=float, default=1.0)
+    c.add_argument("--feather", type=float, default=0.0)
+    c.add_argument("--blend", default="normal")
+    c.add_argument("--seamless", action="store_true")
+    c.add_argument("--depth", action="store_true", help="depth compositing (nearer pixel wins)")
+    c.add_argument("--bg-depth", default="0.6", help="constant (0 = near) or a depth-map image")
+    c.add_argument("--fg-depth", default="0.4")
+    c.add_argument("--softness", type=float, default=0.0)
+    c.set_defaults(fn=cmd_composite)
+
+    e = sub.add_parser("edit", help="replay an edit recipe exported by the app")
+    e.add_argument("input")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--recipe", required=True)
+    e.set_defaults(fn=cmd_edit)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ops.errors import GanvasError
+
+    try:
+        return args.fn(args)
+    except GanvasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scripts that produced the embedded weights (not imported by the app)."""

@@ -1,0 +1,153 @@
+"""Render Noto Color Emoji to 64x64 RGBA tensors labelled by Unicode emoji group (GAN training data).
+
+Run ``python -m models.training.emoji_data --out data/emoji``; it writes ``emoji64.safetensors``
+(uint8 images (N,4,64,64), int64 labels, uint8 held-out flags) and ``index.json`` (one entry per
+emoji). Needs Debian ``fonts-noto-color-emoji``, ``unicode-data`` and ``libfribidi0`` (raqm layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_TEST_PATH = Path("/usr/share/unicode/emoji/emoji-test.txt")
+# The 9 Unicode emoji groups in emoji-test.txt order, without "Component" (skin tones, hair).
+GROUPS = (
+    "Smileys & Emotion",
+    "People & Body",
+    "Animals & Nature",
+    "Food & Drink",
+    "Travel & Places",
+    "Activities",
+    "Objects",
+    "Symbols",
+    "Flags",
+)
+SKIN_TONES = frozenset(range(0x1F3FB, 0x1F400))
+FONT_SIZE = 109  # the only size Noto Color Emoji's bitmap strikes accept
+HELD_OUT_FRACTION = 0.10
+
+
+@dataclass(frozen=True)
+class EmojiEntry:
+    """One fully-qualified emoji: its code points, CLDR name, group and label index."""
+
+    codepoints: str  # space-separated hex, as in emoji-test.txt
+    name: str
+    group: str
+    label: int
+
+    @property
+    def text(self) -> str:
+        return "".join(chr(int(cp, 16)) for cp in self.codepoints.split())
+
+
+def parse_emoji_test(path: Path = EMOJI_TEST_PATH) -> list[EmojiEntry]:
+    """Fully-qualified emoji of the 9 groups, skin-tone variants dropped, in file order."""
+    entries = []
+    group = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# group:"):
+            group = line.split(":", 1)[1].strip()
+            continue
+        if not line or line.startswith("#") or group not in GROUPS:
+            continue
+        cps, rest = line.split(";", 1)
+        status, comment = rest.split("#", 1)
+        if status.strip() != "fully-qualified":
+            continue
+        codes = cps.split()
+        if any(int(c, 16) in SKIN_TONES for c in codes):
+            continue
+        # comment: "<emoji> E<version> <name>"
+        name = comment.strip().split(" ", 2)[-1]
+        entries.append(EmojiEntry(" ".join(codes), name, group, GROUPS.index(group)))
+    return entries
+
+
+def load_font(path: Path = FONT_PATH) -> ImageFont.FreeTypeFont:
+    """Noto Color Emoji at its bitmap size with raqm layout (ZWJ sequences and flags as one glyph)."""
+    return ImageFont.truetype(str(path), FONT_SIZE, layout_engine=ImageFont.Layout.RAQM)
+
+
+def render_emoji(text: str, font: ImageFont.FreeTypeFont, size: int = 64) -> Image.Image:
+    """One emoji cropped to its glyph's alpha bbox, padded square, resized to ``size`` RGBA."""
+    canvas = Image.new("RGBA", (FONT_SIZE * 3, FONT_SIZE * 2), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).text((FONT_SIZE // 4, FONT_SIZE // 4), text, font=font, embedded_color=True)
+    bbox = canvas.getchannel("A").getbbox()
+    if bbox is None:
+        raise ValueError(f"emoji {text!r} rendered empty")
+    glyph = canvas.crop(bbox)
+    side = max(glyph.size)
+    square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
+    # Resample premultiplied so transparent pixels' colour does not bleed into the edges.
+    return square.convert("RGBa").resize((size, size), Image.Resampling.LANCZOS).convert("RGBA")
+
+
+def held_out_mask(entries: list[EmojiEntry], fraction: float = HELD_OUT_FRACTION) -> list[bool]:
+    """Deterministic per-group hold-out: the ``fraction`` of each group with the smallest sha256 of code points."""
+    out = [False] * len(entries)
+    for label in range(len(GROUPS)):
+        idx = [i for i, e in enumerate(entries) if e.label == label]
+        idx.sort(key=lambda i: hashlib.sha256(entries[i].codepoints.encode()).hexdigest())
+        for i in idx[: max(1, round(len(idx) * fraction))]:
+            out[i] = True
+    return out
+
+
+def build_dataset(out_dir: Path, size: int = 64) -> dict:
+    """Render every emoji and write the tensor file and the index; returns per-group counts."""
+    from safetensors.torch import save_file
+
+    font = load_font()
+    entries = parse_emoji_test()
+    held = held_out_mask(entries)
+    images = np.stack([np.asarray(render_emoji(e.text, font, size)) for e in entries])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        "images": torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        "labels": torch.tensor([e.label for e in entries], dtype=torch.int64),
+        "held_out": torch.tensor(held, dtype=torch.uint8),
+    }
+    save_file(tensors, str(out_dir / "emoji64.safetensors"))
+    index = {
+        "groups": list(GROUPS),
+        "size": size,
+        "font": FONT_PATH.name,
+        "emoji": [{**asdict(e), "held_out": h} for e, h in zip(entries, held)],
+    }
+    (out_dir / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+    return {g: sum(1 for e in entries if e.label == i) for i, g in enumerate(GROUPS)}
+
+
+def load_dataset(data_dir: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images uint8 (N,4,64,64), labels int64 (N,), held_out bool (N,)) from ``build_dataset``'s file."""
+    from safetensors.torch import load_file
+
+    t = load_file(str(Path(data_dir) / "emoji64.safetensors"))
+    return t["images"], t["labels"], t["held_out"].bool()
+
+
+def main() -> None:
+    """Command line: render the dataset into ``--out``."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("data/emoji"))
+    ap.add_argument("--size", type=int, default=64)
+    args = ap.parse_args()
+    counts = build_dataset(args.out, args.size)
+    for group, n in counts.items():
+        print(f"{group:20s} {n}")
+    print(f"total {sum(counts.values())} -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Sampling helpers on top of a Generator: batches, seed interpolation, variations, animations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from models.adapters import Generator
+from ops.convert import ImageData, to_pil
+from ops.errors import InvalidInputError
+
+MAX_COUNT = 16
+
+
+def _label_index(gen: Generator, label: int | str | None) -> int:
+    if not gen.labels:
+        return 0
+    if label is None or label == "":
+        return 0
+    if isinstance(label, str) and not label.lstrip("-").isdigit():
+        try:
+            return gen.labels.index(label)
+        except ValueError:
+            raise InvalidInputError(f"{gen.spec.title} has no label {label!r}.") from None
+    idx = int(label)
+    if not 0 <= idx < len(gen.labels):
+        raise InvalidInputError(f"Label {idx} is out of range: {gen.spec.title} has {len(gen.labels)} labels.")
+    return idx
+
+
+def _check_truncation(gen: Generator, truncation: float) -> float:
+    t = float(truncation)
+    if gen.spec.truncation and not 0.02 <= t <= 1.0:
+        raise InvalidInputError("Truncation must be between 0.02 and 1.")
+    return t if gen.spec.truncation else 1.0
+
+
+def to_images(batch: torch.Tensor) -> list[ImageData]:
+    """(N,4,H,W) RGBA in [0,1] -> one ImageData per sample (transparent where alpha is 0)."""
+    return [ImageData(rgb=b[None, :3].contiguous(), alpha=b[None, 3:4].contiguous()) for b in batch.float()]
+
+
+def sample(gen: Generator, seed: int, count: int = 4, label: int | str | None = None,
+           truncation: float = 1.0) -> list[ImageData]:
+    """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
+    if not 1 <= int(count) <= MAX_COUNT:
+        raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
+    lab = _label_index(gen, label)
+    t = _check_truncation(gen, truncation)
+    seeds = [int(seed) + i for i in range(int(count))]
+    return to_images(gen.generate(seeds, [lab] * len(seeds), t))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation of two latent vectors (keeps the norm typical of Gaussian latents)."""
+    an, bn = a / a.norm(), b / b.norm()
+    omega = torch.arccos((an * bn).sum().clamp(-1, 1))
+    if float(omega) < 1e-4:
+        return (1 - t) * a + t * b
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolate(gen: Generator, seed_a: int, seed_b: int, label_a: int | str | None = None,
+                label_b: int | str | None = None, frames: int = 16, truncation: float = 1.0) -> list[ImageData]:
+    """Frames walking from (seed_a, label_a) to (seed_b, label_b): slerp in z, lerp in class."""
+    if not 2 <= int(frames) <= 64:
+        raise InvalidInputError("Frames must be between 2 and 64.")
+    t = _check_truncation(gen, truncation)
+    z = gen.sample_latents([int(seed_a), int(seed_b)], t)
+    c = gen.class_vectors([_label_index(gen, label_a), _label_index(gen, label_b)])
+    steps = torch.linspace(0, 1, int(frames)).tolist()
+    zs = torch.stack([slerp(z[0], z[1], s) for s in steps])
+    cs = torch.stack([(1 - s) * c[0] + s * c[1] for s in steps])
+    return to_images(gen.synthesize(zs, cs, t))
+
+
+def variations(gen: Generator, seed: int, count: int = 8, label: int | str | None = None,
+               strength: float = 0.3, truncation: float = 1.0) -> list[ImageData]:
+    """Images near one seed: its latent plus ``strength`` times fresh noise, renormalised."""
+    if not 1 <= int(count) <= MAX_COUNT:
+        raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
+    if not 0 <= float(strength) <= 1:
+        raise InvalidInputError("Strength must be between 0 and 1.")
+    t = _check_truncation(gen, truncation)
+    base = gen.sample_latents([int(seed)], t)[0]
+    noise = gen.sample_latents([int(seed) * 7919 + 104729 + i for i in range(int(count))], t)
+    zs = torch.stack([slerp(base, n, float(strength)) for n in noise])
+    cs = gen.class_vectors([_label_index(gen, label)] * int(count))
+    return to_images(gen.synthesize(zs, cs, t))
+
+
+def save_animation(frames: list[ImageData], path: str | Path, fps: int = 12, boomerang: bool = True) -> Path:
+    """Animated lossless WebP (alpha kept) or GIF, by suffix; ``boomerang`` plays back and forth."""
+    if not frames:
+        raise InvalidInputError("No frames to animate.")
+    imgs = [to_pil(f).convert("RGBA") for f in frames]
+    if boomerang and len(imgs) > 2:
+        imgs = imgs + imgs[-2:0:-1]
+    path = Path(path)
+    duration = max(1, int(1000 / max(1, fps)))
+    if path.suffix.lower() == ".gif":
+        imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration, loop=0, disposal=2)
+    else:
+        imgs[0].save(path, format="WEBP", save_all=True, append_images=imgs[1:], duration=duration, loop=0,
+                     lossless=True)
+    return path
+

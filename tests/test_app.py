@@ -1,0 +1,151 @@
+"""The launched app through gradio_client: every endpoint with real images."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.registry import Task, default_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from gradio_client import Client
+
+    from app import build_demo
+
+    demo = build_demo()
+    port = _free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                        ssr_mode=False)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("img")
+    yy, xx = np.mgrid[0:48, 0:64]
+    photo = np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(d / "photo.png")
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[4:12, 4:12] = (255, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(d / "sticker.png")
+    mask = np.zeros((48, 64), np.uint8)
+    mask[20:28, 30:40] = 255
+    Image.fromarray(mask).save(d / "mask.png")
+    return d
+
+
+def _png(path) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def test_upscale_endpoint_bicubic_x2(client, images):
+    from gradio_client import handle_file
+
+    slider, result, note = client.predict(handle_file(str(images / "photo.png")), "bicubic", 2, 0,
+                                          api_name="/upscale")
+    out = _png(result)
+    assert out.shape[:2] == (96, 128)
+    assert "96" in note or "128" in note
+    assert len(slider) == 2
+
+
+def test_upscale_default_model_and_alpha(client, images):
+    from gradio_client import handle_file
+
+    _, result, _ = client.predict(handle_file(str(images / "sticker.png")), None, 2, 0, api_name="/upscale")
+    out = _png(result)
+    assert out.shape == (32, 32, 4)
+    assert out[0, 0, 3] == 0 and out[16, 16, 3] == 255  # transparency kept
+
+
+def test_upscale_hub_model_offline_is_a_plain_error(client, images):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(images / "photo.png")), "realesrgan-x2plus.hub", 2, 0, api_name="/upscale")
+    assert "Hub" in str(err.value) or "download" in str(err.value).lower()
+
+
+def test_inpaint_endpoint_keeps_outside_pixels(client, images):
+    from gradio_client import handle_file
+
+    editor = {"background": handle_file(str(images / "photo.png")), "layers": [], "composite": None}
+    slider, result, notes = client.predict(editor, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop",
+                                           32, api_name="/inpaint")
+    src, out = _png(images / "photo.png"), _png(result)[..., :3]
+    mask = _png(images / "mask.png") > 0
+    assert np.array_equal(out[~mask], src[~mask])
+    assert np.abs(out[mask].astype(int) - src[mask].astype(int)).mean() < 40  # a smooth gradient is filled in
+
+
+def test_composite_endpoint_places_the_sticker(client, images):
+    from gradio_client import handle_file
+
+    result = client.predict(handle_file(str(images / "photo.png")), handle_file(str(images / "sticker.png")), None,
+                            10, 5, 1.0, 0, 1.0, 0, "normal", "alpha", None, 0.6, None, 0.4, 0,
+                            api_name="/composite")
+    out = _png(result)
+    assert out.shape[:2] == (48, 64)
+    assert tuple(out[5 + 8, 10 + 8, :3]) == (255, 0, 0)  # sticker centre
+    assert tuple(out[0, 0, :3]) == tuple(_png(images / "photo.png")[0, 0])  # background untouched
+
+
+def test_edit_endpoint_replays_a_recipe(client, images):
+    from gradio_client import handle_file
+
+    recipe = json.dumps({"version": 1, "steps": [{"op": "rotate", "angle": 90}, {"op": "flip",
+                                                                                 "direction": "horizontal"}]})
+    result, text, rfile, _ = client.predict(handle_file(str(images / "photo.png")), recipe, api_name="/edit")
+    out = _png(result)[..., :3]
+    src = _png(images / "photo.png")
+    assert out.shape[:2] == (64, 48)
+    assert np.array_equal(out, np.fliplr(np.rot90(src)))
+    assert json.loads(text)["steps"][0]["op"] == "rotate"
+
+
+def test_edit_bad_recipe_is_a_plain_error(client, images):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError):
+        client.predict(handle_file(str(images / "photo.png")), '{"version": 1, "steps": [{"op": "explode"}]}',
+                       api_name="/edit")
+
+
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_generate_endpoint_is_reproducible(client):
+    spec = default_for(Task.GENERATE)
+    a, sel_a = client.predict(spec.id, spec.labels[0] if spec.labels else None, 7, 3, 1.0, api_name="/generate")
+    b, _ = client.predict(spec.id, spec.labels[0] if spec.labels else None, 7, 3, 1.0, api_name="/generate")
+    assert len(a) == 3
+    for x, y in zip(a, b):
+        assert np.array_equal(_png(x["image"]), _png(y["image"]))
+    assert _png(a[0]["image"]).shape[:2] == (spec.output_size, spec.output_size)
+    assert not np.array_equal(_png(a[0]["image"]), _png(a[1]["image"]))
+
+
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_interpolate_endpoint_writes_an_animation(client):
+    spec = default_for(Task.GENERATE)
+    lab = spec.labels[0] if spec.labels else None
+    path = client.predict(spec.id, lab, lab, 1, 2, 4, 1.0, api_name="/interpolate")
+    with Image.open(path) as im:
+        assert getattr(im, "n_frames", 1) >= 4

@@ -1,0 +1,114 @@
+"""cli.py: every command produces a correct image; errors are one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cli
+from models.registry import Task, default_for, list_models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def photo(tmp_path):
+    yy, xx = np.mgrid[0:24, 0:32]
+    arr = np.stack([xx * 8, yy * 10, (xx + yy) * 4], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "photo.png")
+    return tmp_path / "photo.png"
+
+
+def test_models_json_lists_the_registry(capsys):
+    assert cli.main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == [s.id for s in list_models()]
+    assert set(rows[0]) == {"id", "task", "title", "source", "license", "default", "scale", "labels"}
+    for task in Task:
+        d = default_for(task)
+        flagged = [r["id"] for r in rows if r["task"] == task.value and r["default"]]
+        assert flagged == ([d.id] if d else [])
+
+
+def test_models_task_filter(capsys):
+    cli.main(["models", "--task", "inpaint", "--json"])
+    assert {r["task"] for r in json.loads(capsys.readouterr().out)} == {"inpaint"}
+
+
+def test_upscale_file_and_folder(tmp_path, photo):
+    out = tmp_path / "up.png"
+    assert cli.main(["upscale", str(photo), "-o", str(out), "--model", "bicubic", "--scale", "2.5"]) == 0
+    assert Image.open(out).size == (80, 60)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.open(photo).save(folder / name)
+    assert cli.main(["upscale", str(folder), "-o", str(tmp_path / "outdir"), "--model", "lanczos", "--scale",
+                     "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.png", "b.png"]
+
+
+def test_inpaint_keeps_pixels_outside_the_mask(tmp_path, photo):
+    mask = np.zeros((24, 32), np.uint8)
+    mask[8:14, 10:20] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    out = tmp_path / "o.png"
+    assert cli.main(["inpaint", str(photo), str(tmp_path / "m.png"), "-o", str(out), "--model", "telea"]) == 0
+    a, b = np.asarray(Image.open(photo)), np.asarray(Image.open(out))[..., :3]
+    assert np.array_equal(a[mask == 0], b[mask == 0])
+
+
+def test_composite_and_edit(tmp_path, photo):
+    fg = np.zeros((4, 4, 4), np.uint8)
+    fg[..., 1] = 255
+    fg[..., 3] = 255
+    Image.fromarray(fg, "RGBA").save(tmp_path / "fg.png")
+    out = tmp_path / "c.png"
+    assert cli.main(["composite", str(photo), str(tmp_path / "fg.png"), "-o", str(out), "--x", "3", "--y",
+                     "2"]) == 0
+    res = np.asarray(Image.open(out))
+    assert tuple(res[3, 4, :3]) == (0, 255, 0) and tuple(res[0, 0, :3]) == tuple(np.asarray(Image.open(photo))[0, 0])
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"version": 1, "steps": [{"op": "crop", "left": 2, "top": 3, "width": 10,
+                                                            "height": 5}]}))
+    assert cli.main(["edit", str(photo), "-o", str(tmp_path / "e.png"), "--recipe", str(recipe)]) == 0
+    e = np.asarray(Image.open(tmp_path / "e.png"))
+    assert np.array_equal(e[..., :3], np.asarray(Image.open(photo))[3:8, 2:12])
+
+
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_generate_is_reproducible(tmp_path):
+    for d in ("a", "b"):
+        assert cli.main(["generate", "-o", str(tmp_path / d), "--seed", "3", "--n", "2"]) == 0
+    files = sorted((tmp_path / "a").glob("*.png"))
+    assert len(files) == 2
+    for f in files:
+        assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "b" / f.name)))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["upscale", "missing.png", "-o", "x.png"],
+        ["upscale", "{photo}", "-o", "x.png", "--model", "no-such-model"],
+        ["upscale", "{photo}", "-o", "x.png", "--model", "telea"],
+        ["upscale", "{photo}", "-o", "x.png", "--scale", "20"],
+        ["edit", "{photo}", "-o", "x.png", "--recipe", "missing.json"],
+        ["upscale", "{photo}"],
+    ],
+)
+def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
+    argv = [a.replace("{photo}", str(photo)) for a in args]
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "error" in lines[0].lower(), proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,118 @@
+"""The image convention at the edges: alpha, 16-bit, grayscale, EXIF and ICC survive a round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ops.convert import ImageData, from_numpy, load_image, png_bytes, save_image, to_numpy, to_pil
+from ops.errors import ImageTooLargeError, InvalidInputError
+
+
+def _rng_img(h=5, w=7, c=4, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    hi = 255 if dtype == np.uint8 else 65535
+    return rng.integers(0, hi + 1, size=(h, w, c) if c else (h, w), dtype=dtype)
+
+
+def test_rgba_png_round_trip_is_exact(tmp_path):
+    arr = _rng_img()
+    Image.fromarray(arr, "RGBA").save(tmp_path / "a.png")
+    data = load_image(tmp_path / "a.png")
+    assert data.rgb.shape == (1, 3, 5, 7) and data.alpha is not None
+    assert data.rgb.dtype == torch.float32 and float(data.rgb.max()) <= 1
+    save_image(data, tmp_path / "b.png")
+    back = np.asarray(Image.open(tmp_path / "b.png"))
+    assert back.shape == arr.shape and np.array_equal(back, arr)
+
+
+def test_16bit_colour_png_keeps_all_bits(tmp_path):
+    import cv2
+
+    arr = _rng_img(c=3, dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+    data = load_image(tmp_path / "a.png")
+    assert data.bit_depth == 16
+    save_image(data, tmp_path / "b.png")
+    back = cv2.cvtColor(cv2.imread(str(tmp_path / "b.png"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+    assert back.dtype == np.uint16 and np.array_equal(back, arr)
+
+
+def test_16bit_gray_png_round_trip(tmp_path):
+    arr = _rng_img(c=0, dtype=np.uint16)
+    Image.fromarray(arr).save(tmp_path / "g.png")
+    data = load_image(tmp_path / "g.png")
+    assert data.grayscale and data.bit_depth == 16
+    assert np.array_equal(to_numpy(data)[..., 0], arr)
+
+
+def test_exif_orientation_applied_and_exif_kept(tmp_path):
+    arr = np.zeros((2, 3, 3), np.uint8)
+    arr[0, 0] = 255  # a red pixel at the top-left of the stored image
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    exif[0x010F] = "GanvasCam"
+    img.save(tmp_path / "o.jpg", exif=exif.tobytes(), quality=100)
+    data = load_image(tmp_path / "o.jpg")
+    assert data.size == (2, 3)  # width and height swapped
+    assert data.rgb[0, 0, 0, -1] > 0.8  # red pixel now at the top-right
+    save_image(data, tmp_path / "o.png")
+    out_exif = Image.open(tmp_path / "o.png").getexif()
+    assert out_exif.get(0x010F) == "GanvasCam" and out_exif.get(0x0112, 1) == 1
+
+
+def test_icc_profile_travels(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(tmp_path / "i.png", icc_profile=icc)
+    data = load_image(tmp_path / "i.png")
+    assert data.icc_profile == icc
+    save_image(data, tmp_path / "j.png")
+    assert Image.open(tmp_path / "j.png").info.get("icc_profile") == icc
+
+
+def test_palette_with_transparency_becomes_rgba(tmp_path):
+    img = Image.new("P", (4, 4), 0)
+    img.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    img.putpixel((1, 1), 1)
+    img.info["transparency"] = 0
+    img.save(tmp_path / "p.png", transparency=0)
+    data = load_image(tmp_path / "p.png")
+    assert data.alpha is not None and float(data.alpha[0, 0, 0, 0]) == 0 and float(data.alpha[0, 0, 1, 1]) == 1
+
+
+def test_grayscale_flag_and_la(tmp_path):
+    Image.fromarray(_rng_img(c=2), "LA").save(tmp_path / "la.png")
+    data = load_image(tmp_path / "la.png")
+    assert data.grayscale and data.alpha is not None
+    assert torch.equal(data.rgb[:, 0], data.rgb[:, 1])
+    assert to_pil(data).mode == "LA"
+
+
+def test_16bit_png_bytes_carry_exif_chunk():
+    data = ImageData(rgb=torch.rand(1, 3, 4, 4), bit_depth=16, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00")
+    raw = png_bytes(data)
+    assert b"eXIf" in raw and raw.index(b"eXIf") < raw.index(b"IDAT")
+
+
+def test_bad_inputs_raise_typed_errors(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(InvalidInputError):
+        load_image(tmp_path / "bad.png")
+    with pytest.raises(InvalidInputError):
+        load_image(tmp_path / "missing.png")
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    with pytest.raises(ImageTooLargeError):
+        load_image(tmp_path / "big.png", max_pixels=5000)
+    with pytest.raises(InvalidInputError):
+        from_numpy(np.zeros((4, 4, 5), np.uint8))
+
+
+def test_jpeg_refuses_alpha(tmp_path):
+    data = from_numpy(_rng_img())
+    with pytest.raises(InvalidInputError, match="transparency"):
+        save_image(data, tmp_path / "x.jpg")

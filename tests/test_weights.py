@@ -1,0 +1,129 @@
+"""The Hub path against a local Hub cache built here, integrity checks and safe loading."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from models import weights
+from models.registry import EmbeddedFile, HubFile, ModelSpec, Task
+from ops.errors import WeightsIntegrityError, WeightsUnavailableError
+
+REV = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _hub_file(sha: str | None = None, prefix: str | None = None) -> HubFile:
+    return HubFile(repo_id="ganvas-test/tiny", filename="w.safetensors", revision=REV, sha256=sha, sha256_prefix=prefix)
+
+
+def _put_in_cache(hub, payload: bytes) -> str:
+    """Write a file where huggingface_hub keeps a pinned revision (snapshots/<commit>/file)."""
+    repo = hub / "models--ganvas-test--tiny"
+    blob = repo / "blobs" / hashlib.sha256(payload).hexdigest()
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(payload)
+    snap = repo / "snapshots" / REV
+    snap.mkdir(parents=True)
+    (snap / "w.safetensors").symlink_to(blob)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(REV)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _tensor_bytes(tmp_path) -> bytes:
+    p = tmp_path / "t.safetensors"
+    save_file({"w": torch.arange(6, dtype=torch.float32).view(2, 3)}, str(p))
+    return p.read_bytes()
+
+
+def test_cache_hit_needs_no_network(hf_home, tmp_path, monkeypatch):
+    sha = _put_in_cache(hf_home, _tensor_bytes(tmp_path))
+    monkeypatch.setattr(weights, "_hub_reachable", lambda t: pytest.fail("network touched on a cache hit"))
+    path = weights.fetch_hub_file(_hub_file(sha), "Tiny")
+    sd = weights.load_state_dict(path)
+    assert torch.equal(sd["w"], torch.arange(6, dtype=torch.float32).view(2, 3))
+
+
+def test_cache_hit_with_wrong_sha_is_an_integrity_error(hf_home, tmp_path):
+    _put_in_cache(hf_home, _tensor_bytes(tmp_path))
+    with pytest.raises(WeightsIntegrityError, match="not the expected file"):
+        weights.fetch_hub_file(_hub_file("f" * 64), "Tiny")
+
+
+def test_prefix_check_accepts_matching_prefix_and_rejects_other(hf_home, tmp_path):
+    sha = _put_in_cache(hf_home, _tensor_bytes(tmp_path))
+    assert weights.fetch_hub_file(_hub_file(prefix=sha[:8]), "Tiny").is_file()
+    with pytest.raises(WeightsIntegrityError):
+        weights.fetch_hub_file(_hub_file(prefix="00000000"), "Tiny")
+
+
+def test_offline_and_missing_fails_fast_with_a_typed_error(hf_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match="HF_HUB_OFFLINE") as err:
+        weights.fetch_hub_file(_hub_file("a" * 64), "Tiny", alternative="bicubic")
+    assert time.monotonic() - start < 2
+    assert "bicubic" in str(err.value)
+
+
+def test_unreachable_hub_fails_fast_with_a_typed_error(hf_home, monkeypatch):
+    """This machine cannot reach the Hub: the real probe must give up within seconds."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused at once
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match="cannot be reached") as err:
+        weights.fetch_hub_file(_hub_file("a" * 64), "Tiny", alternative="telea")
+    assert time.monotonic() - start < weights.HUB_PROBE_TIMEOUT + 3
+    assert "telea" in str(err.value)
+
+
+def test_real_registry_hub_entry_offline_names_an_embedded_alternative(hf_home, monkeypatch):
+    from models.runtime import ModelCache
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = ModelCache(device="cpu")
+    with pytest.raises(WeightsUnavailableError) as err:
+        cache.get("realesrgan-x4plus.hub")
+    alt = cache.alternative_for(cache.registry.get("realesrgan-x4plus.hub"))
+    assert alt and alt in str(err.value)
+
+
+def test_embedded_file_sha_mismatch(tmp_path, monkeypatch):
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(_tensor_bytes(tmp_path))
+    monkeypatch.setattr(weights, "ASSETS_DIR", tmp_path)
+    ok = EmbeddedFile(path="x.safetensors", sha256=weights.sha256_file(p))
+    assert weights.embedded_path(ok, "x") == p
+    with pytest.raises(WeightsIntegrityError):
+        weights.embedded_path(replace(ok, sha256="0" * 64), "x")
+    with pytest.raises(WeightsUnavailableError):
+        weights.embedded_path(replace(ok, path="missing.safetensors"), "x")
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    p = tmp_path / "evil.pth"
+    torch.save({"w": torch.zeros(1), "x": Evil()}, p)
+    with pytest.raises(WeightsIntegrityError, match="plain tensors"):
+        weights.load_state_dict(p)
+
+
+def test_weights_only_pickle_state_dict_unwraps_params_ema(tmp_path):
+    p = tmp_path / "ok.pth"
+    torch.save({"params_ema": {"a": torch.ones(2)}}, p)
+    assert torch.equal(weights.load_state_dict(p)["a"], torch.ones(2))
+
+
+def test_resolve_hub_spec_end_to_end(hf_home, tmp_path):
+    sha = _put_in_cache(hf_home, _tensor_bytes(tmp_path))
+    spec = ModelSpec(id="tiny.hub", task=Task.UPSCALE, title="Tiny", description="d", license="MIT",
+                     source=_hub_file(sha), arch="spandrel", scale=2)
+    assert weights.resolve(spec).name == "w.safetensors"

@@ -1,0 +1,1 @@
+"""Gradio tabs: layout and wiring only, over ops and the model registry."""

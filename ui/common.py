@@ -1,0 +1,130 @@
+"""What every tab shares: the app context, error translation, image I/O at the UI edge."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+import numpy as np
+
+from models.registry import ModelSpec, Registry, Task
+from models.runtime import ModelCache
+from ops.convert import ImageData, from_numpy, load_image, save_image
+from ops.errors import GanvasError, InvalidInputError
+
+log = logging.getLogger("ganvas")
+
+#: Tab ids used by gr.Tabs(selected=...) for the "send to" hand-off.
+TAB_IDS = ("generate", "composite", "edit", "inpaint", "upscale")
+
+
+@dataclass
+class AppContext:
+    """State shared by the tabs: created once in ``build_demo()`` and passed in, never global."""
+
+    cache: ModelCache
+    outdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ganvas-")))
+
+    @property
+    def registry(self) -> Registry:
+        return self.cache.registry
+
+    def out_path(self, stem: str, suffix: str = ".png") -> Path:
+        """A fresh file path in the app's output folder."""
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        return self.outdir / f"{stem}-{uuid.uuid4().hex[:10]}{suffix}"
+
+    def save(self, image: ImageData, stem: str) -> str:
+        """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path."""
+        return str(save_image(image, self.out_path(stem)))
+
+
+def model_choices(registry: Registry, task: Task) -> list[tuple[str, str]]:
+    """(label, id) pairs for a model dropdown, each label saying where the weights come from."""
+    out = []
+    for spec in registry.list(task):
+        out.append((model_label(spec), spec.id))
+    return out
+
+
+def model_label(spec: ModelSpec) -> str:
+    tags = []
+    if spec.is_classical:
+        tags.append("classical")
+    elif spec.needs_download:
+        tags.append("download")
+    else:
+        tags.append("offline")
+    if spec.slow_on_cpu:
+        tags.append("slow on CPU")
+    return f"{spec.title} [{', '.join(tags)}]"
+
+
+def friendly(fn: Callable) -> Callable:
+    """Turn typed errors into a gr.Error toast with the error's own plain sentence."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except GanvasError as exc:
+            raise gr.Error(str(exc)) from exc
+        except MemoryError as exc:
+            raise gr.Error("The machine ran out of memory: try a smaller image or a smaller tile size.") from exc
+        except Exception as exc:  # the server must survive anything a handler does
+            log.exception("unexpected error in %s", getattr(fn, "__name__", fn))
+            raise gr.Error(f"Something went wrong ({exc.__class__.__name__}: {exc}).") from exc
+
+    return wrapper
+
+
+def read_image(value: Any, what: str = "an image") -> ImageData:
+    """Image from a Gradio value (file path, numpy array or FileData dict); clear error if missing."""
+    if value is None or (isinstance(value, str) and not value):
+        raise InvalidInputError(f"Please upload {what} first.")
+    if isinstance(value, dict):
+        value = value.get("path") or value.get("url")
+    if isinstance(value, np.ndarray):
+        return from_numpy(value)
+    return load_image(value)
+
+
+def read_optional(value: Any) -> ImageData | None:
+    return None if value is None or (isinstance(value, str) and not value) else read_image(value)
+
+
+def editor_parts(value: Any) -> tuple[ImageData, np.ndarray | None]:
+    """(background image, painted-mask alpha HxW uint8 or None) from a gr.ImageEditor value."""
+    if not isinstance(value, dict) or value.get("background") is None:
+        raise InvalidInputError("Please upload an image into the editor first.")
+    bg = value["background"]
+    image = read_image(bg)
+    if image.alpha is not None and bool((image.alpha >= 1).all()):
+        image = image.with_pixels(image.rgb, alpha=None)  # the editor always sends RGBA
+    painted = None
+    for layer in value.get("layers") or []:
+        if layer is None:
+            continue
+        arr = np.asarray(layer) if isinstance(layer, np.ndarray) else _layer_array(layer)
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            a = arr[..., 3]
+        else:
+            a = arr if arr.ndim == 2 else arr.max(axis=2)
+        painted = a if painted is None else np.maximum(painted, a)
+    return image, painted
+
+
+def _layer_array(layer: Any) -> np.ndarray:
+    from PIL import Image
+
+    path = layer.get("path") if isinstance(layer, dict) else layer
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGBA"))

@@ -1,0 +1,204 @@
+"""Edit tab: an ordered recipe of edits with undo, exported as JSON that the CLI replays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gradio as gr
+import numpy as np
+import torch
+
+from models.adapters import RESAMPLE_FILTERS
+from models.registry import Task
+from ops.convert import ImageData
+from ops.edit import Recipe, mask_to_b64png
+from ops.errors import InvalidInputError
+from ops.inpaint import inpaint
+from ui.common import AppContext, editor_parts, friendly, read_image
+from ui.inpaint import editor_value
+
+EMPTY = Recipe(steps=[]).to_json()
+
+
+def content_aware(ctx: AppContext) -> Callable[[ImageData, torch.Tensor], ImageData]:
+    """The default inpainting model as the edit ops' content-aware fill."""
+
+    def fill(image: ImageData, mask: torch.Tensor) -> ImageData:
+        spec = ctx.registry.default_for(Task.INPAINT)
+        return inpaint(image, mask, ctx.cache.get(spec.id), strategy="crop").image
+
+    return fill
+
+
+def parse_recipe(text: str | None) -> Recipe:
+    return Recipe.from_json(text) if text and text.strip() else Recipe(steps=[])
+
+
+def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, str, str]:
+    """Replay a recipe on the original image; returns (result path, recipe JSON, recipe file path)."""
+    src = read_image(image)
+    recipe = parse_recipe(recipe_text)
+    out = recipe.apply(src, inpaint=content_aware(ctx))
+    text = recipe.to_json()
+    path = ctx.out_path("recipe", ".json")
+    path.write_text(text)
+    return ctx.save(out, "edit"), text, str(path)
+
+
+def hex_to_rgb(colour: str) -> tuple[float, float, float]:
+    c = (colour or "#000000").strip()
+    if c.startswith("rgb"):
+        nums = [float(v) for v in c[c.index("(") + 1 : c.index(")")].split(",")[:3]]
+        return tuple(v / 255 for v in nums)  # type: ignore[return-value]
+    c = c.lstrip("#")
+    if len(c) == 3:
+        c = "".join(ch * 2 for ch in c)
+    if len(c) < 6:
+        raise InvalidInputError(f"{colour!r} is not a colour.")
+    return tuple(int(c[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def region_mask(editor: dict | None) -> str:
+    """The painted region of the region editor as a base64 PNG mask."""
+    if not editor:
+        raise InvalidInputError("Paint the region on the image on the right first.")
+    _, painted = editor_parts(editor)
+    if painted is None or not (painted > 0).any():
+        raise InvalidInputError("Paint the region on the image on the right first.")
+    return mask_to_b64png(torch.from_numpy((painted > 0).astype(np.float32))[None, None])
+
+
+@dataclass
+class EditTab:
+    image: gr.Image
+    result: gr.Image
+    reset: tuple  # (fn, inputs, outputs) that restarts the recipe on a new image
+
+
+def build(ctx: AppContext) -> EditTab:
+    gr.Markdown(
+        "Each button adds a step to the **recipe** and replays it on the original, so **Undo** always "
+        "works and the recipe JSON replays identically with `python cli.py edit IN -o OUT --recipe R.json`."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = gr.Image(label="Original", type="filepath", image_mode=None, height=240)
+            with gr.Accordion("Crop", open=False):
+                with gr.Row():
+                    c_left = gr.Number(0, label="left", precision=0)
+                    c_top = gr.Number(0, label="top", precision=0)
+                    c_w = gr.Number(256, label="width", precision=0)
+                    c_h = gr.Number(256, label="height", precision=0)
+                b_crop = gr.Button("Add crop")
+            with gr.Accordion("Rotate / flip", open=False):
+                r_angle = gr.Slider(-180, 180, value=90, step=0.5, label="Angle (deg, counter-clockwise)")
+                with gr.Row():
+                    r_expand = gr.Checkbox(True, label="Expand canvas")
+                    r_transparent = gr.Checkbox(True, label="Transparent corners")
+                    r_fill = gr.ColorPicker("#000000", label="Corner colour")
+                b_rotate = gr.Button("Add rotate")
+                with gr.Row():
+                    b_fliph = gr.Button("Flip horizontal")
+                    b_flipv = gr.Button("Flip vertical")
+            with gr.Accordion("Resize", open=False):
+                with gr.Row():
+                    s_w = gr.Number(512, label="width", precision=0)
+                    s_h = gr.Number(512, label="height", precision=0)
+                    s_method = gr.Dropdown(list(RESAMPLE_FILTERS), value="lanczos", label="Filter")
+                b_resize = gr.Button("Add resize")
+            with gr.Accordion("Adjust", open=False):
+                a_b = gr.Slider(-1, 1, value=0, step=0.01, label="Brightness")
+                a_c = gr.Slider(-1, 1, value=0, step=0.01, label="Contrast")
+                a_s = gr.Slider(-1, 1, value=0, step=0.01, label="Saturation")
+                a_g = gr.Slider(0.1, 5, value=1, step=0.05, label="Gamma")
+                a_sh = gr.Slider(0, 5, value=0, step=0.1, label="Sharpen")
+                a_bl = gr.Slider(0, 20, value=0, step=0.5, label="Blur (sigma px)")
+                b_adjust = gr.Button("Add adjustments")
+            with gr.Accordion("Erase / fill a painted region", open=True):
+                f_colour = gr.ColorPicker("#ffffff", label="Fill colour")
+                with gr.Row():
+                    b_erase = gr.Button("Erase to transparent")
+                    b_fill = gr.Button("Fill with colour")
+                    b_aware = gr.Button("Content-aware fill")
+            with gr.Row():
+                b_undo = gr.Button("Undo")
+                b_reset = gr.Button("Reset")
+        with gr.Column(scale=1):
+            result = gr.Image(label="Result (PNG)", type="filepath", format="png", image_mode="RGBA", interactive=False)
+            region = gr.ImageEditor(
+                label="Paint a region here for erase / fill",
+                type="numpy", image_mode="RGBA", format="png",
+                brush=gr.Brush(default_size=24, colors=["#ff3366"], color_mode="fixed"),
+                eraser=gr.Eraser(default_size=24),
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Region"]),
+                transforms=(), height=320, elem_id="edit-region",
+            )
+            recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True)
+            with gr.Row():
+                b_apply = gr.Button("Apply recipe", variant="primary")
+                recipe_file = gr.File(label="recipe.json", interactive=False)
+
+    outputs = [result, recipe, recipe_file, region]
+
+    def finish(image, recipe_obj: Recipe):
+        path, text, rfile = apply_recipe(ctx, image, recipe_obj.to_json())
+        return path, text, rfile, editor_value(path)
+
+    def adder(op: str, make: Callable[..., dict]):
+        @friendly
+        def handler(image, text, *args):
+            read_image(image)
+            return finish(image, parse_recipe(text).add(op, **make(*args)))
+
+        return handler
+
+    b_crop.click(adder("crop", lambda lt, tp, w, h: dict(left=int(lt), top=int(tp), width=int(w), height=int(h))),
+                 [image, recipe, c_left, c_top, c_w, c_h], outputs, api_visibility="private")
+    b_rotate.click(
+        adder("rotate", lambda a, e, t, c: dict(angle=float(a), expand=bool(e),
+                                                fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0])),
+        [image, recipe, r_angle, r_expand, r_transparent, r_fill], outputs, api_visibility="private")
+    b_fliph.click(adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs,
+                  api_visibility="private")
+    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs,
+                  api_visibility="private")
+    b_resize.click(adder("resize", lambda w, h, m: dict(width=int(w), height=int(h), method=m)),
+                   [image, recipe, s_w, s_h, s_method], outputs, api_visibility="private")
+    b_adjust.click(
+        adder("adjust", lambda b, c, s, g, sh, bl: dict(brightness=float(b), contrast=float(c), saturation=float(s),
+                                                        gamma=float(g), sharpen=float(sh), blur=float(bl))),
+        [image, recipe, a_b, a_c, a_s, a_g, a_sh, a_bl], outputs, api_visibility="private")
+    b_erase.click(adder("erase", lambda reg: dict(mask_png=region_mask(reg))), [image, recipe, region], outputs,
+                  api_visibility="private")
+    b_fill.click(adder("fill", lambda reg, c: dict(mask_png=region_mask(reg), colour=list(hex_to_rgb(c)))),
+                 [image, recipe, region, f_colour], outputs, api_visibility="private")
+    b_aware.click(adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
+                  [image, recipe, region], outputs, api_visibility="private", concurrency_id="model")
+
+    @friendly
+    def on_undo(image, text):
+        return finish(image, parse_recipe(text).undo())
+
+    @friendly
+    def on_reset(image):
+        if not image:
+            return None, EMPTY, None, None
+        return finish(image, Recipe(steps=[]))
+
+    @friendly
+    def on_edit(image, recipe_json):
+        """Apply an edit recipe (JSON, as exported by this tab) to an image.
+
+        Args:
+            image: the original image file.
+            recipe_json: the recipe, e.g. {"version": 1, "steps": [{"op": "rotate", "angle": 90}]}.
+        """
+        path, text, rfile = apply_recipe(ctx, image, recipe_json)
+        return path, text, rfile, editor_value(path)
+
+    b_undo.click(on_undo, [image, recipe], outputs, api_visibility="private")
+    b_reset.click(on_reset, [image], outputs, api_visibility="private")
+    image.upload(on_reset, [image], outputs, api_visibility="private")
+    b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model")
+    return EditTab(image=image, result=result, reset=(on_reset, [image], outputs))

@@ -1,0 +1,135 @@
+"""Generate tab: model, label, seed, count, truncation -> gallery; interpolation; variations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from models.registry import Task
+from ops import generate as gen_ops
+from ops.errors import InvalidInputError
+from ui.common import AppContext, friendly, model_choices
+
+
+def _generator(ctx: AppContext, model_id: str | None):
+    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.GENERATE)
+    if spec is None:
+        raise InvalidInputError(
+            "No image generator is installed yet: the embedded emoji GAN has not been trained in this "
+            "version. The other tabs work offline."
+        )
+    return ctx.cache.get(spec.id)
+
+
+def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> list[tuple[str, str]]:
+    """Sample ``count`` images; returns [(png path, caption)]."""
+    gen = _generator(ctx, model_id)
+    images = gen_ops.sample(gen, int(seed), int(count), label, float(truncation))
+    return [(ctx.save(im, f"gen-{int(seed) + i}"), f"seed {int(seed) + i}") for i, im in enumerate(images)]
+
+
+def run_interpolate(ctx: AppContext, model_id, label_a, label_b, seed_a, seed_b, frames, truncation,
+                    fmt: str = "webp") -> str:
+    """An animation from (seed_a, label_a) to (seed_b, label_b); returns its path."""
+    gen = _generator(ctx, model_id)
+    frames_ = gen_ops.interpolate(gen, int(seed_a), int(seed_b), label_a, label_b or label_a, int(frames),
+                                  float(truncation))
+    return str(gen_ops.save_animation(frames_, ctx.out_path("interp", f".{fmt}")))
+
+
+def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
+    gen = _generator(ctx, model_id)
+    images = gen_ops.variations(gen, int(seed), int(count), label, float(strength), float(truncation))
+    return [(ctx.save(im, f"var-{int(seed)}-{i}"), f"variation {i + 1} of seed {int(seed)}") for i, im in
+            enumerate(images)]
+
+
+@dataclass
+class GenerateTab:
+    selected: gr.Image
+
+
+def build(ctx: AppContext) -> GenerateTab:
+    choices = model_choices(ctx.registry, Task.GENERATE)
+    default = ctx.registry.default_for(Task.GENERATE)
+    labels = list(default.labels) if default else []
+    if default is None:
+        gr.Markdown("**No image generator is installed yet.** The embedded emoji GAN lands with its own "
+                    "issue; until then this tab has nothing to run. Every other tab works offline.")
+    else:
+        gr.Markdown("Generate images with a GAN. The same seed always gives the same image. "
+                    "Lower truncation = more typical, less varied images.")
+    with gr.Row():
+        with gr.Column():
+            model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
+            label = gr.Dropdown(labels, value=labels[0] if labels else None, label="Label (type to search)",
+                                filterable=True, allow_custom_value=False)
+            with gr.Row():
+                seed = gr.Number(0, label="Seed", precision=0)
+                count = gr.Slider(1, gen_ops.MAX_COUNT, value=8, step=1, label="Count")
+            truncation = gr.Slider(0.02, 1.0, value=1.0, step=0.02, label="Truncation",
+                                   visible=bool(default and default.truncation))
+            go = gr.Button("Generate", variant="primary", interactive=default is not None)
+            with gr.Accordion("Interpolate / variations", open=False):
+                with gr.Row():
+                    seed_b = gr.Number(1, label="Second seed", precision=0)
+                    label_b = gr.Dropdown(labels, value=labels[0] if labels else None, label="Second label",
+                                          filterable=True)
+                frames = gr.Slider(2, 64, value=16, step=1, label="Frames")
+                b_interp = gr.Button("Interpolate (animated WebP)", interactive=default is not None)
+                strength = gr.Slider(0, 1, value=0.3, step=0.05, label="Variation strength")
+                b_var = gr.Button("Variations of the seed", interactive=default is not None)
+        with gr.Column():
+            gallery = gr.Gallery(label="Samples (click one to select; PNG at native size)", columns=4,
+                                 height=360, format="png", object_fit="contain", elem_id="gen-gallery")
+            selected = gr.Image(label="Selected (enlarged)", type="filepath", format="png", image_mode="RGBA",
+                                interactive=False, height=256)
+            animation = gr.Image(label="Interpolation", type="filepath", interactive=False, height=256)
+
+    def on_model(model_id):
+        spec = ctx.registry.get(model_id)
+        labs = list(spec.labels)
+        first = labs[0] if labs else None
+        return (gr.Dropdown(choices=labs, value=first), gr.Dropdown(choices=labs, value=first),
+                gr.Slider(visible=spec.truncation))
+
+    model.change(on_model, [model], [label, label_b, truncation], api_visibility="private")
+
+    @friendly
+    def on_generate(model_id, label, seed, count, truncation):
+        """Generate images with a GAN.
+
+        Args:
+            model_id: generator id (empty = default).
+            label: class name (or index) for conditional generators.
+            seed: integer seed of the first image; image i uses seed + i.
+            count: number of images, 1 to 16.
+            truncation: 0.02 to 1 (lower = more typical).
+        """
+        items = run_generate(ctx, model_id, label, seed, count, truncation)
+        return items, items[0][0]
+
+    @friendly
+    def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation):
+        return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation)
+
+    @friendly
+    def on_variations(model_id, label, seed, count, strength, truncation):
+        items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
+        return items, items[0][0]
+
+    def on_select(evt: gr.SelectData):
+        value = evt.value
+        if isinstance(value, dict):
+            value = value.get("image", {}).get("path") if isinstance(value.get("image"), dict) else value.get("path")
+        return value
+
+    go.click(on_generate, [model, label, seed, count, truncation], [gallery, selected], api_name="generate",
+             concurrency_id="model")
+    b_interp.click(on_interpolate, [model, label, label_b, seed, seed_b, frames, truncation], [animation],
+                   api_name="interpolate", concurrency_id="model")
+    b_var.click(on_variations, [model, label, seed, count, strength, truncation], [gallery, selected],
+                api_name="variations", concurrency_id="model")
+    gallery.select(on_select, None, [selected], api_visibility="private")
+    return GenerateTab(selected=selected)

@@ -1,0 +1,117 @@
+"""Inpaint tab: paint a mask (or upload one), pick a model, get a before/after slider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+
+from models.registry import Task
+from ops.convert import ImageData, from_numpy
+from ops.errors import InvalidInputError
+from ops.inpaint import STRATEGIES, inpaint
+from ui.common import AppContext, editor_parts, friendly, model_choices, read_optional
+
+
+def run_inpaint(
+    ctx: AppContext,
+    image: ImageData,
+    mask,
+    model_id: str | None,
+    strategy: str = "crop",
+    dilate: int = 0,
+    feather: int = 0,
+    margin: int = 128,
+    progress=None,
+):
+    """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices)."""
+    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.INPAINT)
+    model = ctx.cache.get(spec.id)
+
+    def report(fraction: float, desc: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=desc)
+
+    res = inpaint(image, mask, model, strategy=strategy, dilate=int(dilate), feather=int(feather),
+                  margin=int(margin), progress=report)
+    return ctx.save(image, "inpaint-in"), ctx.save(res.image, "inpaint"), res.notices
+
+
+def editor_value(path: str | None) -> dict | None:
+    """An ImageEditor value showing ``path`` with an empty mask layer (for 'send to')."""
+    if not path:
+        return None
+    return {"background": path, "layers": [], "composite": path}
+
+
+@dataclass
+class InpaintTab:
+    editor: gr.ImageEditor
+    result: gr.Image
+
+
+def build(ctx: AppContext) -> InpaintTab:
+    choices = model_choices(ctx.registry, Task.INPAINT)
+    default = ctx.registry.default_for(Task.INPAINT)
+    gr.Markdown(
+        "Remove an object: upload a photo, paint over what should go (any brush colour), then press "
+        "**Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept exactly."
+    )
+    with gr.Row():
+        with gr.Column():
+            editor = gr.ImageEditor(
+                label="Image and mask",
+                type="numpy",
+                image_mode="RGBA",
+                format="png",
+                brush=gr.Brush(default_size=24, colors=["#ffffff"], color_mode="fixed"),
+                eraser=gr.Eraser(default_size=24),
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Mask"]),
+                transforms=(),
+                height=420,
+                elem_id="inpaint-editor",
+            )
+            with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
+                mask_file = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
+            model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
+            with gr.Row():
+                dilate = gr.Slider(0, 64, value=4, step=1, label="Grow mask (px)")
+                feather = gr.Slider(0, 32, value=2, step=1, label="Feather (px)")
+            with gr.Row():
+                strategy = gr.Radio(list(STRATEGIES), value="crop", label="Big images",
+                                    info="crop: work around each masked region at full resolution")
+                margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
+            go = gr.Button("Inpaint", variant="primary")
+        with gr.Column():
+            slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
+            result = gr.Image(label="Result (PNG)", type="filepath", format="png", image_mode="RGBA", interactive=False)
+            notes = gr.Markdown()
+
+    @friendly
+    def on_inpaint(editor_value, mask_path, model_id, dilate, feather, strategy, margin, progress=gr.Progress()):
+        """Fill the painted (or uploaded-mask) region of an image.
+
+        Args:
+            editor_value: ImageEditor value: background image plus a painted mask layer.
+            mask_path: optional mask image, white = fill; replaces the painted mask.
+            model_id: inpainting model id (empty = default).
+            dilate: grow the mask by this many pixels.
+            feather: blend width inside the mask edge, in pixels.
+            strategy: original, resize or crop (for big images).
+            margin: context around each masked region for the crop strategy.
+        """
+        image, painted = editor_parts(editor_value)
+        mask_img = read_optional(mask_path)
+        if mask_img is not None:
+            mask = mask_img
+        elif painted is not None:
+            mask = from_numpy((painted > 0).astype(np.uint8) * 255)
+        else:
+            raise InvalidInputError("Paint over the area to fill (or upload a mask) first.")
+        before, after, notices = run_inpaint(ctx, image, mask, model_id, strategy, dilate, feather, margin, progress)
+        return (before, after), after, "\n".join(f"- {n}" for n in notices)
+
+    go.click(on_inpaint, [editor, mask_file, model, dilate, feather, strategy, margin], [slider, result, notes],
+             api_name="inpaint", concurrency_id="model")
+    return InpaintTab(editor=editor, result=result)
