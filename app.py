@@ -24,8 +24,10 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
     """Build the whole app; tests import this and launch it on a free port."""
     ctx = ctx or AppContext(cache=ModelCache())
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nRuns on **{ctx.cache.device.type.upper()}**. Every tab works offline; "
-                    "models marked *download* fetch weights from the Hugging Face Hub on first use.")
+        gr.Markdown(
+            f"# {TITLE}\nRuns on **{ctx.cache.device.type.upper()}**. Every tab works offline; "
+            "models marked *download* fetch weights from the Hugging Face Hub on first use."
+        )
         with gr.Tabs(selected="generate") as tabs:
             with gr.Tab("Generate", id="generate"):
                 gen = generate.build(ctx)
@@ -58,8 +60,13 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             "inpaint": (inp.editor, to("inpaint", editor_value)),
             "upscale": (up.image, to("upscale")),
         }
-        for source, buttons in ((gen.selected, gen_send), (comp.result, comp_send), (ed.result, ed_send),
-                                (inp.result, inp_send), (up.result, up_send)):
+        for source, buttons in (
+            (gen.selected, gen_send),
+            (comp.result, comp_send),
+            (ed.result, ed_send),
+            (inp.result, inp_send),
+            (up.result, up_send),
+        ):
             for key, button in buttons.items():
                 target, fn = targets[key]
                 event = button.click(fn, [source], [target, tabs], api_visibility="private")
@@ -70,11 +77,11 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
 
 def _send_buttons() -> dict[str, gr.Button]:
     labels = {
-        "composite-bg": "Send to Composite (background)",
-        "composite-fg": "Send to Composite (foreground)",
-        "edit": "Send to Edit",
-        "inpaint": "Send to Inpaint",
-        "upscale": "Send to Upscale",
+        "composite-bg": "Send result to Composite (background)",
+        "composite-fg": "Send result to Composite (foreground)",
+        "edit": "Send result to Edit",
+        "inpaint": "Send result to Inpaint",
+        "upscale": "Send result to Upscale",
     }
     with gr.Row():
         return {key: gr.Button(text, size="sm") for key, text in labels.items()}

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -18,8 +18,15 @@ def _progress_bar(desc: str) -> tuple[Callable[[float, str], None], Callable[[],
     """A tqdm bar on stderr driven by (fraction, text) callbacks; returns (update, close)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, leave=False,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+    bar = tqdm(
+        total=100,
+        desc=desc,
+        unit="%",
+        file=sys.stderr,
+        leave=False,
+        disable=not sys.stderr.isatty(),
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+    )
 
     def update(fraction: float, text: str) -> None:
         bar.n = int(round(100 * max(0.0, min(1.0, fraction))))
@@ -111,7 +118,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     cache = _cache(args.device)
     spec = _spec(cache, "upscale", args.model)
     model = cache.get(spec.id)
-    for src, dst in zip(files, outs):
+    for src, dst in zip(files, outs, strict=True):
         update, close = _progress_bar(src.name)
         try:
             result = upscale(load_image(src), model, args.scale, tile=args.tile, progress=update)
@@ -131,8 +138,16 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     image, mask = load_image(args.image), load_image(args.mask)
     update, close = _progress_bar(Path(args.image).name)
     try:
-        res = inpaint(image, mask, cache.get(spec.id), strategy=args.strategy, dilate=args.dilate,
-                      feather=args.feather, margin=args.margin, progress=update)
+        res = inpaint(
+            image,
+            mask,
+            cache.get(spec.id),
+            strategy=args.strategy,
+            dilate=args.dilate,
+            feather=args.feather,
+            margin=args.margin,
+            progress=update,
+        )
     finally:
         close()
     for note in res.notices:
@@ -157,8 +172,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         save_image(img, path)
         print(path)
     if args.interpolate_to is not None:
-        frames = gen_ops.interpolate(gen, args.seed, args.interpolate_to, args.label, args.label_to or args.label,
-                                     args.frames, args.truncation)
+        frames = gen_ops.interpolate(
+            gen, args.seed, args.interpolate_to, args.label, args.label_to or args.label, args.frames, args.truncation
+        )
         path = gen_ops.save_animation(frames, out / f"{spec.id}-interp-{args.seed}-{args.interpolate_to}.webp")
         print(path)
     return 0
@@ -172,17 +188,20 @@ def cmd_composite(args: argparse.Namespace) -> int:
     mask = load_image(args.mask) if args.mask else None
     place = dict(x=args.x, y=args.y, scale=args.scale, rotate=args.rotate, opacity=args.opacity)
     if args.depth:
+
         def depth(value: str):
             try:
                 return float(value)
             except ValueError:
                 return depth_from_image(load_image(value))
 
-        result = depth_composite(bg, fg, bg_depth=depth(args.bg_depth), fg_depth=depth(args.fg_depth),
-                                 softness=args.softness, **place)
+        result = depth_composite(
+            bg, fg, bg_depth=depth(args.bg_depth), fg_depth=depth(args.fg_depth), softness=args.softness, **place
+        )
     else:
-        result = composite(bg, fg, mask=mask, feather=args.feather, blend_mode=args.blend, seamless=args.seamless,
-                           **place)
+        result = composite(
+            bg, fg, mask=mask, feather=args.feather, blend_mode=args.blend, seamless=args.seamless, **place
+        )
     save_image(result, args.output)
     print(f"-> {args.output} ({result.width}x{result.height})")
     return 0

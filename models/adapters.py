@@ -63,7 +63,9 @@ class LoadedModel(ABC):
     module: torch.nn.Module | None = None
 
     def param_count(self) -> int:
-        return sum(p.numel() for p in self.module.parameters()) if self.module is not None else 0
+        """Parameters of the network (0 for classical methods); sees through spandrel descriptors."""
+        net = getattr(self.module, "model", self.module)
+        return sum(p.numel() for p in net.parameters()) if isinstance(net, torch.nn.Module) else 0
 
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.device, self.dtype)

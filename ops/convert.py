@@ -61,7 +61,9 @@ class ImageData:
     def with_pixels(self, rgb: torch.Tensor, alpha: torch.Tensor | None | str = "keep") -> ImageData:
         """Same metadata, new pixels; ``alpha="keep"`` keeps the current alpha (sizes must match)."""
         new_alpha = self.alpha if isinstance(alpha, str) else alpha
-        return replace(self, rgb=rgb.clamp(0, 1).float(), alpha=None if new_alpha is None else new_alpha.clamp(0, 1).float())
+        return replace(
+            self, rgb=rgb.clamp(0, 1).float(), alpha=None if new_alpha is None else new_alpha.clamp(0, 1).float()
+        )
 
     def rgba(self) -> torch.Tensor:
         """(1, 4, H, W) with an all-ones alpha when the image is opaque."""

@@ -41,8 +41,9 @@ def to_images(batch: torch.Tensor) -> list[ImageData]:
     return [ImageData(rgb=b[None, :3].contiguous(), alpha=b[None, 3:4].contiguous()) for b in batch.float()]
 
 
-def sample(gen: Generator, seed: int, count: int = 4, label: int | str | None = None,
-           truncation: float = 1.0) -> list[ImageData]:
+def sample(
+    gen: Generator, seed: int, count: int = 4, label: int | str | None = None, truncation: float = 1.0
+) -> list[ImageData]:
     """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
     if not 1 <= int(count) <= MAX_COUNT:
         raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
@@ -62,8 +63,15 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def interpolate(gen: Generator, seed_a: int, seed_b: int, label_a: int | str | None = None,
-                label_b: int | str | None = None, frames: int = 16, truncation: float = 1.0) -> list[ImageData]:
+def interpolate(
+    gen: Generator,
+    seed_a: int,
+    seed_b: int,
+    label_a: int | str | None = None,
+    label_b: int | str | None = None,
+    frames: int = 16,
+    truncation: float = 1.0,
+) -> list[ImageData]:
     """Frames walking from (seed_a, label_a) to (seed_b, label_b): slerp in z, lerp in class."""
     if not 2 <= int(frames) <= 64:
         raise InvalidInputError("Frames must be between 2 and 64.")
@@ -76,8 +84,14 @@ def interpolate(gen: Generator, seed_a: int, seed_b: int, label_a: int | str | N
     return to_images(gen.synthesize(zs, cs, t))
 
 
-def variations(gen: Generator, seed: int, count: int = 8, label: int | str | None = None,
-               strength: float = 0.3, truncation: float = 1.0) -> list[ImageData]:
+def variations(
+    gen: Generator,
+    seed: int,
+    count: int = 8,
+    label: int | str | None = None,
+    strength: float = 0.3,
+    truncation: float = 1.0,
+) -> list[ImageData]:
     """Images near one seed: its latent plus ``strength`` times fresh noise, renormalised."""
     if not 1 <= int(count) <= MAX_COUNT:
         raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
@@ -103,7 +117,7 @@ def save_animation(frames: list[ImageData], path: str | Path, fps: int = 12, boo
     if path.suffix.lower() == ".gif":
         imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration, loop=0, disposal=2)
     else:
-        imgs[0].save(path, format="WEBP", save_all=True, append_images=imgs[1:], duration=duration, loop=0,
-                     lossless=True)
+        imgs[0].save(
+            path, format="WEBP", save_all=True, append_images=imgs[1:], duration=duration, loop=0, lossless=True
+        )
     return path
-

@@ -28,8 +28,7 @@ def client(tmp_path_factory):
 
     demo = build_demo()
     port = _free_port()
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                        ssr_mode=False)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     try:
         yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
     finally:
@@ -58,8 +57,7 @@ def _png(path) -> np.ndarray:
 def test_upscale_endpoint_bicubic_x2(client, images):
     from gradio_client import handle_file
 
-    slider, result, note = client.predict(handle_file(str(images / "photo.png")), "bicubic", 2, 0,
-                                          api_name="/upscale")
+    slider, result, note = client.predict(handle_file(str(images / "photo.png")), "bicubic", 2, 0, api_name="/upscale")
     out = _png(result)
     assert out.shape[:2] == (96, 128)
     assert "96" in note or "128" in note
@@ -88,8 +86,9 @@ def test_inpaint_endpoint_keeps_outside_pixels(client, images):
     from gradio_client import handle_file
 
     editor = {"background": handle_file(str(images / "photo.png")), "layers": [], "composite": None}
-    slider, result, notes = client.predict(editor, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop",
-                                           32, api_name="/inpaint")
+    slider, result, notes = client.predict(
+        editor, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop", 32, api_name="/inpaint"
+    )
     src, out = _png(images / "photo.png"), _png(result)[..., :3]
     mask = _png(images / "mask.png") > 0
     assert np.array_equal(out[~mask], src[~mask])
@@ -99,9 +98,25 @@ def test_inpaint_endpoint_keeps_outside_pixels(client, images):
 def test_composite_endpoint_places_the_sticker(client, images):
     from gradio_client import handle_file
 
-    result = client.predict(handle_file(str(images / "photo.png")), handle_file(str(images / "sticker.png")), None,
-                            10, 5, 1.0, 0, 1.0, 0, "normal", "alpha", None, 0.6, None, 0.4, 0,
-                            api_name="/composite")
+    result = client.predict(
+        handle_file(str(images / "photo.png")),
+        handle_file(str(images / "sticker.png")),
+        None,
+        10,
+        5,
+        1.0,
+        0,
+        1.0,
+        0,
+        "normal",
+        "alpha",
+        None,
+        0.6,
+        None,
+        0.4,
+        0,
+        api_name="/composite",
+    )
     out = _png(result)
     assert out.shape[:2] == (48, 64)
     assert tuple(out[5 + 8, 10 + 8, :3]) == (255, 0, 0)  # sticker centre
@@ -111,8 +126,9 @@ def test_composite_endpoint_places_the_sticker(client, images):
 def test_edit_endpoint_replays_a_recipe(client, images):
     from gradio_client import handle_file
 
-    recipe = json.dumps({"version": 1, "steps": [{"op": "rotate", "angle": 90}, {"op": "flip",
-                                                                                 "direction": "horizontal"}]})
+    recipe = json.dumps(
+        {"version": 1, "steps": [{"op": "rotate", "angle": 90}, {"op": "flip", "direction": "horizontal"}]}
+    )
     result, text, rfile, _ = client.predict(handle_file(str(images / "photo.png")), recipe, api_name="/edit")
     out = _png(result)[..., :3]
     src = _png(images / "photo.png")
@@ -126,8 +142,9 @@ def test_edit_bad_recipe_is_a_plain_error(client, images):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError):
-        client.predict(handle_file(str(images / "photo.png")), '{"version": 1, "steps": [{"op": "explode"}]}',
-                       api_name="/edit")
+        client.predict(
+            handle_file(str(images / "photo.png")), '{"version": 1, "steps": [{"op": "explode"}]}', api_name="/edit"
+        )
 
 
 @pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
@@ -136,7 +153,7 @@ def test_generate_endpoint_is_reproducible(client):
     a, sel_a = client.predict(spec.id, spec.labels[0] if spec.labels else None, 7, 3, 1.0, api_name="/generate")
     b, _ = client.predict(spec.id, spec.labels[0] if spec.labels else None, 7, 3, 1.0, api_name="/generate")
     assert len(a) == 3
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert np.array_equal(_png(x["image"]), _png(y["image"]))
     assert _png(a[0]["image"]).shape[:2] == (spec.output_size, spec.output_size)
     assert not np.array_equal(_png(a[0]["image"]), _png(a[1]["image"]))

@@ -49,8 +49,7 @@ def test_upscale_file_and_folder(tmp_path, photo):
     folder.mkdir()
     for name in ("a.png", "b.jpg"):
         Image.open(photo).save(folder / name)
-    assert cli.main(["upscale", str(folder), "-o", str(tmp_path / "outdir"), "--model", "lanczos", "--scale",
-                     "2"]) == 0
+    assert cli.main(["upscale", str(folder), "-o", str(tmp_path / "outdir"), "--model", "lanczos", "--scale", "2"]) == 0
     assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.png", "b.png"]
 
 
@@ -70,14 +69,14 @@ def test_composite_and_edit(tmp_path, photo):
     fg[..., 3] = 255
     Image.fromarray(fg, "RGBA").save(tmp_path / "fg.png")
     out = tmp_path / "c.png"
-    assert cli.main(["composite", str(photo), str(tmp_path / "fg.png"), "-o", str(out), "--x", "3", "--y",
-                     "2"]) == 0
+    assert cli.main(["composite", str(photo), str(tmp_path / "fg.png"), "-o", str(out), "--x", "3", "--y", "2"]) == 0
     res = np.asarray(Image.open(out))
     assert tuple(res[3, 4, :3]) == (0, 255, 0) and tuple(res[0, 0, :3]) == tuple(np.asarray(Image.open(photo))[0, 0])
 
     recipe = tmp_path / "r.json"
-    recipe.write_text(json.dumps({"version": 1, "steps": [{"op": "crop", "left": 2, "top": 3, "width": 10,
-                                                            "height": 5}]}))
+    recipe.write_text(
+        json.dumps({"version": 1, "steps": [{"op": "crop", "left": 2, "top": 3, "width": 10, "height": 5}]})
+    )
     assert cli.main(["edit", str(photo), "-o", str(tmp_path / "e.png"), "--recipe", str(recipe)]) == 0
     e = np.asarray(Image.open(tmp_path / "e.png"))
     assert np.array_equal(e[..., :3], np.asarray(Image.open(photo))[3:8, 2:12])
@@ -106,8 +105,9 @@ def test_generate_is_reproducible(tmp_path):
 )
 def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     argv = [a.replace("{photo}", str(photo)) for a in args]
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "error" in lines[0].lower(), proc.stderr

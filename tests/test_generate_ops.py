@@ -28,8 +28,18 @@ class TinyGenerator(Generator):
 
 @pytest.fixture()
 def gen():
-    spec = ModelSpec(id="tiny", task=Task.GENERATE, title="Tiny", description="d", license="MIT", source=Builtin(),
-                     arch="none", labels=("a", "b", "c"), truncation=True, output_size=4)
+    spec = ModelSpec(
+        id="tiny",
+        task=Task.GENERATE,
+        title="Tiny",
+        description="d",
+        license="MIT",
+        source=Builtin(),
+        arch="none",
+        labels=("a", "b", "c"),
+        truncation=True,
+        output_size=4,
+    )
     return TinyGenerator(spec, torch.device("cpu"), torch.float32)
 
 

@@ -124,6 +124,14 @@ def test_weights_only_pickle_state_dict_unwraps_params_ema(tmp_path):
 
 def test_resolve_hub_spec_end_to_end(hf_home, tmp_path):
     sha = _put_in_cache(hf_home, _tensor_bytes(tmp_path))
-    spec = ModelSpec(id="tiny.hub", task=Task.UPSCALE, title="Tiny", description="d", license="MIT",
-                     source=_hub_file(sha), arch="spandrel", scale=2)
+    spec = ModelSpec(
+        id="tiny.hub",
+        task=Task.UPSCALE,
+        title="Tiny",
+        description="d",
+        license="MIT",
+        source=_hub_file(sha),
+        arch="spandrel",
+        scale=2,
+    )
     assert weights.resolve(spec).name == "w.safetensors"

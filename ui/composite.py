@@ -40,14 +40,17 @@ def run_composite(
         bgd = read_optional(bg_depth_file)
         fgd = read_optional(fg_depth_file)
         out = depth_composite(
-            bg, fg,
+            bg,
+            fg,
             bg_depth=depth_from_image(bgd) if bgd is not None else float(bg_depth),
             fg_depth=depth_from_image(fgd) if fgd is not None else float(fg_depth),
-            softness=float(softness), **place,
+            softness=float(softness),
+            **place,
         )
     else:
-        out = composite(bg, fg, mask=m, feather=float(feather), blend_mode=blend_mode,
-                        seamless=(mode == "seamless"), **place)
+        out = composite(
+            bg, fg, mask=m, feather=float(feather), blend_mode=blend_mode, seamless=(mode == "seamless"), **place
+        )
     return ctx.save(out, "composite")
 
 
@@ -67,9 +70,16 @@ def build(ctx: AppContext) -> CompositeTab:
     with gr.Row():
         with gr.Column():
             with gr.Row():
-                background = gr.Image(label="Background", type="filepath", image_mode=None, height=220)
-                foreground = gr.Image(label="Foreground (PNG with transparency works best)", type="filepath", image_mode=None,
-                                      height=220)
+                background = gr.Image(
+                    label="Background", elem_id="composite-bg", type="filepath", image_mode=None, height=220
+                )
+                foreground = gr.Image(
+                    label="Foreground (PNG with transparency works best)",
+                    elem_id="composite-fg",
+                    type="filepath",
+                    image_mode=None,
+                    height=220,
+                )
             with gr.Accordion("Foreground mask (optional, white = keep)", open=False):
                 mask = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
             mode = gr.Radio(list(MODES), value="alpha", label="Mode")
@@ -92,11 +102,34 @@ def build(ctx: AppContext) -> CompositeTab:
                     softness = gr.Slider(0, 0.5, value=0.0, step=0.01, label="Transition width")
             go = gr.Button("Composite", variant="primary")
         with gr.Column():
-            result = gr.Image(label="Result (PNG)", type="filepath", format="png", image_mode="RGBA", interactive=False)
+            result = gr.Image(
+                label="Result (PNG)",
+                elem_id="composite-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+            )
 
     @friendly
-    def on_composite(background, foreground, mask, x, y, scale, rotate, opacity, feather, blend_mode, mode,
-                     bg_depth_file, bg_depth, fg_depth_file, fg_depth, softness):
+    def on_composite(
+        background,
+        foreground,
+        mask,
+        x,
+        y,
+        scale,
+        rotate,
+        opacity,
+        feather,
+        blend_mode,
+        mode,
+        bg_depth_file,
+        bg_depth,
+        fg_depth_file,
+        fg_depth,
+        softness,
+    ):
         """Composite a foreground onto a background.
 
         Args:
@@ -117,11 +150,47 @@ def build(ctx: AppContext) -> CompositeTab:
             fg_depth: constant foreground depth when no map.
             softness: width of the depth transition.
         """
-        return run_composite(ctx, background, foreground, mask, x, y, scale, rotate, opacity, feather, blend_mode,
-                             mode, bg_depth_file, bg_depth, fg_depth_file, fg_depth, softness)
+        return run_composite(
+            ctx,
+            background,
+            foreground,
+            mask,
+            x,
+            y,
+            scale,
+            rotate,
+            opacity,
+            feather,
+            blend_mode,
+            mode,
+            bg_depth_file,
+            bg_depth,
+            fg_depth_file,
+            fg_depth,
+            softness,
+        )
 
-    go.click(on_composite,
-             [background, foreground, mask, x, y, scale, rotate, opacity, feather, blend_mode, mode,
-              bg_depth_file, bg_depth, fg_depth_file, fg_depth, softness],
-             [result], api_name="composite")
+    go.click(
+        on_composite,
+        [
+            background,
+            foreground,
+            mask,
+            x,
+            y,
+            scale,
+            rotate,
+            opacity,
+            feather,
+            blend_mode,
+            mode,
+            bg_depth_file,
+            bg_depth,
+            fg_depth_file,
+            fg_depth,
+            softness,
+        ],
+        [result],
+        api_name="composite",
+    )
     return CompositeTab(background=background, foreground=foreground, result=result)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -83,7 +83,7 @@ def build(ctx: AppContext) -> EditTab:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Original", type="filepath", image_mode=None, height=240)
+            image = gr.Image(label="Original", elem_id="edit-input", type="filepath", image_mode=None, height=240)
             with gr.Accordion("Crop", open=False):
                 with gr.Row():
                     c_left = gr.Number(0, label="left", precision=0)
@@ -125,14 +125,25 @@ def build(ctx: AppContext) -> EditTab:
                 b_undo = gr.Button("Undo")
                 b_reset = gr.Button("Reset")
         with gr.Column(scale=1):
-            result = gr.Image(label="Result (PNG)", type="filepath", format="png", image_mode="RGBA", interactive=False)
+            result = gr.Image(
+                label="Result (PNG)",
+                elem_id="edit-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+            )
             region = gr.ImageEditor(
                 label="Paint a region here for erase / fill",
-                type="numpy", image_mode="RGBA", format="png",
+                type="numpy",
+                image_mode="RGBA",
+                format="png",
                 brush=gr.Brush(default_size=24, colors=["#ff3366"], color_mode="fixed"),
                 eraser=gr.Eraser(default_size=24),
                 layers=gr.LayerOptions(allow_additional_layers=False, layers=["Region"]),
-                transforms=(), height=320, elem_id="edit-region",
+                transforms=(),
+                height=320,
+                elem_id="edit-region",
             )
             recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True)
             with gr.Row():
@@ -153,28 +164,68 @@ def build(ctx: AppContext) -> EditTab:
 
         return handler
 
-    b_crop.click(adder("crop", lambda lt, tp, w, h: dict(left=int(lt), top=int(tp), width=int(w), height=int(h))),
-                 [image, recipe, c_left, c_top, c_w, c_h], outputs, api_visibility="private")
+    b_crop.click(
+        adder("crop", lambda lt, tp, w, h: dict(left=int(lt), top=int(tp), width=int(w), height=int(h))),
+        [image, recipe, c_left, c_top, c_w, c_h],
+        outputs,
+        api_visibility="private",
+    )
     b_rotate.click(
-        adder("rotate", lambda a, e, t, c: dict(angle=float(a), expand=bool(e),
-                                                fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0])),
-        [image, recipe, r_angle, r_expand, r_transparent, r_fill], outputs, api_visibility="private")
-    b_fliph.click(adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs,
-                  api_visibility="private")
-    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs,
-                  api_visibility="private")
-    b_resize.click(adder("resize", lambda w, h, m: dict(width=int(w), height=int(h), method=m)),
-                   [image, recipe, s_w, s_h, s_method], outputs, api_visibility="private")
+        adder(
+            "rotate",
+            lambda a, e, t, c: dict(
+                angle=float(a), expand=bool(e), fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0]
+            ),
+        ),
+        [image, recipe, r_angle, r_expand, r_transparent, r_fill],
+        outputs,
+        api_visibility="private",
+    )
+    b_fliph.click(
+        adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs, api_visibility="private"
+    )
+    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, api_visibility="private")
+    b_resize.click(
+        adder("resize", lambda w, h, m: dict(width=int(w), height=int(h), method=m)),
+        [image, recipe, s_w, s_h, s_method],
+        outputs,
+        api_visibility="private",
+    )
     b_adjust.click(
-        adder("adjust", lambda b, c, s, g, sh, bl: dict(brightness=float(b), contrast=float(c), saturation=float(s),
-                                                        gamma=float(g), sharpen=float(sh), blur=float(bl))),
-        [image, recipe, a_b, a_c, a_s, a_g, a_sh, a_bl], outputs, api_visibility="private")
-    b_erase.click(adder("erase", lambda reg: dict(mask_png=region_mask(reg))), [image, recipe, region], outputs,
-                  api_visibility="private")
-    b_fill.click(adder("fill", lambda reg, c: dict(mask_png=region_mask(reg), colour=list(hex_to_rgb(c)))),
-                 [image, recipe, region, f_colour], outputs, api_visibility="private")
-    b_aware.click(adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
-                  [image, recipe, region], outputs, api_visibility="private", concurrency_id="model")
+        adder(
+            "adjust",
+            lambda b, c, s, g, sh, bl: dict(
+                brightness=float(b),
+                contrast=float(c),
+                saturation=float(s),
+                gamma=float(g),
+                sharpen=float(sh),
+                blur=float(bl),
+            ),
+        ),
+        [image, recipe, a_b, a_c, a_s, a_g, a_sh, a_bl],
+        outputs,
+        api_visibility="private",
+    )
+    b_erase.click(
+        adder("erase", lambda reg: dict(mask_png=region_mask(reg))),
+        [image, recipe, region],
+        outputs,
+        api_visibility="private",
+    )
+    b_fill.click(
+        adder("fill", lambda reg, c: dict(mask_png=region_mask(reg), colour=list(hex_to_rgb(c)))),
+        [image, recipe, region, f_colour],
+        outputs,
+        api_visibility="private",
+    )
+    b_aware.click(
+        adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
+        [image, recipe, region],
+        outputs,
+        api_visibility="private",
+        concurrency_id="model",
+    )
 
     @friendly
     def on_undo(image, text):

@@ -16,8 +16,8 @@ def _generator(ctx: AppContext, model_id: str | None):
     spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.GENERATE)
     if spec is None:
         raise InvalidInputError(
-            "No image generator is installed yet: the embedded emoji GAN has not been trained in this "
-            "version. The other tabs work offline."
+            "No offline image generator is installed: choose a generator from the list (it may need a "
+            "download from the Hugging Face Hub)."
         )
     return ctx.cache.get(spec.id)
 
@@ -29,20 +29,23 @@ def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> l
     return [(ctx.save(im, f"gen-{int(seed) + i}"), f"seed {int(seed) + i}") for i, im in enumerate(images)]
 
 
-def run_interpolate(ctx: AppContext, model_id, label_a, label_b, seed_a, seed_b, frames, truncation,
-                    fmt: str = "webp") -> str:
+def run_interpolate(
+    ctx: AppContext, model_id, label_a, label_b, seed_a, seed_b, frames, truncation, fmt: str = "webp"
+) -> str:
     """An animation from (seed_a, label_a) to (seed_b, label_b); returns its path."""
     gen = _generator(ctx, model_id)
-    frames_ = gen_ops.interpolate(gen, int(seed_a), int(seed_b), label_a, label_b or label_a, int(frames),
-                                  float(truncation))
+    frames_ = gen_ops.interpolate(
+        gen, int(seed_a), int(seed_b), label_a, label_b or label_a, int(frames), float(truncation)
+    )
     return str(gen_ops.save_animation(frames_, ctx.out_path("interp", f".{fmt}")))
 
 
 def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
     gen = _generator(ctx, model_id)
     images = gen_ops.variations(gen, int(seed), int(count), label, float(strength), float(truncation))
-    return [(ctx.save(im, f"var-{int(seed)}-{i}"), f"variation {i + 1} of seed {int(seed)}") for i, im in
-            enumerate(images)]
+    return [
+        (ctx.save(im, f"var-{int(seed)}-{i}"), f"variation {i + 1} of seed {int(seed)}") for i, im in enumerate(images)
+    ]
 
 
 @dataclass
@@ -52,47 +55,77 @@ class GenerateTab:
 
 def build(ctx: AppContext) -> GenerateTab:
     choices = model_choices(ctx.registry, Task.GENERATE)
-    default = ctx.registry.default_for(Task.GENERATE)
+    specs = ctx.registry.list(Task.GENERATE)
+    default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
     labels = list(default.labels) if default else []
     if default is None:
-        gr.Markdown("**No image generator is installed yet.** The embedded emoji GAN lands with its own "
-                    "issue; until then this tab has nothing to run. Every other tab works offline.")
+        gr.Markdown("**No image generator is installed yet.** Every other tab works offline.")
+    elif default.needs_download:
+        gr.Markdown(
+            "No offline generator is installed in this version: the models here download their "
+            "weights from the Hugging Face Hub on first use."
+        )
     else:
-        gr.Markdown("Generate images with a GAN. The same seed always gives the same image. "
-                    "Lower truncation = more typical, less varied images.")
+        gr.Markdown(
+            "Generate images with a GAN. The same seed always gives the same image. "
+            "Lower truncation = more typical, less varied images."
+        )
     with gr.Row():
         with gr.Column():
             model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
-            label = gr.Dropdown(labels, value=labels[0] if labels else None, label="Label (type to search)",
-                                filterable=True, allow_custom_value=False)
+            label = gr.Dropdown(
+                labels,
+                value=labels[0] if labels else None,
+                label="Label (type to search)",
+                filterable=True,
+                allow_custom_value=False,
+            )
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0)
                 count = gr.Slider(1, gen_ops.MAX_COUNT, value=8, step=1, label="Count")
-            truncation = gr.Slider(0.02, 1.0, value=1.0, step=0.02, label="Truncation",
-                                   visible=bool(default and default.truncation))
+            truncation = gr.Slider(
+                0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
+            )
             go = gr.Button("Generate", variant="primary", interactive=default is not None)
             with gr.Accordion("Interpolate / variations", open=False):
                 with gr.Row():
                     seed_b = gr.Number(1, label="Second seed", precision=0)
-                    label_b = gr.Dropdown(labels, value=labels[0] if labels else None, label="Second label",
-                                          filterable=True)
+                    label_b = gr.Dropdown(
+                        labels, value=labels[0] if labels else None, label="Second label", filterable=True
+                    )
                 frames = gr.Slider(2, 64, value=16, step=1, label="Frames")
                 b_interp = gr.Button("Interpolate (animated WebP)", interactive=default is not None)
                 strength = gr.Slider(0, 1, value=0.3, step=0.05, label="Variation strength")
                 b_var = gr.Button("Variations of the seed", interactive=default is not None)
         with gr.Column():
-            gallery = gr.Gallery(label="Samples (click one to select; PNG at native size)", columns=4,
-                                 height=360, format="png", object_fit="contain", elem_id="gen-gallery")
-            selected = gr.Image(label="Selected (enlarged)", type="filepath", format="png", image_mode="RGBA",
-                                interactive=False, height=256)
+            gallery = gr.Gallery(
+                label="Samples (click one to select; PNG at native size)",
+                columns=4,
+                height=360,
+                format="png",
+                object_fit="contain",
+                elem_id="gen-gallery",
+            )
+            selected = gr.Image(
+                label="Selected (enlarged)",
+                elem_id="gen-selected",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+                height=256,
+            )
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False, height=256)
 
     def on_model(model_id):
         spec = ctx.registry.get(model_id)
         labs = list(spec.labels)
         first = labs[0] if labs else None
-        return (gr.Dropdown(choices=labs, value=first), gr.Dropdown(choices=labs, value=first),
-                gr.Slider(visible=spec.truncation))
+        return (
+            gr.Dropdown(choices=labs, value=first),
+            gr.Dropdown(choices=labs, value=first),
+            gr.Slider(visible=spec.truncation),
+        )
 
     model.change(on_model, [model], [label, label_b, truncation], api_visibility="private")
 
@@ -125,11 +158,26 @@ def build(ctx: AppContext) -> GenerateTab:
             value = value.get("image", {}).get("path") if isinstance(value.get("image"), dict) else value.get("path")
         return value
 
-    go.click(on_generate, [model, label, seed, count, truncation], [gallery, selected], api_name="generate",
-             concurrency_id="model")
-    b_interp.click(on_interpolate, [model, label, label_b, seed, seed_b, frames, truncation], [animation],
-                   api_name="interpolate", concurrency_id="model")
-    b_var.click(on_variations, [model, label, seed, count, strength, truncation], [gallery, selected],
-                api_name="variations", concurrency_id="model")
+    go.click(
+        on_generate,
+        [model, label, seed, count, truncation],
+        [gallery, selected],
+        api_name="generate",
+        concurrency_id="model",
+    )
+    b_interp.click(
+        on_interpolate,
+        [model, label, label_b, seed, seed_b, frames, truncation],
+        [animation],
+        api_name="interpolate",
+        concurrency_id="model",
+    )
+    b_var.click(
+        on_variations,
+        [model, label, seed, count, strength, truncation],
+        [gallery, selected],
+        api_name="variations",
+        concurrency_id="model",
+    )
     gallery.select(on_select, None, [selected], api_visibility="private")
     return GenerateTab(selected=selected)

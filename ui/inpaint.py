@@ -33,8 +33,16 @@ def run_inpaint(
         if progress is not None:
             progress(fraction, desc=desc)
 
-    res = inpaint(image, mask, model, strategy=strategy, dilate=int(dilate), feather=int(feather),
-                  margin=int(margin), progress=report)
+    res = inpaint(
+        image,
+        mask,
+        model,
+        strategy=strategy,
+        dilate=int(dilate),
+        feather=int(feather),
+        margin=int(margin),
+        progress=report,
+    )
     return ctx.save(image, "inpaint-in"), ctx.save(res.image, "inpaint"), res.notices
 
 
@@ -79,13 +87,24 @@ def build(ctx: AppContext) -> InpaintTab:
                 dilate = gr.Slider(0, 64, value=4, step=1, label="Grow mask (px)")
                 feather = gr.Slider(0, 32, value=2, step=1, label="Feather (px)")
             with gr.Row():
-                strategy = gr.Radio(list(STRATEGIES), value="crop", label="Big images",
-                                    info="crop: work around each masked region at full resolution")
+                strategy = gr.Radio(
+                    list(STRATEGIES),
+                    value="crop",
+                    label="Big images",
+                    info="crop: work around each masked region at full resolution",
+                )
                 margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
             go = gr.Button("Inpaint", variant="primary")
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
-            result = gr.Image(label="Result (PNG)", type="filepath", format="png", image_mode="RGBA", interactive=False)
+            result = gr.Image(
+                label="Result (PNG)",
+                elem_id="inpaint-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+            )
             notes = gr.Markdown()
 
     @friendly
@@ -112,6 +131,11 @@ def build(ctx: AppContext) -> InpaintTab:
         before, after, notices = run_inpaint(ctx, image, mask, model_id, strategy, dilate, feather, margin, progress)
         return (before, after), after, "\n".join(f"- {n}" for n in notices)
 
-    go.click(on_inpaint, [editor, mask_file, model, dilate, feather, strategy, margin], [slider, result, notes],
-             api_name="inpaint", concurrency_id="model")
+    go.click(
+        on_inpaint,
+        [editor, mask_file, model, dilate, feather, strategy, margin],
+        [slider, result, notes],
+        api_name="inpaint",
+        concurrency_id="model",
+    )
     return InpaintTab(editor=editor, result=result)

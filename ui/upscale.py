@@ -46,15 +46,28 @@ def build(ctx: AppContext) -> UpscaleTab:
     )
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=320)
+            image = gr.Image(
+                label="Image",
+                elem_id="upscale-input",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard"],
+                height=320,
+            )
             model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
             scale = gr.Slider(1, 8, value=4, step=0.5, label="Output scale")
             tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size (0 = automatic)")
             go = gr.Button("Upscale", variant="primary")
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
-            result = gr.Image(label="Result (PNG, full size)", type="filepath", format="png", image_mode="RGBA",
-                              interactive=False)
+            result = gr.Image(
+                label="Result (PNG, full size)",
+                elem_id="upscale-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+            )
             note = gr.Markdown()
 
     @friendly
@@ -70,6 +83,7 @@ def build(ctx: AppContext) -> UpscaleTab:
         before, after, msg = run_upscale(ctx, image, model_id, scale, tile, progress)
         return (before, after), after, msg
 
-    go.click(on_upscale, [image, model, scale, tile], [slider, result, note], api_name="upscale",
-             concurrency_id="model")
+    go.click(
+        on_upscale, [image, model, scale, tile], [slider, result, note], api_name="upscale", concurrency_id="model"
+    )
     return UpscaleTab(image=image, result=result)

@@ -1,1 +1,5 @@
 """Architectures we own. Importing this package registers their loader families."""
+from models.archs import (
+    biggan_deep,  # noqa: F401
+    ganvas_inpaint,  # noqa: F401
+)

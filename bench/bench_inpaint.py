@@ -1,0 +1,224 @@
+"""Benchmark the inpainting models that run offline: quality on held-out photos, speed, memory.
+
+Run ``python bench/bench_inpaint.py`` (after ``python -m models.training.photos --out data/photos``).
+Each model runs in a fresh subprocess (so ``ru_maxrss`` is that model's peak alone) that:
+
+* fills the fixed validation set of ``models/training/train_inpaint.validation_set`` (2 crops of
+  512x512 per validation photo, photos brought to a 768 px short side, masks from
+  ``random_mask`` with a fixed seed) through ``ops.inpaint.inpaint(strategy="original")`` on the
+  8-bit input, and scores PSNR inside the hole, SSIM on the whole crop and SSIM inside the hole;
+  it also checks that every pixel outside the hole is bit-identical to the input;
+* times one 512x512 fill (mean over the set) and a 12 MP photo (a validation photo upscaled to
+  4000x3000) with a 5% mask through ``strategy="crop"`` and, for classical methods, ``"original"``.
+
+The table is printed and written to ``bench/results/inpaint.md``; ``--grid`` also writes an
+example grid (input with hole / Telea / ours / ground truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from models.training.masks import random_mask  # noqa: E402
+from models.training.train_inpaint import hole_psnr, load_photo, photo_paths, validation_set  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "inpaint.md"
+MODELS = ("ganvas-inpaint", "telea", "navier-stokes")
+BIG = (3000, 4000)  # height, width of the 12 MP test
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel SSIM (Gaussian window 11, sigma 1.5, 8-bit constants), averaged over RGB."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(t: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(t, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean(axis=2)
+
+
+def _to_uint8(t: torch.Tensor) -> np.ndarray:
+    return (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def big_case(photos: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A 4000x3000 uint8 photo (a validation photo upscaled) and a 5% hole mask."""
+    img = load_photo(photo_paths(photos, "val")[0], short_side=BIG[0])
+    img = np.ascontiguousarray(img[: BIG[0], : BIG[1]])
+    if img.shape[:2] != BIG:
+        img = cv2.resize(img, (BIG[1], BIG[0]), interpolation=cv2.INTER_CUBIC)
+    return img, random_mask(*BIG, np.random.default_rng(7), coverage=(0.05, 0.06))
+
+
+def worker(model_id: str, photos: Path, threads: int, big_original: bool) -> dict:
+    """Score, time and measure one model in this process; returns a JSON-able dict."""
+    from models.loaders import load_model
+    from models.registry import get_spec
+    from ops.convert import from_numpy
+    from ops.inpaint import inpaint
+
+    torch.set_num_threads(threads)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = load_model(get_spec(model_id), torch.device("cpu"), torch.float32)
+    psnr, ssim, ssim_hole, secs, identical = [], [], [], [], True
+    for crop, mask in validation_set(photos):
+        t0 = time.perf_counter()
+        res = inpaint(from_numpy(crop), mask.astype(np.uint8) * 255, model, strategy="original")
+        secs.append(time.perf_counter() - t0)
+        out = _to_uint8(res.image.rgb)
+        identical &= bool(np.array_equal(out[~mask], crop[~mask]))
+        smap = ssim_map(out, crop)
+        psnr.append(hole_psnr(out, crop, mask))
+        ssim.append(float(smap.mean()))
+        ssim_hole.append(float(smap[mask].mean()))
+    img, mask = big_case(photos)
+    big = {}
+    for strategy in ("crop", "original") if big_original else ("crop",):
+        t0 = time.perf_counter()
+        inpaint(from_numpy(img), mask.astype(np.uint8) * 255, model, strategy=strategy)
+        big[strategy] = time.perf_counter() - t0
+    return {
+        "id": model_id,
+        "title": model.spec.title,
+        "params": model.param_count(),
+        "psnr_hole": float(np.mean(psnr)),
+        "psnr_each": psnr,
+        "ssim": float(np.mean(ssim)),
+        "ssim_hole": float(np.mean(ssim_hole)),
+        "outside_identical": identical,
+        "sec_512": float(np.mean(secs)),
+        "sec_12mp": big,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
+        "crops": len(psnr),
+    }
+
+
+def run_worker(model_id: str, photos: Path, threads: int, big_original: bool) -> dict:
+    """One model's results from a fresh subprocess."""
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        model_id,
+        "--photos",
+        str(photos),
+        "--threads",
+        str(threads),
+    ]
+    if big_original:
+        cmd.append("--big-original")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        return {"id": model_id, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict], threads: int) -> str:
+    """The markdown report."""
+    ref = next((r for r in rows if r["id"] == "telea" and "error" not in r), None)
+    n = next((r["crops"] for r in rows if "crops" in r), 0)
+    lines = [
+        f"# Inpainting benchmark ({n} held-out 512x512 crops, {threads} CPU thread(s))",
+        "",
+        "PSNR inside the hole (dB, 8-bit), SSIM on the whole crop and inside the hole; seconds for one "
+        "512x512 fill and for a 4000x3000 photo with a 5% hole (ops.inpaint, strategy crop / original); "
+        "peak resident memory of a fresh process that loaded the model and ran everything.",
+        "",
+        "| model | params | PSNR hole | vs Telea | SSIM crop | SSIM hole | outside identical | s 512 | s 12MP crop "
+        "| s 12MP original | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['id']} | skipped: {r['error']} |" + " |" * 9)
+            continue
+        delta = f"{r['psnr_hole'] - ref['psnr_hole']:+.2f}" if ref else "n/a"
+        orig = r["sec_12mp"].get("original")
+        params = f"{r['params'] / 1e6:.2f} M" if r["params"] else "-"
+        lines.append(
+            f"| {r['title']} | {params} | {r['psnr_hole']:.2f} | {delta} | {r['ssim']:.4f} | "
+            f"{r['ssim_hole']:.4f} | {'yes' if r['outside_identical'] else 'NO'} | {r['sec_512']:.2f} | "
+            f"{r['sec_12mp']['crop']:.1f} | {'-' if orig is None else f'{orig:.1f}'} | {r['peak_mb']:.0f} |"
+        )
+    if ref:
+        wins = []
+        for r in rows:
+            if "error" not in r and r["id"] != "telea":
+                better = sum(a > b for a, b in zip(r["psnr_each"], ref["psnr_each"], strict=True))
+                wins.append(f"{r['title']}: better than Telea on {better}/{len(ref['psnr_each'])} crops")
+        lines += ["", "; ".join(wins) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_grid(photos: Path, out: Path, rows: int = 3, cell: int = 192) -> None:
+    """Input with hole / Telea / ours / ground truth for ``rows`` validation crops, as a small PNG."""
+    from PIL import Image
+
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    ours = load_model(get_spec("ganvas-inpaint"), torch.device("cpu"), torch.float32)
+    val = validation_set(photos)
+    picks = [val[i] for i in np.linspace(0, len(val) - 1, rows).round().astype(int)]
+    grid = Image.new("RGB", (4 * cell, rows * cell), "white")
+    for r, (crop, mask) in enumerate(picks):
+        x = torch.from_numpy(crop.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        m = torch.from_numpy(mask.astype(np.float32))[None, None]
+        holed = crop.copy()
+        holed[mask] = (255, 0, 255)
+        telea = cv2.inpaint(crop, mask.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+        for c, arr in enumerate((holed, telea, _to_uint8(ours(x, m)), crop)):
+            grid.paste(Image.fromarray(arr).resize((cell, cell), Image.Resampling.LANCZOS), (c * cell, r * cell))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, optimize=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", type=Path, default=ROOT / "data" / "photos")
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--big-original", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--grid", type=Path, help="also write the example grid PNG here")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.photos, args.threads, args.big_original)))
+        return
+    rows = []
+    for model_id in args.models:
+        from models.registry import get_spec
+
+        classical = get_spec(model_id).is_classical
+        rows.append(run_worker(model_id, args.photos, args.threads, big_original=classical))
+    text = table(rows, args.threads)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    if args.grid:
+        write_grid(args.photos, args.grid)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+"""Layer compositing for the composite tab: placement, blend modes, Porter-Duff over, seamless and depth.
+
+All colours are straight (non-premultiplied) float32 tensors in [0, 1]; resampling happens on
+premultiplied values so transparent pixels never bleed their colour into the layer's edge.
+Depth maps follow one convention throughout: SMALLER depth = NEARER to the viewer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ops.convert import MAX_PIXELS, ImageData
+from ops.errors import ImageTooLargeError, InvalidInputError
+
+BLEND_MODES: tuple[str, ...] = (
+    "normal",
+    "multiply",
+    "screen",
+    "overlay",
+    "soft_light",
+    "darken",
+    "lighten",
+    "difference",
+    "add",
+)
+
+# BT.601 weights, the same luminance PIL uses for mode "L".
+_LUMA = (0.299, 0.587, 0.114)
+# Exact (cos, sin) for right angles so that their bounding boxes are exact integers.
+_RIGHT_ANGLES = {0.0: (1.0, 0.0), 90.0: (0.0, 1.0), 180.0: (-1.0, 0.0), 270.0: (0.0, -1.0)}
+
+
+# ------------------------------------------------------------------------------------ blending
+
+
+def _soft_light_d(b: torch.Tensor) -> torch.Tensor:
+    return torch.where(b <= 0.25, ((16 * b - 12) * b + 4) * b, torch.sqrt(b))
+
+
+def blend(base: torch.Tensor, top: torch.Tensor, mode: str) -> torch.Tensor:
+    """Per-pixel W3C/PDF blend of ``top`` (source) onto ``base`` (backdrop), RGB in [0, 1]."""
+    _check_mode(mode)
+    if base.shape != top.shape:
+        raise InvalidInputError(f"The two layers to blend differ in size ({tuple(base.shape)} and {tuple(top.shape)}).")
+    b, s = base, top
+    if mode == "normal":
+        return s.clone()
+    if mode == "multiply":
+        return b * s
+    if mode == "screen":
+        return b + s - b * s
+    if mode == "overlay":
+        return torch.where(b <= 0.5, 2 * b * s, 1 - 2 * (1 - b) * (1 - s))
+    if mode == "soft_light":
+        darker = b - (1 - 2 * s) * b * (1 - b)
+        lighter = b + (2 * s - 1) * (_soft_light_d(b) - b)
+        return torch.where(s <= 0.5, darker, lighter)
+    if mode == "darken":
+        return torch.minimum(b, s)
+    if mode == "lighten":
+        return torch.maximum(b, s)
+    if mode == "difference":
+        return (b - s).abs()
+    return (b + s).clamp(0, 1)  # add
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in BLEND_MODES:
+        raise InvalidInputError(f"Unknown blend mode '{mode}'. Choose one of: {', '.join(BLEND_MODES)}.")
+
+
+def over(
+    fg_rgb: torch.Tensor, fg_alpha: torch.Tensor, bg_rgb: torch.Tensor, bg_alpha: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Porter-Duff source-over of straight colours; returns (rgb, alpha), rgb 0 where alpha is 0.
+
+    ``bg_alpha=None`` means an opaque background. Where the foreground alpha is exactly 0 the
+    background pixel is returned bit-for-bit, so untouched areas stay untouched.
+    """
+    af = fg_alpha
+    ab = torch.ones_like(bg_rgb[:, :1]) if bg_alpha is None else bg_alpha
+    out_a = af + ab * (1 - af)
+    out_a = torch.where((af == 1) | (ab == 1), torch.ones_like(out_a), out_a)
+    num = fg_rgb * af + bg_rgb * (ab * (1 - af))
+    rgb = torch.where(out_a > 0, num / out_a.clamp_min(1e-12), torch.zeros_like(num)).clamp(0, 1)
+    untouched = torch.where(ab > 0, bg_rgb, torch.zeros_like(bg_rgb))
+    rgb = torch.where(af == 0, untouched, rgb)
+    out_a = torch.where(af == 0, ab, out_a)
+    return rgb, out_a.expand_as(rgb[:, :1]).contiguous()
+
+
+# ----------------------------------------------------------------------------------- placement
+
+
+def _check_params(scale: float, opacity: float, feather: float) -> None:
+    if not (math.isfinite(scale) and scale > 0):
+        raise InvalidInputError(f"Scale must be a number greater than 0 (got {scale}).")
+    if not (math.isfinite(opacity) and 0 <= opacity <= 1):
+        raise InvalidInputError(f"Opacity must be between 0 and 1 (got {opacity}).")
+    if not (math.isfinite(feather) and feather >= 0):
+        raise InvalidInputError(f"Feather must be 0 or more pixels (got {feather}).")
+
+
+def _position(value: float, name: str) -> int:
+    if not math.isfinite(value):
+        raise InvalidInputError(f"The {name} position must be a whole number of pixels (got {value}).")
+    return int(round(value))
+
+
+def _cos_sin(angle: float) -> tuple[float, float]:
+    if angle in _RIGHT_ANGLES:
+        return _RIGHT_ANGLES[angle]
+    rad = math.radians(angle)
+    return math.cos(rad), math.sin(rad)
+
+
+def _premultiply(chans: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return torch.cat([chans * alpha, alpha], dim=1)
+
+
+def _unpremultiply(prem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    alpha = prem[:, -1:].clamp(0, 1)
+    chans = torch.where(alpha > 0, prem[:, :-1] / alpha.clamp_min(1e-12), torch.zeros_like(prem[:, :-1]))
+    return chans.clamp(0, 1), alpha
+
+
+def _sample_window(
+    chans: torch.Tensor,
+    alpha: torch.Tensor,
+    size: tuple[int, int],
+    cos_sin: tuple[float, float],
+    bbox: tuple[int, int],
+    window: tuple[int, int, int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resample the scaled+rotated layer on the window (x0, y0, x1, y1) of layer-frame pixels."""
+    sw, sh = size
+    bw, bh = bbox
+    x0, y0, x1, y1 = window
+    prem = _premultiply(chans, alpha)
+    h, w = prem.shape[-2:]
+    if sw < w or sh < h:
+        # Shrinking: box-filter first so the bilinear sampler below does not alias.
+        prem = F.interpolate(prem, size=(sh, sw), mode="area")
+    cos, sin = cos_sin
+    dx = torch.arange(x0, x1, dtype=torch.float32) + (0.5 - bw / 2)
+    dy = torch.arange(y0, y1, dtype=torch.float32) + (0.5 - bh / 2)
+    dy, dx = torch.meshgrid(dy, dx, indexing="ij")
+    # Inverse of a counter-clockwise turn on screen (y points down), in scaled-layer pixels.
+    sx = dx * cos - dy * sin + sw / 2
+    sy = dx * sin + dy * cos + sh / 2
+    grid = torch.stack([sx * (2 / sw) - 1, sy * (2 / sh) - 1], dim=-1)[None]
+    sampled = F.grid_sample(prem, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # Border padding keeps edges opaque; this coverage ramp (about one pixel) cuts the layer out.
+    inside = torch.minimum(torch.minimum(sx, sw - sx), torch.minimum(sy, sh - sy))
+    coverage = (inside + 0.5).clamp(0, 1)[None, None]
+    return _unpremultiply(sampled * coverage)
+
+
+def _gaussian_kernel(sigma: float, radius: int) -> np.ndarray:
+    """Gaussian taps over [-radius, radius], normalised as if untruncated at 3 sigma."""
+    full = math.ceil(3 * sigma)
+    if full <= 4096:
+        norm = float(np.exp(-(np.arange(-full, full + 1, dtype=np.float64) ** 2) / (2 * sigma**2)).sum())
+    else:
+        norm = sigma * math.sqrt(2 * math.pi)
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    return (np.exp(-(taps**2) / (2 * sigma**2)) / norm).astype(np.float32)
+
+
+def _feather_alpha(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Soften the alpha edge inward: min(alpha, gaussian(alpha)) with zeros beyond the window."""
+    import cv2
+
+    h, w = alpha.shape[-2:]
+    # Taps farther than the window is wide only ever meet the zero border: leave them out.
+    kernel = _gaussian_kernel(sigma, min(math.ceil(3 * sigma), max(h, w)))
+    a = alpha[0, 0].numpy().astype(np.float32)
+    blurred = cv2.sepFilter2D(a, -1, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
+    return torch.minimum(alpha, torch.from_numpy(np.ascontiguousarray(blurred))[None, None])
+
+
+def _place(
+    chans: torch.Tensor,
+    alpha: torch.Tensor,
+    canvas_size: tuple[int, int],
+    x: int,
+    y: int,
+    scale: float,
+    rotate: float,
+    feather: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transform a layer (straight channels + alpha) and put it on a canvas; see :func:`place_layer`."""
+    if not math.isfinite(rotate):
+        raise InvalidInputError(f"Rotation must be a number of degrees (got {rotate}).")
+    cw, ch = canvas_size
+    h, w = chans.shape[-2:]
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    angle = float(rotate) % 360.0
+    cos, sin = _cos_sin(angle)
+    bw = max(1, math.ceil(abs(sw * cos) + abs(sh * sin) - 1e-6))
+    bh = max(1, math.ceil(abs(sw * sin) + abs(sh * cos) - 1e-6))
+    # Beyond a canvas-sized margin a very wide feather only makes everything equally faint.
+    margin = min(math.ceil(3 * feather), max(cw, ch)) + 1 if feather > 0 else 0
+    # Only the part of the layer that can reach the canvas (plus the feather's reach) is computed.
+    x0, y0 = max(0, -margin - x), max(0, -margin - y)
+    x1, y1 = min(bw, cw + margin - x), min(bh, ch + margin - y)
+    out_c = torch.zeros((1, chans.shape[1], ch, cw), dtype=torch.float32)
+    out_a = torch.zeros((1, 1, ch, cw), dtype=torch.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out_c, out_a
+    if (x1 - x0) * (y1 - y0) > MAX_PIXELS:
+        raise ImageTooLargeError("The transformed foreground is too large to composite: lower the scale or feather.")
+    if sw == w and sh == h and angle in _RIGHT_ANGLES:
+        k = int(angle // 90)
+        layer_c = torch.rot90(chans, k, dims=(-2, -1))[..., y0:y1, x0:x1]
+        layer_a = torch.rot90(alpha, k, dims=(-2, -1))[..., y0:y1, x0:x1]
+    else:
+        layer_c, layer_a = _sample_window(chans, alpha, (sw, sh), (cos, sin), (bw, bh), (x0, y0, x1, y1))
+    if feather > 0:
+        layer_a = _feather_alpha(layer_a, feather)
+    # Crop the window to the canvas and paste.
+    cx0, cy0 = max(0, x + x0), max(0, y + y0)
+    cx1, cy1 = min(cw, x + x1), min(ch, y + y1)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return out_c, out_a
+    lx0, ly0 = cx0 - (x + x0), cy0 - (y + y0)
+    lx1, ly1 = lx0 + (cx1 - cx0), ly0 + (cy1 - cy0)
+    out_c[..., cy0:cy1, cx0:cx1] = layer_c[..., ly0:ly1, lx0:lx1]
+    out_a[..., cy0:cy1, cx0:cx1] = layer_a[..., ly0:ly1, lx0:lx1]
+    return out_c, out_a
+
+
+def _layer_alpha(fg: ImageData) -> torch.Tensor:
+    return fg.alpha if fg.alpha is not None else torch.ones_like(fg.rgb[:, :1])
+
+
+def place_layer(
+    fg: ImageData, canvas_size: tuple[int, int], x: int, y: int, scale: float = 1.0, rotate: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale (about the top-left), rotate CCW in degrees (expanding) and put the layer's top-left at (x, y).
+
+    ``canvas_size`` is (width, height). Returns (rgb (1,3,H,W), alpha (1,1,H,W)) on the canvas,
+    alpha 0 outside the layer; parts off the canvas are clipped. With scale 1 and a multiple of 90
+    degrees the pixels are copied exactly.
+    """
+    _check_params(scale, 1.0, 0.0)
+    return _place(fg.rgb, _layer_alpha(fg), _canvas(canvas_size), _position(x, "x"), _position(y, "y"), scale, rotate)
+
+
+def _canvas(canvas_size: tuple[int, int]) -> tuple[int, int]:
+    cw, ch = (int(v) for v in canvas_size)
+    if cw <= 0 or ch <= 0:
+        raise InvalidInputError("The background is empty (zero width or height).")
+    return cw, ch
+
+
+# ------------------------------------------------------------------------------ mask and depth
+
+
+def _luminance(img: ImageData) -> torch.Tensor:
+    if img.grayscale:
+        return img.rgb[:, :1].clone()
+    r, g, b = img.rgb[:, 0:1], img.rgb[:, 1:2], img.rgb[:, 2:3]
+    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).clamp(0, 1)
+
+
+def mask_from_image(img: ImageData) -> torch.Tensor:
+    """A mask (1,1,H,W) in [0,1] from an uploaded mask image: luminance times its alpha (white = keep)."""
+    lum = _luminance(img)
+    return lum * img.alpha if img.alpha is not None else lum
+
+
+def depth_from_image(img: ImageData) -> torch.Tensor:
+    """A depth map (1,1,H,W) in [0,1] from an uploaded depth image's luminance (darker = nearer)."""
+    return _luminance(img)
+
+
+def _resize_map(m: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    w, h = size
+    if m.shape[-2:] == (h, w):
+        return m
+    if h < m.shape[-2] or w < m.shape[-1]:
+        return F.interpolate(m, size=(h, w), mode="area").clamp(0, 1)
+    return F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def _depth_map(depth: torch.Tensor | float, img: ImageData, name: str) -> torch.Tensor:
+    if isinstance(depth, torch.Tensor) and depth.numel() != 1:
+        d = depth.detach().float().cpu()
+        if d.ndim == 2:
+            d = d[None, None]
+        elif d.ndim == 3:
+            d = d[None]
+        if d.shape != (1, 1, img.height, img.width):
+            raise InvalidInputError(
+                f"The {name} depth map is {tuple(d.shape[-2:])[::-1]} pixels but its image is "
+                f"{img.width}x{img.height}: they must be the same size."
+            )
+    else:
+        value = float(depth.item()) if isinstance(depth, torch.Tensor) else float(depth)
+        d = torch.full((1, 1, img.height, img.width), value, dtype=torch.float32)
+    if not bool(torch.isfinite(d).all()) or float(d.min()) < 0 or float(d.max()) > 1:
+        raise InvalidInputError(f"The {name} depth must lie between 0 (nearest) and 1 (farthest).")
+    return d
+
+
+# ----------------------------------------------------------------------------------- composite
+
+
+def _result(bg: ImageData, fg: ImageData, rgb: torch.Tensor, alpha: torch.Tensor) -> ImageData:
+    return replace(
+        bg,
+        rgb=rgb.clamp(0, 1).float().contiguous(),
+        alpha=alpha.clamp(0, 1).float().contiguous() if bg.alpha is not None else None,
+        bit_depth=max(bg.bit_depth, fg.bit_depth),
+        grayscale=bg.grayscale and fg.grayscale,
+    )
+
+
+def _mixed_colour(bg: ImageData, placed_rgb: torch.Tensor, mode: str) -> torch.Tensor:
+    """The W3C mixing rule: (1 - bg_alpha) * fg + bg_alpha * blend(bg, fg)."""
+    if mode == "normal":
+        return placed_rgb
+    mixed = blend(bg.rgb, placed_rgb, mode)
+    if bg.alpha is None:
+        return mixed
+    return (1 - bg.alpha) * placed_rgb + bg.alpha * mixed
+
+
+def composite(
+    bg: ImageData,
+    fg: ImageData,
+    *,
+    mask: ImageData | None = None,
+    x: int = 0,
+    y: int = 0,
+    scale: float = 1.0,
+    rotate: float = 0.0,
+    opacity: float = 1.0,
+    feather: float = 0.0,
+    blend_mode: str = "normal",
+    seamless: bool = False,
+) -> ImageData:
+    """Put ``fg`` on ``bg`` (placed, masked, feathered, blended, optionally Poisson-cloned); bg's size and metadata.
+
+    ``mask`` (white = keep, resized to the fg if needed) multiplies the fg alpha; ``feather`` is
+    a Gaussian sigma in pixels that softens the layer's alpha edge inward; ``opacity`` multiplies
+    alpha. ``seamless`` clones the layer where its alpha > 0.5 with OpenCV's Poisson editing.
+    """
+    _check_params(scale, opacity, feather)
+    _check_mode(blend_mode)
+    x, y = _position(x, "x"), _position(y, "y")
+    fg_alpha = _layer_alpha(fg)
+    if mask is not None:
+        fg_alpha = fg_alpha * _resize_map(mask_from_image(mask), fg.size)
+    placed_rgb, placed_a = _place(fg.rgb, fg_alpha, bg.size, x, y, scale, rotate, feather)
+    colour = _mixed_colour(bg, placed_rgb, blend_mode)
+    if seamless:
+        # The cloned colour already carries the layer's soft alpha: replace the region outright.
+        colour, placed_a = _seamless_clone(bg.rgb, colour, placed_a)
+    rgb, alpha = over(colour, placed_a * opacity, bg.rgb, bg.alpha)
+    return _result(bg, fg, rgb, alpha)
+
+
+def _to_bgr8(rgb: torch.Tensor) -> np.ndarray:
+    arr = (rgb[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(arr[..., ::-1])
+
+
+def _seamless_clone(
+    bg_rgb: torch.Tensor, colour: torch.Tensor, placed_a: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Poisson-clone the placed layer into the background; returns (cloned rgb, region where it applies)."""
+    import cv2
+
+    if float(placed_a.max()) <= 0:
+        raise InvalidInputError(
+            "Seamless cloning needs some visible part of the foreground on the background: move it onto "
+            "the background, or check that the mask is not all black."
+        )
+    region = (placed_a[0, 0] > 0.5).numpy()
+    # OpenCV never clones the outermost pixels of the image, and uses the source's gradients only
+    # 3 pixels inside the mask (the ring in between takes the background's): check what is left.
+    region[0, :] = region[-1, :] = False
+    region[:, 0] = region[:, -1] = False
+    mask8 = region.astype(np.uint8) * 255
+    core = cv2.erode(mask8, np.ones((3, 3), np.uint8), iterations=3)
+    if not core.any():
+        raise InvalidInputError(
+            "The area to clone seamlessly is too small: it must be at least 7x7 pixels, more than half "
+            "opaque, and lie on the background away from its outermost pixels."
+        )
+    rx, ry, rw, rh = cv2.boundingRect(mask8)
+    source, _ = over(colour, placed_a, bg_rgb, None)
+    src8 = _to_bgr8(source)
+    cloned8 = cv2.seamlessClone(src8, _to_bgr8(bg_rgb), mask8, (rx + rw // 2, ry + rh // 2), cv2.NORMAL_CLONE)
+    # Apply OpenCV's correction to the full-precision source, so 16-bit layers keep their detail.
+    correction = (cloned8.astype(np.float32) - src8.astype(np.float32))[..., ::-1] / 255.0
+    corr = torch.from_numpy(np.ascontiguousarray(correction)).permute(2, 0, 1)[None]
+    # OpenCV truncates its solution to 8 bits instead of rounding: add back the half step it loses.
+    corr[..., ry + 1 : ry + rh - 1, rx + 1 : rx + rw - 1] += 0.5 / 255.0
+    return (source + corr).clamp(0, 1), torch.from_numpy(region)[None, None].float()
+
+
+def depth_composite(
+    bg: ImageData,
+    fg: ImageData,
+    *,
+    bg_depth: torch.Tensor | float,
+    fg_depth: torch.Tensor | float,
+    x: int = 0,
+    y: int = 0,
+    scale: float = 1.0,
+    rotate: float = 0.0,
+    opacity: float = 1.0,
+    softness: float = 0.0,
+) -> ImageData:
+    """Composite with occlusion by depth (SMALLER = NEARER): the fg shows only where it is nearer than the bg.
+
+    Depths are (1,1,H,W) maps in [0,1] the size of their image, or constants; the fg map moves
+    with the fg. The fg alpha is multiplied by clamp(0.5 + (bg_depth - fg_depth) / softness, 0, 1),
+    a hard step when ``softness`` is 0 (equal depths go to the fg).
+    """
+    _check_params(scale, opacity, 0.0)
+    if not (math.isfinite(softness) and softness >= 0):
+        raise InvalidInputError(f"Softness must be 0 or more (got {softness}).")
+    x, y = _position(x, "x"), _position(y, "y")
+    bg_d = _depth_map(bg_depth, bg, "background")
+    fg_d = _depth_map(fg_depth, fg, "foreground")
+    chans = torch.cat([fg.rgb, fg_d], dim=1)
+    placed, placed_a = _place(chans, _layer_alpha(fg), bg.size, x, y, scale, rotate)
+    placed_rgb, placed_d = placed[:, :3], placed[:, 3:]
+    if softness > 0:
+        weight = (0.5 + (bg_d - placed_d) / softness).clamp(0, 1)
+    else:
+        weight = (placed_d <= bg_d).float()
+    rgb, alpha = over(placed_rgb, placed_a * weight * opacity, bg.rgb, bg.alpha)
+    return _result(bg, fg, rgb, alpha)

@@ -1,0 +1,152 @@
+"""Upscale an image by any factor from 1 to 8 with a learned or classical upscaler.
+
+A learned model runs once at its native factor (tiled, with OOM backoff), then the result is
+resampled exactly to round(W*scale) x round(H*scale). There is deliberately no second model
+pass when the target exceeds the native factor: the final resample covers the rest. A
+resampler (``model.scale == 0``) resizes straight to the target size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from models.adapters import Upscaler, resample
+from ops.convert import ImageData
+from ops.errors import ImageTooLargeError, InvalidInputError
+from ops.tiling import auto_tile_size, run_with_oom_backoff, tiled_apply
+
+MIN_SCALE = 1.0
+MAX_SCALE = 8.0
+#: Default limit on the upscaled image (pixels).
+MAX_OUTPUT_PIXELS = 64_000_000
+#: The model's native-factor intermediate may be this many times larger than the output limit.
+INTERMEDIATE_FACTOR = 4
+
+Progress = Callable[[float, str], None]
+
+
+def target_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) of the upscaled image: each side rounded, at least 1."""
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _check_scale(scale: float) -> float:
+    try:
+        s = float(scale)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"The upscale factor must be a number, got {scale!r}.") from None
+    if not math.isfinite(s) or not MIN_SCALE <= s <= MAX_SCALE:
+        raise InvalidInputError(f"The upscale factor must be between {MIN_SCALE:g} and {MAX_SCALE:g}, got {scale}.")
+    return s
+
+
+def _fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Replace colours under fully transparent pixels with the alpha-weighted mean colour.
+
+    Hidden colours are often black; left as they are they would bleed dark into the visible
+    edge when the model or the resampler mixes neighbours.
+    """
+    clear = alpha <= 0
+    if not bool(clear.any()):
+        return rgb
+    weight = alpha.sum()
+    mean = (rgb * alpha).sum(dim=(2, 3), keepdim=True) / weight if weight > 0 else rgb.mean(dim=(2, 3), keepdim=True)
+    return torch.where(clear, mean.expand_as(rgb), rgb)
+
+
+def _progress_span(progress: Progress | None, start: float, span: float, what: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda f, msg: progress(start + span * f, f"{what}: {msg}")
+
+
+def _run_model(
+    model: Upscaler,
+    x: torch.Tensor,
+    size: tuple[int, int],
+    tile: int | None,
+    overlap: int,
+    progress: Progress | None,
+    final_filter: str,
+) -> torch.Tensor:
+    """(1,3,H,W) -> (1,3,*size) through the model at its native factor, then an exact resample."""
+    if model.scale == 0:
+        out = model.resize(x, size)
+        if progress is not None:
+            progress(1.0, "resampled")
+        return out
+    h, w = x.shape[-2:]
+    spec = model.spec
+    if spec.tiling == "supported":
+        start = tile if tile is not None else auto_tile_size(model.device, x.shape[1], model.scale)
+    else:
+        start = tile if tile is not None else max(h, w)  # tile only when memory forces it
+    start = max(1, min(int(start), max(h, w)))
+
+    def run(t: int) -> torch.Tensor:
+        return tiled_apply(model, x, model.scale, tile=t, overlap=overlap, progress=progress,
+                           size_multiple=spec.size_multiple)
+
+    y = run_with_oom_backoff(run, start)
+    return resample(y, size, final_filter)
+
+
+def upscale(
+    image: ImageData,
+    model: Upscaler,
+    scale: float,
+    tile: int | None = None,
+    overlap: int = 16,
+    progress: Progress | None = None,
+    final_filter: str = "bicubic",
+    max_output_pixels: int = MAX_OUTPUT_PIXELS,
+) -> ImageData:
+    """Upscale ``image`` by ``scale`` (1..8) keeping alpha, grayscale, bit depth, EXIF and ICC.
+
+    A non-constant alpha goes through the model too (replicated to 3 channels, averaged back),
+    as Real-ESRGAN does; a constant alpha stays constant. ``tile=None`` picks a tile size from
+    the device's free memory; out-of-memory halves it. ``progress(fraction, message)`` is
+    called as tiles finish.
+    """
+    s = _check_scale(scale)
+    out_w, out_h = target_size(image.width, image.height, s)
+    if out_w * out_h > max_output_pixels:
+        raise ImageTooLargeError(
+            f"Upscaling {image.width}x{image.height} by {s:g} gives {out_w}x{out_h} "
+            f"({out_w * out_h / 1e6:.0f} MP); the limit is {max_output_pixels / 1e6:.0f} MP. "
+            "Choose a smaller factor or crop the image first."
+        )
+    native = image.width * image.height * model.scale**2
+    if native > INTERMEDIATE_FACTOR * max_output_pixels:
+        raise ImageTooLargeError(
+            f"This model always enlarges {model.scale} times first, which would make a "
+            f"{native / 1e6:.0f} MP intermediate image from this one. Use a model with a smaller "
+            "native factor or a classical resampler, or crop the image first."
+        )
+    size = (out_h, out_w)
+    alpha = image.alpha
+    alpha_varies = alpha is not None and float(alpha.max() - alpha.min()) > 1e-6
+    rgb = image.rgb.float()
+    if alpha is not None:
+        rgb = _fill_transparent(rgb, alpha)
+
+    rgb_span = 0.5 if alpha_varies else 1.0
+    out_rgb = _run_model(
+        model, rgb, size, tile, overlap, _progress_span(progress, 0.0, rgb_span, "colour"), final_filter
+    ).clamp(0, 1)
+    if image.grayscale:
+        out_rgb = out_rgb.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1).contiguous()
+
+    out_alpha: torch.Tensor | None = None
+    if alpha_varies:
+        a3 = alpha.float().expand(-1, 3, -1, -1).contiguous()
+        out_a3 = _run_model(
+            model, a3, size, tile, overlap, _progress_span(progress, 0.5, 0.5, "transparency"), final_filter
+        )
+        out_alpha = out_a3.mean(dim=1, keepdim=True).clamp(0, 1)
+    elif alpha is not None:
+        out_alpha = torch.full((1, 1, out_h, out_w), float(alpha.flatten()[0]), dtype=torch.float32)
+    return image.with_pixels(out_rgb, out_alpha)

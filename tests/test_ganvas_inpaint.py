@@ -1,0 +1,100 @@
+"""The embedded inpainting network, its push-pull fill, its mask generator and its registry entry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.archs.ganvas_inpaint import GanvasInpaintNet, build, push_pull_fill
+from models.training.masks import MAX_COVERAGE, MIN_COVERAGE, random_mask
+from models.weights import ASSETS_DIR
+
+
+def _tiny_net() -> GanvasInpaintNet:
+    torch.manual_seed(0)
+    net = build({"channels": [8, 8, 8, 8], "blocks": 1}).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.5)  # the trained head is not zero: make it change pixels
+    return net
+
+
+def test_forward_any_size_keeps_outside_pixels_bit_identical():
+    net = _tiny_net()
+    assert net.size_multiple == 8
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 70, 90)
+    m = torch.zeros(1, 1, 70, 90)
+    m[..., 20:50, 30:60] = 1
+    with torch.inference_mode():
+        y = net(x, m)
+    assert y.shape == x.shape
+    outside = (m == 0).expand_as(x)
+    assert torch.equal(y[outside], x[outside])
+    inside = (m == 1).expand_as(x)
+    assert not torch.equal(y[inside], x[inside])
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_forward_ignores_the_pixels_under_the_hole():
+    net = _tiny_net()
+    x = torch.rand(1, 3, 40, 48)
+    m = torch.zeros(1, 1, 40, 48)
+    m[..., 10:30, 12:36] = 1
+    x2 = torch.where(m > 0, torch.rand_like(x), x)
+    with torch.inference_mode():
+        assert torch.equal(net(x, m), torch.where(m > 0, net(x2, m), x))
+
+
+def test_push_pull_keeps_valid_pixels_and_fills_a_constant_hole_exactly():
+    img = torch.full((1, 3, 33, 47), 0.25)
+    img[:, 1] = 0.75
+    valid = torch.ones(1, 1, 33, 47)
+    valid[..., 5:30, 10:40] = 0
+    filled = push_pull_fill(img * valid, valid)
+    assert torch.allclose(filled, img, atol=1e-5)
+    ramp = torch.linspace(0, 1, 47).view(1, 1, 1, 47).expand(1, 3, 33, 47)
+    out = push_pull_fill(ramp * valid, valid)
+    assert torch.equal(out[valid.expand_as(out) > 0], ramp[valid.expand_as(ramp) > 0])
+    # the fill of a horizontal ramp increases from left to right across the hole
+    row = out[0, 0, 17, 10:40]
+    assert float(row[-1] - row[0]) > 0.3
+
+
+def test_mask_coverage_and_determinism():
+    for seed in range(50):
+        m = random_mask(96, 128, np.random.default_rng(seed))
+        assert m.dtype == bool and m.shape == (96, 128)
+        assert MIN_COVERAGE <= m.mean() <= MAX_COVERAGE
+        assert np.array_equal(m, random_mask(96, 128, np.random.default_rng(seed)))
+    rng1, rng2 = np.random.default_rng(1), np.random.default_rng(2)
+    assert not np.array_equal(random_mask(64, 64, rng1), random_mask(64, 64, rng2))
+
+
+def test_mask_custom_coverage_and_bad_input():
+    m = random_mask(200, 300, np.random.default_rng(3), coverage=(0.05, 0.06))
+    assert 0.05 <= m.mean() <= 0.06
+    tiny = random_mask(4, 4, np.random.default_rng(0))
+    assert MIN_COVERAGE <= tiny.mean() <= MAX_COVERAGE
+    with pytest.raises(ValueError):
+        random_mask(10, 10, np.random.default_rng(0), coverage=(0.6, 0.2))
+
+
+@pytest.mark.skipif(
+    not (ASSETS_DIR / "ganvas-inpaint.safetensors").is_file(),
+    reason="assets/ganvas-inpaint.safetensors is not trained yet",
+)
+def test_embedded_weights_load_through_the_registry():
+    from models.adapters import ModuleInpainter
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    spec = get_spec("ganvas-inpaint")
+    model = load_model(spec, torch.device("cpu"), torch.float32)
+    assert isinstance(model, ModuleInpainter)
+    assert spec.size_multiple == model.module.size_multiple
+    x = torch.linspace(0, 1, 48).view(1, 1, 1, 48).expand(1, 3, 40, 48).contiguous()
+    m = torch.zeros(1, 1, 40, 48)
+    m[..., 12:28, 16:32] = 1
+    y = model(x, m)
+    assert torch.equal(y[(m == 0).expand_as(x)], x[(m == 0).expand_as(x)])
+    assert float((y - x)[(m == 1).expand_as(x)].abs().mean()) < 0.1

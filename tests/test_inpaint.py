@@ -1,0 +1,240 @@
+"""The shared inpainting pipeline: mask preparation, strategies, feathering, pixel preservation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.adapters import Inpainter
+from models.registry import Builtin, ModelSpec, Task
+from ops.convert import ImageData, to_numpy
+from ops.errors import InvalidInputError
+from ops.inpaint import STRATEGIES, inpaint, prepare_mask
+
+FILL = 0.25
+
+
+class FakeInpainter(Inpainter):
+    """Fills the mask with a constant and records every input size it was called with."""
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.calls.append(tuple(image.shape[-2:]))
+        assert tuple(mask.shape[-2:]) == tuple(image.shape[-2:])
+        return torch.where(mask > 0.5, torch.full_like(image, FILL), image)
+
+
+def fake(size_multiple: int = 1, min_size: int = 1) -> FakeInpainter:
+    spec = ModelSpec(
+        id="fake",
+        task=Task.INPAINT,
+        title="Fake",
+        description="test double",
+        license="n/a",
+        source=Builtin(),
+        arch="fake",
+        size_multiple=size_multiple,
+        min_size=min_size,
+    )
+    model = FakeInpainter(spec, torch.device("cpu"), torch.float32)
+    model.calls = []
+    return model
+
+
+def noise_image(w: int, h: int, seed: int = 0, alpha: bool = False) -> ImageData:
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(1, 3, h, w, generator=g)
+    a = torch.rand(1, 1, h, w, generator=g) if alpha else None
+    return ImageData(rgb, a)
+
+
+def box_mask(w: int, h: int, x0: int, y0: int, x1: int, y1: int) -> torch.Tensor:
+    m = torch.zeros(1, 1, h, w)
+    m[..., y0:y1, x0:x1] = 1
+    return m
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_outside_mask_bit_identical(strategy):
+    img = noise_image(96, 64)
+    m = box_mask(96, 64, 30, 20, 50, 40)
+    res = inpaint(img, m, fake(size_multiple=8), strategy=strategy, margin=8, resize_limit=48)
+    out = res.image.rgb
+    outside = (m == 0).expand_as(out)
+    assert torch.equal(out[outside], img.rgb[outside])
+    assert np.array_equal(to_numpy(res.image)[m[0, 0].numpy() == 0], to_numpy(img)[m[0, 0].numpy() == 0])
+    assert not torch.equal(out, img.rgb)
+
+
+def test_crop_strategy_only_runs_on_crops_of_a_big_image():
+    w, h = 2000, 1500
+    img = ImageData(torch.full((1, 3, h, w), 0.6))
+    m = box_mask(w, h, 1000, 700, 1020, 730)
+    model = fake(size_multiple=8)
+    res = inpaint(img, m, model, strategy="crop", margin=32)
+    assert model.calls == [(96, 88)]  # (30+64, 20+64) padded up to multiples of 8
+    diff = (res.image.rgb != img.rgb).any(dim=1)[0]
+    assert torch.equal(diff, m[0, 0] > 0)
+    assert torch.allclose(res.image.rgb[..., 700:730, 1000:1020], torch.tensor(FILL))
+
+
+def test_crop_strategy_merges_overlapping_regions_and_keeps_separate_ones_apart():
+    w, h = 400, 200
+    img = noise_image(w, h)
+    m = box_mask(w, h, 10, 10, 20, 20) + box_mask(w, h, 30, 10, 40, 20) + box_mask(w, h, 300, 150, 310, 160)
+    model = fake()
+    res = inpaint(img, m, model, strategy="crop", margin=10)
+    # Regions 1 and 2 (10 px apart) overlap once each grows by 10 px; region 3 stays alone.
+    assert sorted(model.calls) == [(30, 30), (30, 50)]
+    assert torch.equal((res.image.rgb != img.rgb).any(dim=1)[0], m[0, 0] > 0)
+
+
+def test_crop_clipped_at_image_border():
+    img = noise_image(64, 48)
+    model = fake()
+    inpaint(img, box_mask(64, 48, 0, 0, 5, 5), model, strategy="crop", margin=10)
+    assert model.calls == [(15, 15)]
+
+
+def test_resize_strategy_caps_the_long_side():
+    w, h = 300, 200
+    img = noise_image(w, h)
+    m = box_mask(w, h, 100, 80, 160, 120)
+    model = fake()
+    res = inpaint(img, m, model, strategy="resize", resize_limit=100)
+    assert model.calls == [(67, 100)]
+    assert torch.equal((res.image.rgb != img.rgb).any(dim=1)[0], m[0, 0] > 0)
+    # The constant fill survives the bicubic round trip away from the hole's edge.
+    assert torch.allclose(res.image.rgb[..., 90:110, 110:150], torch.tensor(FILL), atol=1e-3)
+    assert any("scaled back up" in n for n in res.notices)
+
+
+def test_resize_keeps_thin_strokes_in_the_small_mask():
+    w, h = 400, 400
+    img = ImageData(torch.full((1, 3, h, w), 0.8))
+    m = box_mask(w, h, 0, 201, w, 202)  # one pixel high: nearest downscaling would drop it
+    res = inpaint(img, m, fake(), strategy="resize", resize_limit=100)
+    assert float(res.image.rgb[0, 0, 201, 200]) < 0.7
+
+
+def test_original_strategy_runs_once_on_full_image_with_padding():
+    img = noise_image(50, 30)
+    model = fake(size_multiple=8, min_size=40)
+    inpaint(img, box_mask(50, 30, 1, 1, 3, 3), model, strategy="original")
+    assert model.calls == [(40, 56)]
+
+
+def test_feather_blends_inward_only():
+    w, h = 60, 40
+    img = ImageData(torch.full((1, 3, h, w), 1.0))
+    m = box_mask(w, h, 10, 10, 50, 30)
+    res = inpaint(img, m, fake(), strategy="original", feather=4)
+    out = res.image.rgb[0, 0]
+    assert torch.equal(out[m[0, 0] == 0], torch.ones(int((m == 0).sum())))
+    # Distance 1 inside the edge: weight 1/4 -> 0.75*1 + 0.25*FILL.
+    assert out[20, 10].item() == pytest.approx(0.75 + 0.25 * FILL, abs=1e-6)
+    assert out[20, 11].item() == pytest.approx(0.5 + 0.5 * FILL, abs=1e-6)
+    assert FILL < out[20, 12].item() < 1
+    assert out[20, 30].item() == pytest.approx(FILL)
+
+
+def test_feather_in_tight_crops_matches_full_image():
+    img = noise_image(80, 60, seed=3)
+    m = box_mask(80, 60, 10, 10, 30, 25) + box_mask(80, 60, 50, 30, 75, 60)
+    full = inpaint(img, m, fake(), strategy="original", feather=5)
+    crops = inpaint(img, m, fake(), strategy="crop", margin=0, feather=5)
+    assert torch.allclose(crops.image.rgb, full.image.rgb, atol=1e-6)
+
+
+def test_mask_size_mismatch_is_resized_with_notice():
+    img = noise_image(40, 30)
+    small = box_mask(20, 15, 5, 5, 10, 10)
+    m, notices = prepare_mask(small, img.size)
+    assert m.shape == (1, 1, 30, 40)
+    assert int(m.sum()) == 10 * 10
+    assert notices == ["The mask was 20x15 and the image 40x30: the mask was resized to match."]
+
+
+def test_empty_mask_returns_input_with_notice():
+    img = noise_image(20, 10)
+    model = fake()
+    res = inpaint(img, torch.zeros(1, 1, 10, 20), model)
+    assert res.image is img
+    assert model.calls == []
+    assert res.notices == ["The mask is empty: the image is returned unchanged."]
+
+
+def test_dilation_grows_by_euclidean_radius():
+    m = torch.zeros(1, 1, 21, 21)
+    m[..., 10, 10] = 1
+    d, _ = prepare_mask(m, (21, 21), dilate=3)
+    yy, xx = torch.meshgrid(torch.arange(21), torch.arange(21), indexing="ij")
+    disc = ((yy - 10) ** 2 + (xx - 10) ** 2 <= 9).float()
+    assert torch.equal(d[0, 0], disc)
+    rect, _ = prepare_mask(box_mask(30, 30, 10, 10, 20, 20), (30, 30), dilate=2)
+    rows = rect[0, 0].any(dim=1).nonzero()
+    assert (int(rows.min()), int(rows.max())) == (8, 21)
+
+
+def test_mask_from_rgba_layer_uses_alpha_and_plain_mask_uses_luminance():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[1, 2] = (0, 0, 0, 30)  # dark but painted: counts
+    m, _ = prepare_mask(rgba, (4, 4))
+    assert m[0, 0].nonzero().tolist() == [[1, 2]]
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[0, 0] = (255, 255, 255)
+    rgb[3, 3] = (0, 0, 255)  # luminance 0.114: not masked
+    m, _ = prepare_mask(rgb, (4, 4))
+    assert m[0, 0].nonzero().tolist() == [[0, 0]]
+    opaque = np.full((4, 4, 4), 255, np.uint8)
+    opaque[..., :3] = 0
+    opaque[2, 1, :3] = 255
+    m, _ = prepare_mask(opaque, (4, 4))
+    assert m[0, 0].nonzero().tolist() == [[2, 1]]
+
+
+def test_alpha_preserved_and_grayscale_kept():
+    img = noise_image(32, 32, alpha=True)
+    res = inpaint(img, box_mask(32, 32, 8, 8, 16, 16), fake(), margin=4)
+    assert torch.equal(res.image.alpha, img.alpha)
+    gray = ImageData(torch.rand(1, 1, 16, 16).expand(1, 3, -1, -1).contiguous(), grayscale=True, bit_depth=16)
+
+    class Tinted(FakeInpainter):
+        def __call__(self, image, mask):
+            return torch.tensor([0.3, 0.6, 0.9]).view(1, 3, 1, 1).expand_as(image).clone()
+
+    model = Tinted(fake().spec, torch.device("cpu"), torch.float32)
+    res = inpaint(gray, box_mask(16, 16, 4, 4, 8, 8), model, strategy="original")
+    assert res.image.grayscale and res.image.bit_depth == 16
+    assert torch.allclose(res.image.rgb[..., 5, 5], torch.tensor(0.6))
+
+
+def test_progress_reports_each_region():
+    seen = []
+    m = box_mask(200, 50, 5, 5, 10, 10) + box_mask(200, 50, 150, 5, 160, 10)
+    inpaint(noise_image(200, 50), m, fake(), margin=4, progress=lambda f, msg: seen.append(f))
+    assert seen == [0.0, 0.5, 1.0]
+
+
+def test_bad_parameters_raise():
+    img = noise_image(8, 8)
+    with pytest.raises(InvalidInputError):
+        inpaint(img, torch.ones(1, 1, 8, 8), fake(), strategy="tile")
+    with pytest.raises(InvalidInputError):
+        prepare_mask(torch.ones(2, 2, 8, 8), (8, 8))
+
+
+def test_telea_fills_a_gradient_hole_plausibly():
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    h, w = 48, 64
+    ramp = torch.linspace(0, 1, w).view(1, 1, 1, w).expand(1, 3, h, w).contiguous()
+    hole = box_mask(w, h, 28, 20, 36, 28)
+    damaged = ImageData(torch.where(hole > 0, torch.zeros_like(ramp), ramp))
+    model = load_model(get_spec("telea"), torch.device("cpu"), torch.float32)
+    res = inpaint(damaged, hole, model, strategy="crop", margin=16)
+    inside = (hole > 0).expand_as(ramp)
+    err = (res.image.rgb[inside] - ramp[inside]).abs()
+    assert float(err.max()) < 0.04  # the zeros were 0.44..0.56: the fill follows the ramp
+    assert torch.equal(res.image.rgb[~inside], ramp[~inside])

@@ -1,0 +1,119 @@
+"""Walk the registry: every model that is available offline loads and runs on a tiny input;
+every Hub model fails fast with a typed error when the Hub is offline. A new spec is tested here
+without touching this file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from models.registry import HubFile, Task, list_models
+from models.runtime import ModelCache, pick_device, pick_dtype
+from ops.errors import InvalidInputError, WeightsUnavailableError
+
+OFFLINE = [s for s in list_models() if not isinstance(s.source, HubFile)]
+HUB = [s for s in list_models() if isinstance(s.source, HubFile)]
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return ModelCache(device="cpu", max_models=2)
+
+
+@pytest.mark.parametrize("spec", OFFLINE, ids=lambda s: s.id)
+def test_offline_model_runs(cache, spec):
+    model = cache.get(spec.id)
+    assert model.spec is spec
+    torch.manual_seed(0)
+    if spec.task == Task.UPSCALE:
+        # a smooth test card: real restoration models remove pure noise
+        x = torch.nn.functional.interpolate(torch.rand(1, 3, 3, 4), size=(12, 16), mode="bilinear")
+        if spec.scale == 0:
+            y = model.resize(x, (30, 40))
+            assert y.shape == (1, 3, 30, 40)
+        else:
+            y = model(x)
+            assert y.shape == (1, 3, 12 * spec.scale, 16 * spec.scale)
+            # a real upscaler preserves the low frequencies of its input
+            down = torch.nn.functional.interpolate(y, size=(12, 16), mode="area")
+            assert float((down - x).abs().mean()) < 0.15
+    elif spec.task == Task.INPAINT:
+        size = max(32, spec.size_multiple * 4)
+        x = torch.linspace(0, 1, size).view(1, 1, 1, size).expand(1, 3, size, size).contiguous()
+        m = torch.zeros(1, 1, size, size)
+        m[..., size // 4 : size // 2, size // 4 : size // 2] = 1
+        y = model(x, m)
+        assert y.shape == x.shape
+        assert float((y - x)[m.expand_as(x) > 0].abs().mean()) < 0.2  # fills a ramp with something ramp-like
+    else:
+        imgs = model.generate([1, 2], [0, len(spec.labels) - 1] if spec.labels else None)
+        assert imgs.shape == (2, 4, spec.output_size, spec.output_size)
+        assert float(imgs.min()) >= 0 and float(imgs.max()) <= 1
+        assert torch.equal(imgs[:1], model.generate([1], [0] if spec.labels else None))
+
+
+@pytest.mark.parametrize("spec", HUB, ids=lambda s: s.id)
+def test_hub_model_offline_fails_fast_and_names_an_alternative(spec, hf_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = ModelCache(device="cpu")
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError) as err:
+        cache.get(spec.id)
+    assert time.monotonic() - start < 3
+    alt = cache.alternative_for(spec)
+    assert alt is None or alt in str(err.value)
+
+
+def test_cache_is_lru_and_keyed_by_device_and_dtype():
+    loads = []
+
+    def loader(spec, device, dtype, alt):
+        loads.append(spec.id)
+        return object()
+
+    cache = ModelCache(device="cpu", max_models=2, loader=loader)
+    a = cache.get("bicubic")
+    assert cache.get("bicubic") is a and loads == ["bicubic"]
+    cache.get("lanczos")
+    cache.get("nearest")  # evicts bicubic, the least recently used
+    assert [k[0] for k in cache.loaded()] == ["lanczos", "nearest"]
+    cache.get("bicubic")
+    assert loads == ["bicubic", "lanczos", "nearest", "bicubic"]
+
+
+def test_cache_loads_once_under_concurrency():
+    import threading
+
+    loads = []
+
+    def loader(spec, device, dtype, alt):
+        time.sleep(0.05)
+        loads.append(spec.id)
+        return object()
+
+    cache = ModelCache(device="cpu", loader=loader)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("bicubic"))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loads == ["bicubic"] and len({id(r) for r in results}) == 1
+
+
+def test_device_override_and_dtype_choice(monkeypatch):
+    monkeypatch.setenv("GANVAS_DEVICE", "cpu")
+    assert pick_device().type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="CUDA"):
+            pick_device("cuda")
+    spec = next(s for s in list_models() if s.supports_half)
+    assert pick_dtype(spec, torch.device("cpu")) == torch.float32
+    monkeypatch.delenv("GANVAS_DTYPE", raising=False)
+    assert pick_dtype(spec, torch.device("cuda")) == torch.float16
+    monkeypatch.setenv("GANVAS_DTYPE", "bfloat16")
+    assert pick_dtype(spec, torch.device("cpu")) == torch.bfloat16
+    classical = list_models("upscale")[0]
+    assert pick_dtype(classical, torch.device("cpu")) == torch.float32
