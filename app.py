@@ -88,4 +88,6 @@ def _send_buttons() -> dict[str, gr.Button]:
 
 
 if __name__ == "__main__":
-    build_demo().queue(max_size=32).launch(theme=gr.themes.Soft(), max_file_size="50mb")
+    from ui.common import EXAMPLES
+
+    build_demo().queue(max_size=32).launch(theme=gr.themes.Soft(), max_file_size="50mb", allowed_paths=[str(EXAMPLES)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.registry import Builtin, HubFile, ModelSpec, PackageFile, Task
+from models.registry import Builtin, EmbeddedFile, HubFile, ModelSpec, PackageFile, Task
 
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
@@ -126,6 +126,23 @@ SPECS: list[ModelSpec] = [
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
+    ),
+    ModelSpec(
+        id="ganvas-inpaint",
+        task=Task.INPAINT,
+        title="Ganvas inpaint (embedded)",
+        description="Our compact U-Net (1.85 M params) refining a push-pull fill; trained here on CPU "
+        "on the Debian photos. Smooth fills, fast, works offline.",
+        license="CC-BY-SA-4.0",
+        source=EmbeddedFile(
+            path="ganvas-inpaint.safetensors",
+            sha256="2aaffa9fb3e46d5c255dbc4f425d390291c93412d23198544d622ce56ff2af94",
+            card="ganvas-inpaint.md",
+        ),
+        arch="ganvas-inpaint",
+        size_multiple=8,
+        supports_half=True,
+        params={"channels": [24, 48, 96, 128], "blocks": 4},
     ),
     ModelSpec(
         id="telea",

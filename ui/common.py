@@ -21,6 +21,8 @@ from ops.errors import GanvasError, InvalidInputError
 
 log = logging.getLogger("ganvas")
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+
 #: Tab ids used by gr.Tabs(selected=...) for the "send to" hand-off.
 TAB_IDS = ("generate", "composite", "edit", "inpaint", "upscale")
 
@@ -44,6 +46,11 @@ class AppContext:
     def save(self, image: ImageData, stem: str) -> str:
         """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path."""
         return str(save_image(image, self.out_path(stem)))
+
+
+def example(name: str) -> str:
+    """Path of an example image shipped in assets/examples."""
+    return str(EXAMPLES / name)
 
 
 def model_choices(registry: Registry, task: Task) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ops.composite import BLEND_MODES, composite, depth_composite, depth_from_image
-from ui.common import AppContext, friendly, read_image, read_optional
+from ui.common import AppContext, example, friendly, read_image, read_optional
 
 MODES = ("alpha", "seamless", "depth")
 
@@ -101,6 +101,7 @@ def build(ctx: AppContext) -> CompositeTab:
                     fg_depth = gr.Slider(0, 1, value=0.4, step=0.01, label="Foreground depth (no map)")
                     softness = gr.Slider(0, 0.5, value=0.0, step=0.01, label="Transition width")
             go = gr.Button("Composite", variant="primary")
+            gr.Examples([[example("castle.jpg"), example("star.png"), 330, 150]], [background, foreground, x, y])
         with gr.Column():
             result = gr.Image(
                 label="Result (PNG)",
@@ -109,6 +110,7 @@ def build(ctx: AppContext) -> CompositeTab:
                 format="png",
                 image_mode="RGBA",
                 interactive=False,
+                height=420,
             )
 
     @friendly

@@ -15,7 +15,7 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, friendly, read_image
+from ui.common import AppContext, editor_parts, example, friendly, read_image
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -84,6 +84,7 @@ def build(ctx: AppContext) -> EditTab:
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.Image(label="Original", elem_id="edit-input", type="filepath", image_mode=None, height=240)
+            gr.Examples([[example("castle.jpg")]], [image])
             with gr.Accordion("Crop", open=False):
                 with gr.Row():
                     c_left = gr.Number(0, label="left", precision=0)
@@ -132,6 +133,7 @@ def build(ctx: AppContext) -> EditTab:
                 format="png",
                 image_mode="RGBA",
                 interactive=False,
+                height=300,
             )
             region = gr.ImageEditor(
                 label="Paint a region here for erase / fill",

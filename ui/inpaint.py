@@ -11,7 +11,7 @@ from models.registry import Task
 from ops.convert import ImageData, from_numpy
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import AppContext, editor_parts, friendly, model_choices, read_optional
+from ui.common import AppContext, editor_parts, example, friendly, model_choices, read_optional
 
 
 def run_inpaint(
@@ -95,6 +95,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 )
                 margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
             go = gr.Button("Inpaint", variant="primary")
+            gr.Examples([[editor_value(example("castle.jpg")), example("castle-mask.png")]], [editor, mask_file])
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
             result = gr.Image(
@@ -104,6 +105,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 format="png",
                 image_mode="RGBA",
                 interactive=False,
+                height=300,
             )
             notes = gr.Markdown()
 

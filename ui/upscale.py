@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, friendly, model_choices, read_image
+from ui.common import AppContext, example, friendly, model_choices, read_image
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -58,6 +58,7 @@ def build(ctx: AppContext) -> UpscaleTab:
             scale = gr.Slider(1, 8, value=4, step=0.5, label="Output scale")
             tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size (0 = automatic)")
             go = gr.Button("Upscale", variant="primary")
+            gr.Examples([[example("castle-small.png")], [example("ladybird-small.png")]], [image])
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
             result = gr.Image(
@@ -67,6 +68,7 @@ def build(ctx: AppContext) -> UpscaleTab:
                 format="png",
                 image_mode="RGBA",
                 interactive=False,
+                height=320,
             )
             note = gr.Markdown()
 

@@ -1,0 +1,157 @@
+"""Ganvas emoji GAN: a small class-conditional SNGAN-style generator and projection discriminator.
+
+The generator maps a latent z and a class vector (one-hot, or a mix of two for label
+interpolation) to an RGBA sticker. It is trained at ``base_size`` (32 px, for the CPU) and the
+adapter resamples to ``output_size`` (64 px) with premultiplied alpha so edges stay clean.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from models import weights
+from models.adapters import Generator
+from models.loaders import loader
+
+DEFAULT_CONFIG = {
+    "z_dim": 64,
+    "num_classes": 9,
+    "embed_dim": 64,
+    "channels": [128, 96, 64, 32],
+    "base_size": 32,
+    "output_size": 64,
+}
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose gain and bias come from the conditioning vector (gain = 1 + linear(c))."""
+
+    def __init__(self, channels: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Linear(cond_dim, channels)
+        self.bias = nn.Linear(cond_dim, channels)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.bias)
+        nn.init.zeros_(self.bias.weight)
+        nn.init.zeros_(self.bias.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        g = 1 + self.gain(c)[:, :, None, None]
+        b = self.bias(c)[:, :, None, None]
+        return self.bn(x) * g + b
+
+
+class UpBlock(nn.Module):
+    """Residual block that doubles the resolution (nearest upsample, two 3x3 convs, 1x1 skip)."""
+
+    def __init__(self, cin: int, cout: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm(cin, cond_dim)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm(cout, cond_dim)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, c)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), c)))
+        return h + self.skip(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class EmojiGenerator(nn.Module):
+    """(z, class vector) -> RGBA in [0, 1] at ``base_size``."""
+
+    def __init__(self, z_dim: int = 64, num_classes: int = 9, embed_dim: int = 64,
+                 channels: list[int] | tuple[int, ...] = (128, 96, 64, 32), base_size: int = 32,
+                 output_size: int = 64) -> None:
+        super().__init__()
+        self.z_dim, self.num_classes, self.base_size = z_dim, num_classes, base_size
+        blocks = len(channels) - 1
+        self.start = base_size // (2**blocks)
+        self.embed = nn.Linear(num_classes, embed_dim, bias=False)  # a linear map so class mixes interpolate
+        cond = z_dim + embed_dim
+        self.fc = nn.Linear(cond, channels[0] * self.start * self.start)
+        self.blocks = nn.ModuleList(UpBlock(channels[i], channels[i + 1], cond) for i in range(blocks))
+        self.out_bn = nn.BatchNorm2d(channels[-1])
+        self.out = nn.Conv2d(channels[-1], 4, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, class_vector: torch.Tensor) -> torch.Tensor:
+        c = torch.cat([z, self.embed(class_vector)], dim=1)
+        h = self.fc(c).view(z.shape[0], -1, self.start, self.start)
+        for block in self.blocks:
+            h = block(h, c)
+        return (torch.tanh(self.out(F.relu(self.out_bn(h)))) + 1) / 2
+
+
+class DownBlock(nn.Module):
+    """Spectral-normalised residual block that halves the resolution."""
+
+    def __init__(self, cin: int, cout: int, first: bool = False) -> None:
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        self.first = first
+        self.conv1 = sn(nn.Conv2d(cin, cout, 3, padding=1))
+        self.conv2 = sn(nn.Conv2d(cout, cout, 3, padding=1))
+        self.skip = sn(nn.Conv2d(cin, cout, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x if self.first else F.relu(x)
+        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(h))), 2)
+        return h + F.avg_pool2d(self.skip(x), 2)
+
+
+class EmojiDiscriminator(nn.Module):
+    """Projection discriminator (Miyato & Koyama 2018) on RGBA in [-1, 1]."""
+
+    def __init__(self, num_classes: int = 9, channels: tuple[int, ...] = (32, 64, 96, 128)) -> None:
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        chans = (4, *channels)
+        self.blocks = nn.Sequential(*(DownBlock(chans[i], chans[i + 1], first=i == 0) for i in range(len(channels))))
+        self.linear = sn(nn.Linear(channels[-1], 1))
+        self.embed = sn(nn.Embedding(num_classes, channels[-1]))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
+        return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)
+
+
+def to_size(rgba: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize RGBA with premultiplied alpha (no dark fringes), bicubic up / area down."""
+    if rgba.shape[-1] == size:
+        return rgba
+    a = rgba[:, 3:4]
+    pre = torch.cat([rgba[:, :3] * a, a], 1)
+    mode = "bicubic" if size > rgba.shape[-1] else "area"
+    kw = {"align_corners": False} if mode == "bicubic" else {}
+    out = F.interpolate(pre, size=(size, size), mode=mode, **kw).clamp(0, 1)
+    alpha = out[:, 3:4]
+    rgb = torch.where(alpha > 1e-4, out[:, :3] / alpha.clamp_min(1e-4), torch.zeros_like(out[:, :3]))
+    return torch.cat([rgb.clamp(0, 1), alpha], 1)
+
+
+class EmojiGanGenerator(Generator):
+    """The adapter the app uses: seeds/labels in, 64x64 RGBA stickers out."""
+
+    @property
+    def z_dim(self) -> int:
+        return self.module.z_dim
+
+    @torch.inference_mode()
+    def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        out = self.module(z.to(self.device, self.dtype), class_vectors.to(self.device, self.dtype))
+        return to_size(out.float().cpu(), self.spec.output_size or out.shape[-1])
+
+
+@loader("ganvas-emoji-gan")
+def load_emoji_gan(spec, device, dtype, alternative):
+    """Build the generator from the spec's config and load the embedded EMA weights."""
+    path = weights.resolve(spec, alternative)
+    module = EmojiGenerator(**spec.params)
+    module.load_state_dict(weights.load_state_dict(path), strict=True)
+    module.eval().to(device)
+    return EmojiGanGenerator(spec, device, torch.float32 if device.type == "cpu" else dtype, module.to(
+        dtype=torch.float32 if device.type == "cpu" else dtype))

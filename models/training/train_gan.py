@@ -1,0 +1,173 @@
+"""Train the Ganvas emoji GAN (class-conditional, RGBA) on the rendered Noto emoji.
+
+    python -m models.training.emoji_data --out data/emoji
+    python -m models.training.train_gan --data data/emoji --out runs/gan --minutes 45 --threads 2
+    python -m models.training.train_gan --out runs/gan --export assets/emoji-gan.safetensors
+
+Hinge loss, spectral-norm projection discriminator, DiffAugment (translation, cutout, colour)
+on real and fake alike, Adam (0, 0.999), EMA of the generator (what ships). Checkpoints every
+few minutes; ``--resume`` continues from the last one. Trains on the train split only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGenerator, to_size
+
+log = logging.getLogger("train_gan")
+
+
+def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images RGBA float in [0,1] at ``size``, labels) of the train or held-out split."""
+    d = load_file(str(data_dir / "emoji64.safetensors"))
+    keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
+    imgs = d["images"][keep].float() / 255.0
+    return to_size(imgs, size), d["labels"][keep]
+
+
+def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) for RGBA in [-1, 1]: colour, translation, cutout."""
+    n, _, h, w = x.shape
+    dev = x.device
+    rgb, a = x[:, :3], x[:, 3:]
+    rgb = rgb + (torch.rand(n, 1, 1, 1, device=dev, generator=gen) - 0.5)
+    mean = rgb.mean(dim=1, keepdim=True)
+    rgb = (rgb - mean) * (torch.rand(n, 1, 1, 1, device=dev, generator=gen) * 2) + mean
+    mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+    rgb = (rgb - mean) * (torch.rand(n, 1, 1, 1, device=dev, generator=gen) + 0.5) + mean
+    x = torch.cat([rgb, a], 1)
+    # translation by up to 1/8 of the size, filled with transparent black (-1)
+    s = h // 8
+    padded = F.pad(x, (s, s, s, s), value=-1.0)
+    dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+    dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+    x = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+    # cutout of a quarter-size square
+    c = h // 4
+    cy = torch.randint(0, h - c + 1, (n,), generator=gen)
+    cx = torch.randint(0, w - c + 1, (n,), generator=gen)
+    mask = torch.ones_like(x[:, :1])
+    for i in range(n):
+        mask[i, :, cy[i] : cy[i] + c, cx[i] : cx[i] + c] = 0
+    return x * mask - (1 - mask)
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+            pe.lerp_(pm, 1 - decay)
+        for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
+            be.copy_(bm)
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = dict(DEFAULT_CONFIG)
+    x_all, y_all = load_split(Path(args.data), cfg["base_size"], held_out=False)
+    x_all = x_all * 2 - 1
+    n = len(x_all)
+    log.info("train images %d at %d px", n, cfg["base_size"])
+    g = EmojiGenerator(**cfg)
+    d = EmojiDiscriminator(num_classes=cfg["num_classes"])
+    ema = copy.deepcopy(g).eval()
+    opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
+    step, spent = 0, 0.0
+    ckpt = out / "last.pt"
+    if args.resume and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        g.load_state_dict(state["g"])
+        d.load_state_dict(state["d"])
+        ema.load_state_dict(state["ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        step, spent = int(state["step"]), float(state["spent"])
+        log.info("resumed at step %d (%.1f min)", step, spent / 60)
+    start = time.monotonic() - spent
+    last_ckpt = time.monotonic()
+    bs = args.batch
+    while time.monotonic() - start < args.minutes * 60:
+        idx = torch.randint(0, n, (bs,))
+        real, labels = x_all[idx], y_all[idx]
+        fake_labels = y_all[torch.randint(0, n, (bs,))]
+        onehot = F.one_hot(fake_labels, cfg["num_classes"]).float()
+        z = torch.randn(bs, cfg["z_dim"])
+        # discriminator
+        with torch.no_grad():
+            fake = g(z, onehot) * 2 - 1
+        loss_d = F.relu(1 - d(diff_augment(real), labels)).mean() + F.relu(1 + d(diff_augment(fake), fake_labels)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        # generator
+        fake = g(z, onehot) * 2 - 1
+        loss_g = -d(diff_augment(fake), fake_labels).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        ema_update(ema, g, args.ema if step > 200 else 0.0)
+        step += 1
+        if step % 50 == 0:
+            log.info("step %d  %.1f min  loss_d %.3f  loss_g %.3f", step, (time.monotonic() - start) / 60,
+                     loss_d.item(), loss_g.item())
+        if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
+            _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+            last_ckpt = time.monotonic()
+    _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+    (out / "config.json").write_text(json.dumps({**cfg, "steps": step, "minutes": (time.monotonic() - start) / 60,
+                                                 "batch": bs, "threads": args.threads}, indent=1))
+    log.info("done: %d steps", step)
+
+
+def _save(path, g, d, ema, opt_g, opt_d, step, spent) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"g": g.state_dict(), "d": d.state_dict(), "ema": ema.state_dict(), "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(), "step": step, "spent": spent}, tmp)
+    tmp.replace(path)
+
+
+def export(run: Path, dest: Path) -> None:
+    """Write the EMA generator as safetensors (the file the registry ships)."""
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    sd = {k: v.contiguous() for k, v in state["ema"].items()}
+    meta = {"arch": "ganvas-emoji-gan", "steps": str(state["step"]), "config": json.dumps(DEFAULT_CONFIG)}
+    save_file(sd, str(dest), metadata=meta)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/emoji")
+    p.add_argument("--out", default="runs/gan")
+    p.add_argument("--minutes", type=float, default=45)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr-g", type=float, default=2e-4)
+    p.add_argument("--lr-d", type=float, default=2e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-minutes", type=float, default=4)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.export:
+        export(Path(args.out), Path(args.export))
+    else:
+        train(args)
+
+
+if __name__ == "__main__":
+    main()
