@@ -6,10 +6,15 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 if [ "${1:-}" = "dev" ]; then
   .venv/bin/python -m pip install -q -r requirements-dev.txt
-  if ! command -v chromium >/dev/null 2>&1; then
-    # Browser tests drive Debian's chromium (Playwright's own download is not reachable here).
+  # Browser tests drive Debian's chromium (Playwright's own browser download is not reachable
+  # here); the emoji dataset tests render Debian's Noto Color Emoji with Unicode's emoji list.
+  need=""
+  command -v chromium >/dev/null 2>&1 || need="$need chromium"
+  [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need="$need fonts-noto-color-emoji"
+  [ -f /usr/share/unicode/emoji/emoji-test.txt ] || need="$need unicode-data"
+  if [ -n "$need" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $need libfribidi0 >/dev/null
   fi
 else
   .venv/bin/python -m pip install -q -r requirements.txt

@@ -161,7 +161,12 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     _upload(page, "inpaint-editor", files / "big.png")
     canvas = page.locator("#inpaint-editor canvas").first
     canvas.wait_for(state="visible")
-    page.wait_for_timeout(1000)
+    # the uploaded photo is shown once the editor zooms to fit it (a 240x180 image is not at 100%)
+    page.wait_for_function(
+        "() => { const z = document.querySelector('#inpaint-editor .zoom-number span');"
+        " return z && z.textContent.trim() !== '100%'; }"
+    )
+    page.wait_for_timeout(500)
     page.get_by_role("button", name="Brush", exact=True).click()
     box = canvas.bounding_box()
     zoom = float(page.locator("#inpaint-editor .zoom-number span").first.inner_text().strip().rstrip("%")) / 100

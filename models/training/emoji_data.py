@@ -123,7 +123,7 @@ def build_dataset(out_dir: Path, size: int = 64) -> dict:
         "groups": list(GROUPS),
         "size": size,
         "font": FONT_PATH.name,
-        "emoji": [{**asdict(e), "held_out": h} for e, h in zip(entries, held)],
+        "emoji": [{**asdict(e), "held_out": h} for e, h in zip(entries, held, strict=True)],
     }
     (out_dir / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
     return {g: sum(1 for e in entries if e.label == i) for i, g in enumerate(GROUPS)}

@@ -289,6 +289,8 @@ def run(args: argparse.Namespace) -> dict:
         "data": "73 Debian photographs (photos-train.json), validation held out by photo",
         "license": "GPL-3.0-or-later (derived from GPL-2+, LGPL-2.1+, CC-BY(-SA), CC0 photos)",
     }
+    if args.init == "linear":
+        meta["init"] = "least-squares linear upscaler (linear_init)"
     export(model, out / "final.safetensors", meta)
     return final
 
