@@ -11,6 +11,7 @@ output equals the untiled one.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -24,7 +25,7 @@ T = TypeVar("T")
 #: Working memory assumed per output pixel (activations of a 64-channel network, with margin).
 DEFAULT_BYTES_PER_PIXEL = 2048
 #: Memory a CPU run may use for one tile (small tiles also keep progress reports frequent).
-CPU_TILE_BUDGET = 512 * 1024**2
+CPU_TILE_BUDGET = 512 * 1024**2  # floor; the real budget is a share of physical memory
 #: Same for Apple's MPS, whose free memory cannot be queried.
 MPS_TILE_BUDGET = 2 * 1024**3
 MIN_TILE = 32
@@ -171,12 +172,20 @@ def auto_tile_size(
     elif device.type == "mps":
         budget = MPS_TILE_BUDGET
     else:
-        budget = CPU_TILE_BUDGET
+        budget = max(CPU_TILE_BUDGET, min(8 * 1024**3, _physical_memory() // 4))
     s2 = max(1, scale) ** 2
     per_input_pixel = bytes_per_pixel_budget * s2 + 4 * channels * (1 + s2)
     side = int(math.sqrt(max(budget, 0) / per_input_pixel))
     side -= side % 32
     return max(2 * MIN_TILE, min(MAX_AUTO_TILE, side))
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM (0 where the OS does not say): small CPU tiles waste time on overlap."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def is_oom_error(exc: BaseException) -> bool:

@@ -35,8 +35,12 @@ def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor,
     return to_size(imgs, size), d["labels"][keep]
 
 
-def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-    """DiffAugment (Zhao et al. 2020) for RGBA in [-1, 1]: colour, translation, cutout."""
+def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bool = False) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) for RGBA in [-1, 1]: colour, translation, optional cutout.
+
+    Cutout is off by default: on transparent-background stickers its holes leaked into the
+    generator (it learned to punch transparent holes) in a first run.
+    """
     n, _, h, w = x.shape
     dev = x.device
     rgb, a = x[:, :3], x[:, 3:]
@@ -52,6 +56,8 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.T
     dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
     dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
     x = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+    if not cutout:
+        return x
     # cutout of a quarter-size square
     c = h // 4
     cy = torch.randint(0, h - c + 1, (n,), generator=gen)
@@ -96,6 +102,9 @@ def train(args: argparse.Namespace) -> None:
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         step, spent = int(state["step"]), float(state["spent"])
+        for opt, lr in ((opt_g, args.lr_g), (opt_d, args.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr  # the command line wins over the checkpoint's learning rates
         log.info("resumed at step %d (%.1f min)", step, spent / 60)
     start = time.monotonic() - spent
     last_ckpt = time.monotonic()
@@ -106,14 +115,18 @@ def train(args: argparse.Namespace) -> None:
         fake_labels = y_all[torch.randint(0, n, (bs,))]
         onehot = F.one_hot(fake_labels, cfg["num_classes"]).float()
         z = torch.randn(bs, cfg["z_dim"])
-        # discriminator
-        with torch.no_grad():
-            fake = g(z, onehot) * 2 - 1
-        loss_d = F.relu(1 - d(diff_augment(real), labels)).mean()
-        loss_d = loss_d + F.relu(1 + d(diff_augment(fake), fake_labels)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        # discriminator (``--d-steps`` updates per generator update)
+        for k in range(args.d_steps):
+            if k:
+                idx = torch.randint(0, n, (bs,))
+                real, labels = x_all[idx], y_all[idx]
+            with torch.no_grad():
+                fake = g(z, onehot) * 2 - 1
+            loss_d = F.relu(1 - d(diff_augment(real), labels)).mean()
+            loss_d = loss_d + F.relu(1 + d(diff_augment(fake), fake_labels)).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
         # generator
         fake = g(z, onehot) * 2 - 1
         loss_g = -d(diff_augment(fake), fake_labels).mean()
@@ -130,7 +143,8 @@ def train(args: argparse.Namespace) -> None:
             last_ckpt = time.monotonic()
     _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
     (out / "config.json").write_text(json.dumps({**cfg, "steps": step, "minutes": (time.monotonic() - start) / 60,
-                                                 "batch": bs, "threads": args.threads}, indent=1))
+                                                 "batch": bs, "threads": args.threads,
+                                                 "lr_g": args.lr_g, "lr_d": args.lr_d, "d_steps": args.d_steps}, indent=1))
     log.info("done: %d steps", step)
 
 
@@ -154,10 +168,11 @@ def main() -> None:
     p.add_argument("--data", default="data/emoji")
     p.add_argument("--out", default="runs/gan")
     p.add_argument("--minutes", type=float, default=45)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr-g", type=float, default=2e-4)
-    p.add_argument("--lr-d", type=float, default=2e-4)
-    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--lr-d", type=float, default=4e-4)
+    p.add_argument("--ema", type=float, default=0.99)  # short CPU runs: a long EMA lags far behind
+    p.add_argument("--d-steps", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=4)
