@@ -31,6 +31,30 @@ def _imagenet_labels() -> tuple[str, ...]:
 
 
 SPECS: list[ModelSpec] = [
+    ModelSpec(
+        id="emoji-gan",
+        task=Task.GENERATE,
+        title="Ganvas emoji GAN (embedded)",
+        description="A small class-conditional GAN trained here on the 9 Unicode emoji groups of Noto Color "
+        "Emoji: RGBA stickers (32 px native, served at 64 px). Early-stage quality: blobs with the group's "
+        "colours and shapes, not crisp emoji.",
+        license="Apache-2.0",
+        source=EmbeddedFile(
+            path="emoji-gan.safetensors",
+            sha256="13613c387005e939b3103a7b64388106da0742590f002dbf4812eb1736885cdc",
+            card="emoji-gan.md",
+        ),
+        arch="ganvas-emoji-gan",
+        labels=(
+            "Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
+            "Activities", "Objects", "Symbols", "Flags",
+        ),
+        truncation=True,
+        output_size=64,
+        default=True,
+        params={"z_dim": 64, "num_classes": 9, "embed_dim": 64, "channels": [128, 96, 64, 32], "base_size": 32,
+                "output_size": 64},
+    ),
     *(
         ModelSpec(
             id=f"{key}",

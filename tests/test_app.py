@@ -70,7 +70,7 @@ def test_upscale_default_model_and_alpha(client, images):
     _, result, _ = client.predict(handle_file(str(images / "sticker.png")), None, 2, 0, api_name="/upscale")
     out = _png(result)
     assert out.shape == (32, 32, 4)
-    assert out[0, 0, 3] == 0 and out[16, 16, 3] == 255  # transparency kept
+    assert out[0, 0, 3] <= 2 and out[16, 16, 3] >= 253  # transparency kept (a learned model may round)
 
 
 def test_upscale_hub_model_offline_is_a_plain_error(client, images):

@@ -101,7 +101,8 @@ def _result_pixels(page, elem_id: str) -> np.ndarray:
     img = page.locator(f"#{elem_id} img").first
     img.wait_for(state="visible")
     page.wait_for_function(
-        "(id) => { const i = document.querySelector('#' + id + ' img'); return i && i.complete && i.naturalWidth > 0; }",
+        "(id) => { const i = document.querySelector('#' + id + ' img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
         arg=elem_id,
     )
     src = img.get_attribute("src")
@@ -111,6 +112,23 @@ def _result_pixels(page, elem_id: str) -> np.ndarray:
 
 def _upload(page, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+
+
+def _wait_until(check, seconds: float) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def _photo_shown(canvas) -> bool:
+    shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    blue_ish = (shot[..., 2] - shot[..., 1] > 60) & (shot[..., 2] > 120)
+    return blue_ish.mean() > 0.05
 
 
 def test_upscale_tab(page, files, tmp_path):
@@ -158,15 +176,18 @@ def test_edit_tab(page, files, tmp_path):
 
 def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     page.get_by_role("tab", name="Inpaint").click()
-    _upload(page, "inpaint-editor", files / "big.png")
     canvas = page.locator("#inpaint-editor canvas").first
     canvas.wait_for(state="visible")
-    # the uploaded photo is shown once the editor zooms to fit it (a 240x180 image is not at 100%)
-    page.wait_for_function(
-        "() => { const z = document.querySelector('#inpaint-editor .zoom-number span');"
-        " return z && z.textContent.trim() !== '100%'; }"
-    )
-    page.wait_for_timeout(500)
+    # The editor starts as a blank white canvas and places an uploaded photo asynchronously; an upload
+    # made while the tab is still mounting can be dropped. Wait until the photo's colours are on screen
+    # (the blue-magenta gradient of big.png: blue channel well above green), uploading again if needed.
+    for _attempt in range(3):
+        _upload(page, "inpaint-editor", files / "big.png")
+        if _wait_until(lambda: _photo_shown(canvas), seconds=15):
+            break
+    else:
+        pytest.fail("the inpaint editor never showed the uploaded photo")
+    page.wait_for_timeout(300)
     page.get_by_role("button", name="Brush", exact=True).click()
     box = canvas.bounding_box()
     zoom = float(page.locator("#inpaint-editor .zoom-number span").first.inner_text().strip().rstrip("%")) / 100

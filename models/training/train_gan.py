@@ -142,9 +142,9 @@ def train(args: argparse.Namespace) -> None:
             _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
     _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
-    (out / "config.json").write_text(json.dumps({**cfg, "steps": step, "minutes": (time.monotonic() - start) / 60,
-                                                 "batch": bs, "threads": args.threads,
-                                                 "lr_g": args.lr_g, "lr_d": args.lr_d, "d_steps": args.d_steps}, indent=1))
+    summary = {**cfg, "steps": step, "minutes": (time.monotonic() - start) / 60, "batch": bs,
+               "threads": args.threads, "lr_g": args.lr_g, "lr_d": args.lr_d, "d_steps": args.d_steps}
+    (out / "config.json").write_text(json.dumps(summary, indent=1))
     log.info("done: %d steps", step)
 
 
