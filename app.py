@@ -69,9 +69,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         ):
             for key, button in buttons.items():
                 target, fn = targets[key]
-                event = button.click(fn, [source], [target, tabs], api_visibility="private")
-                if key == "edit":
-                    event.then(*ed.reset, api_visibility="private")
+                button.click(fn, [source], [target, tabs], api_visibility="private")
     return demo
 
 

@@ -31,6 +31,7 @@ ARGS = [
     "--disable-dev-shm-usage",
 ]
 TIMEOUT_MS = 120_000
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 def _free_port() -> int:
@@ -90,8 +91,8 @@ def files(tmp_path_factory):
     return d
 
 
-def _shot(page, name: str, tmp_path) -> None:
-    folder = Path(os.environ.get("GANVAS_SCREENSHOT_DIR") or tmp_path)
+def _shot(page, name: str, tmp_path, readme: bool = True) -> None:
+    folder = Path((readme and os.environ.get("GANVAS_SCREENSHOT_DIR")) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
@@ -138,7 +139,7 @@ def test_upscale_tab(page, files, tmp_path):
     page.get_by_role("button", name="Upscale", exact=True).click()
     out = _result_pixels(page, "upscale-result")
     assert out.shape[:2] == (240, 320)  # default scale 4
-    _shot(page, "upscale", tmp_path)
+    _shot(page, "upscale-synthetic", tmp_path, readme=False)
     # hand the result to the edit tab
     page.get_by_role("button", name="Send result to Edit").last.click()
     page.locator("#edit-input img").first.wait_for(state="visible")
@@ -155,7 +156,7 @@ def test_composite_tab(page, files, tmp_path):
     assert out.shape[:2] == (60, 80)
     assert tuple(out[10, 10, :3]) == (255, 0, 0)  # sticker at (0, 0), its red square from (5, 5)
     assert tuple(out[40, 60, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[40, 60])
-    _shot(page, "composite", tmp_path)
+    _shot(page, "composite-synthetic", tmp_path, readme=False)
 
 
 def test_edit_tab(page, files, tmp_path):
@@ -171,7 +172,7 @@ def test_edit_tab(page, files, tmp_path):
     src = np.asarray(Image.open(files / "photo.png"))
     assert np.array_equal(out[..., :3], np.rot90(src))
     assert '"rotate"' in page.content()  # the recipe shows the step
-    _shot(page, "edit", tmp_path)
+    _shot(page, "edit-synthetic", tmp_path, readme=False)
 
 
 def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
@@ -205,7 +206,7 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     page.mouse.up()
     page.get_by_role("button", name="Inpaint", exact=True).click()
     out = _result_pixels(page, "inpaint-result")[..., :3]
-    _shot(page, "inpaint", tmp_path)
+    _shot(page, "inpaint-synthetic", tmp_path, readme=False)
     src = np.asarray(Image.open(files / "big.png"))
     changed = np.any(out != src, axis=2)
     assert changed.any(), "the painted stroke was not inpainted"
@@ -227,3 +228,60 @@ def test_generate_tab(page, tmp_path):
         out = _result_pixels(page, "gen-selected")
         assert out.shape[:2] == (spec.output_size, spec.output_size) and out.shape[2] == 4
     _shot(page, "generate", tmp_path)
+
+
+# The README's screenshots: each tab run on its first bundled example (assets/examples), as a
+# newcomer would try it. Result sizes and a pixel check per tab.
+EXAMPLE_RUNS = {
+    # tab: (button, result element, expected (h, w) of the result)
+    "Upscale": ("Upscale", "upscale-result", (680, 1024)),  # castle-small 256x170, x4
+    "Composite": ("Composite", "composite-result", (340, 512)),  # star pasted on the castle
+    "Inpaint": ("Inpaint", "inpaint-result", (340, 512)),  # castle with its mask
+    "Edit": ("Add rotate", "edit-result", (512, 340)),  # castle rotated by 90 degrees
+}
+
+
+@pytest.mark.parametrize("tab", list(EXAMPLE_RUNS))
+def test_tab_runs_its_example(page, tab, tmp_path):
+    button, result, size = EXAMPLE_RUNS[tab]
+    page.get_by_role("tab", name=tab).click()
+    page.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
+    if tab == "Inpaint":
+        canvas = page.locator("#inpaint-editor canvas").first
+        assert _wait_until(lambda: _castle_shown(canvas), seconds=30), "the example photo never showed"
+    elif tab == "Edit":
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 512; }"
+        )
+        page.get_by_text("Rotate / flip").click()
+    else:
+        page.wait_for_timeout(1000)
+    page.get_by_role("button", name=button, exact=True).click()
+    if tab == "Edit":
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 340; }"
+        )
+    out = _result_pixels(page, result)
+    assert out.shape[:2] == size
+    castle = np.asarray(Image.open(EXAMPLES / "castle.jpg").convert("RGB")).astype(int)
+    if tab == "Composite":
+        r, g, b = out[150 + 80, 330 + 80, :3].astype(int)  # the star's centre is yellow
+        assert r > 180 and g > 140 and b < 120
+    elif tab == "Edit":
+        assert np.abs(out[..., :3].astype(int) - np.rot90(castle)).mean() < 3  # counter-clockwise by 90
+    elif tab == "Inpaint":
+        hole = np.asarray(Image.open(EXAMPLES / "castle-mask.png")) > 0
+        diff = np.abs(out[..., :3].astype(int) - castle).max(axis=2)
+        assert diff[hole].mean() > 5  # the hole was filled with something else
+        assert np.median(diff[~hole]) <= 3  # the rest is the photo (browser and PIL JPEG decoders differ slightly)
+    else:
+        small = np.asarray(Image.open(EXAMPLES / "castle-small.png").convert("RGB")).astype(float)
+        down = np.asarray(Image.fromarray(out[..., :3]).resize((256, 170), Image.Resampling.BOX)).astype(float)
+        assert np.abs(down - small).mean() < 4  # the upscale keeps the picture
+    _shot(page, tab.lower(), tmp_path)
+
+
+def _castle_shown(canvas) -> bool:
+    shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    sky = (shot[..., 2] > 150) & (shot[..., 2] - shot[..., 0] > 40)  # the castle's blue sky
+    return sky.mean() > 0.05

@@ -10,16 +10,19 @@ from models.archs.ganvas_inpaint import GanvasInpaintNet, build, push_pull_fill
 from models.training.masks import MAX_COVERAGE, MIN_COVERAGE, random_mask
 from models.weights import ASSETS_DIR
 
+BASES = ("pushpull", "telea")
 
-def _tiny_net() -> GanvasInpaintNet:
+
+def _tiny_net(base: str = "pushpull") -> GanvasInpaintNet:
     torch.manual_seed(0)
-    net = build({"channels": [8, 8, 8, 8], "blocks": 1}).eval()
+    net = build({"channels": [8, 8, 8, 8], "blocks": 1, "base": base}).eval()
     torch.nn.init.normal_(net.head.weight, std=0.5)  # the trained head is not zero: make it change pixels
     return net
 
 
-def test_forward_any_size_keeps_outside_pixels_bit_identical():
-    net = _tiny_net()
+@pytest.mark.parametrize("base", BASES)
+def test_forward_any_size_keeps_outside_pixels_bit_identical(base):
+    net = _tiny_net(base)
     assert net.size_multiple == 8
     torch.manual_seed(1)
     x = torch.rand(1, 3, 70, 90)
@@ -35,14 +38,32 @@ def test_forward_any_size_keeps_outside_pixels_bit_identical():
     assert float(y.min()) >= 0 and float(y.max()) <= 1
 
 
-def test_forward_ignores_the_pixels_under_the_hole():
-    net = _tiny_net()
+@pytest.mark.parametrize("base", BASES)
+def test_forward_ignores_the_pixels_under_the_hole(base):
+    net = _tiny_net(base)
     x = torch.rand(1, 3, 40, 48)
     m = torch.zeros(1, 1, 40, 48)
     m[..., 10:30, 12:36] = 1
     x2 = torch.where(m > 0, torch.rand_like(x), x)
     with torch.inference_mode():
         assert torch.equal(net(x, m), torch.where(m > 0, net(x2, m), x))
+
+
+def test_untrained_telea_net_returns_the_opencv_telea_fill():
+    cv2 = pytest.importorskip("cv2")
+    net = build({"channels": [8, 8, 8, 8], "blocks": 1, "base": "telea"}).eval()  # zero head: no correction
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    hole = np.zeros((40, 56), np.uint8)
+    hole[12:30, 20:44] = 255
+    expected = cv2.inpaint(img * (hole[..., None] == 0), hole, 5, cv2.INPAINT_TELEA)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    m = torch.from_numpy(hole > 0)[None, None].float()
+    with torch.inference_mode():
+        y = (net(x, m)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    assert np.array_equal(y, expected)
+    with pytest.raises(ValueError, match="base"):
+        build({"base": "magic"})
 
 
 def test_push_pull_keeps_valid_pixels_and_fills_a_constant_hole_exactly():

@@ -73,7 +73,6 @@ def region_mask(editor: dict | None) -> str:
 class EditTab:
     image: gr.Image
     result: gr.Image
-    reset: tuple  # (fn, inputs, outputs) that restarts the recipe on a new image
 
 
 def build(ctx: AppContext) -> EditTab:
@@ -252,6 +251,7 @@ def build(ctx: AppContext) -> EditTab:
 
     b_undo.click(on_undo, [image, recipe], outputs, api_visibility="private")
     b_reset.click(on_reset, [image], outputs, api_visibility="private")
-    image.upload(on_reset, [image], outputs, api_visibility="private")
+    # change, not upload: an example click or a "send to Edit" from another tab starts a new recipe too
+    image.change(on_reset, [image], outputs, api_visibility="private")
     b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model")
-    return EditTab(image=image, result=result, reset=(on_reset, [image], outputs))
+    return EditTab(image=image, result=result)

@@ -1,8 +1,11 @@
-"""Ganvas inpaint: a compact U-Net that refines a push-pull fill of the hole (trained here, CPU).
+"""Ganvas inpaint: a compact U-Net that refines a classical fill of the hole (trained here, CPU).
 
-The hole is first filled by a parameter-free push-pull pyramid (masked averages, coarse to
-fine), which gives a smooth, scale-independent guess at any resolution; the U-Net (dilated
-residual blocks at 1/8 resolution) then predicts a correction. Only hole pixels are replaced.
+The hole is first filled without learning: by OpenCV's Telea method (``base="telea"``, the
+shipped model) or by a parameter-free push-pull pyramid (masked averages, coarse to fine;
+``base="pushpull"``, the first model). The U-Net (dilated residual blocks at 1/8 resolution) sees
+the holed image, the mask and that fill, and predicts a correction added to the fill. Its output
+head starts at zero, so an untrained network returns the classical fill exactly. Only hole
+pixels are replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +18,22 @@ from models import weights
 from models.adapters import ModuleInpainter
 from models.loaders import loader
 
-DEFAULT_PARAMS: dict = {"channels": [24, 48, 96, 128], "blocks": 4}
+DEFAULT_PARAMS: dict = {"channels": [24, 48, 96, 128], "blocks": 4, "base": "pushpull"}
+BASES = ("pushpull", "telea")
+
+
+def telea_fill(image: torch.Tensor, hole: torch.Tensor, radius: int = 5) -> torch.Tensor:
+    """OpenCV Telea fill of each image's hole (8-bit, as OpenCV requires); no gradient flows through it."""
+    import cv2
+    import numpy as np
+
+    out = []
+    imgs = (image.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    holes = (hole.detach() > 0.5).to(torch.uint8).mul(255)[:, 0].cpu().numpy()
+    for img, m in zip(imgs, holes, strict=True):
+        filled = cv2.inpaint(np.ascontiguousarray(img), np.ascontiguousarray(m), radius, cv2.INPAINT_TELEA)
+        out.append(torch.from_numpy(filled))
+    return (torch.stack(out).permute(0, 3, 1, 2).to(image.device, torch.float32) / 255.0).to(image.dtype)
 
 
 def push_pull_fill(image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -58,8 +76,13 @@ class _ResBlock(nn.Module):
 class GanvasInpaintNet(nn.Module):
     """forward(image (N,3,H,W) in [0,1], mask (N,1,H,W) 1 = hole) -> composite (N,3,H,W)."""
 
-    def __init__(self, channels: list[int] | tuple[int, ...] = (24, 48, 96, 128), blocks: int = 4) -> None:
+    def __init__(
+        self, channels: list[int] | tuple[int, ...] = (24, 48, 96, 128), blocks: int = 4, base: str = "pushpull"
+    ) -> None:
         super().__init__()
+        if base not in BASES:
+            raise ValueError(f"base must be one of {BASES}, not {base!r}")
+        self.base = base
         ch = list(channels)
         self.size_multiple = 2 ** (len(ch) - 1)
         self.stem = nn.Conv2d(7, ch[0], 3, padding=1)
@@ -80,7 +103,10 @@ class GanvasInpaintNet(nn.Module):
         """Raw prediction everywhere (used for training); sizes must be multiples of size_multiple."""
         m = (mask > 0.5).to(image.dtype)
         holed = image * (1 - m)
-        coarse = push_pull_fill(holed.float(), (1 - m).float()).to(image.dtype)
+        if self.base == "telea":
+            coarse = telea_fill(holed, m)
+        else:
+            coarse = push_pull_fill(holed.float(), (1 - m).float()).to(image.dtype)
         x = F.leaky_relu(self.stem(torch.cat([holed, m, coarse], 1)), 0.2)
         skips = []
         for conv in self.down:
@@ -110,7 +136,7 @@ class GanvasInpaintNet(nn.Module):
 def build(params: dict | None = None) -> GanvasInpaintNet:
     """The network for a spec's ``params`` (architecture config only)."""
     p = {**DEFAULT_PARAMS, **(params or {})}
-    return GanvasInpaintNet(channels=tuple(p["channels"]), blocks=int(p["blocks"]))
+    return GanvasInpaintNet(channels=tuple(p["channels"]), blocks=int(p["blocks"]), base=str(p["base"]))
 
 
 @loader("ganvas-inpaint")

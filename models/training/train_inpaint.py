@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.archs.ganvas_inpaint import DEFAULT_PARAMS, GanvasInpaintNet, build
+from models.archs.ganvas_inpaint import BASES, DEFAULT_PARAMS, GanvasInpaintNet, build
 from models.training.masks import random_mask
 
 log = logging.getLogger("train_inpaint")
@@ -139,8 +139,16 @@ def train(args: argparse.Namespace) -> GanvasInpaintNet:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    params = {**DEFAULT_PARAMS, "channels": args.channels, "blocks": args.blocks}
+    params = {**DEFAULT_PARAMS, "channels": args.channels, "blocks": args.blocks, "base": args.base}
     net = build(params)
+    if args.init:
+        from safetensors.torch import load_file
+
+        net.load_state_dict(load_file(args.init))  # fine-tune from earlier weights (same layer shapes)
+        log.info("initialised from %s", args.init)
+        if args.zero_head:  # start exactly at the classical fill; the features are kept
+            torch.nn.init.zeros_(net.head.weight)
+            torch.nn.init.zeros_(net.head.bias)
     ema = build(params)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4, betas=(0.9, 0.99))
@@ -233,6 +241,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--channels", type=int, nargs="+", default=list(DEFAULT_PARAMS["channels"]))
     ap.add_argument("--blocks", type=int, default=DEFAULT_PARAMS["blocks"])
+    ap.add_argument("--base", choices=BASES, default=DEFAULT_PARAMS["base"], help="classical fill the net refines")
+    ap.add_argument("--zero-head", action="store_true", help="with --init: zero the output head first")
+    ap.add_argument("--init", default="", help="start from these safetensors weights (fine-tuning)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt", default="data/inpaint_ckpt/last.pt")
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
