@@ -464,7 +464,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=5000, help="generated samples for FID at truncation 1.0")
     p.add_argument("--n-trunc", type=int, default=0, help="generated samples for FID at truncation 0.7 (0 = skip)")
     p.add_argument("--per-class", type=int, default=100, help="generated samples per class for the classifier")
-    p.add_argument("--epochs", type=int, default=15, help="classifier training epochs")
+    p.add_argument("--epochs", type=int, default=30, help="classifier training epochs")
     p.add_argument("--via32", action="store_true", help="also score real emoji brought to 32 px and back")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache", default=str(ROOT / ".cache" / "bench"))

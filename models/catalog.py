@@ -190,18 +190,19 @@ SPECS: list[ModelSpec] = [
         id="ganvas-inpaint",
         task=Task.INPAINT,
         title="Ganvas inpaint (embedded)",
-        description="Our compact U-Net (1.85 M params) refining a push-pull fill; trained here on CPU "
-        "on the Debian photos. Smooth fills, fast, works offline.",
+        description="Our compact U-Net (1.85 M params) refining OpenCV's Telea fill; trained here on CPU "
+        "on the Debian photos (+1.2 dB inside the hole over Telea on held-out photos). Works offline.",
         license="CC-BY-SA-4.0",
         source=EmbeddedFile(
             path="ganvas-inpaint.safetensors",
-            sha256="2aaffa9fb3e46d5c255dbc4f425d390291c93412d23198544d622ce56ff2af94",
+            sha256="8bd29dd49da324f8e411134739720a3e48a34d60e111f1d55048fd26b72f058f",
             card="ganvas-inpaint.md",
         ),
         arch="ganvas-inpaint",
         size_multiple=8,
         supports_half=True,
-        params={"channels": [24, 48, 96, 128], "blocks": 4},
+        default=True,
+        params={"channels": [24, 48, 96, 128], "blocks": 4, "base": "telea"},
     ),
     ModelSpec(
         id="telea",
@@ -211,8 +212,6 @@ SPECS: list[ModelSpec] = [
         license="Apache-2.0 (OpenCV)",
         source=Builtin(),
         arch="opencv-inpaint",
-        # The default until the embedded learned model beats it on held-out photos (issue #4).
-        default=True,
         params={"method": "telea", "radius": 5},
     ),
     ModelSpec(
