@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "antialiased bicubic downscale rounded to 8 bits; PSNR-Y (dB) / SSIM-Y with a 4 px border, "
         "the gain over bicubic on the same crops in brackets. Speed: `ops.upscale.upscale` on this "
         f"machine with {args.threads} thread{'s' if args.threads != 1 else ''} (shared CPU; timings are noisy). "
-        "Memory: peak RSS added "
-        "by loading and running the model (MB).",
+        "Memory: peak RSS added by loading and running the model (MB).",
         "",
         "| model | native | x2 PSNR-Y | x2 SSIM-Y | x4 PSNR-Y | x4 SSIM-Y | time | MP/s out | peak MB | "
         "FLOPs/px; achieved vs torch.mm |",
