@@ -36,12 +36,12 @@ SPECS: list[ModelSpec] = [
         task=Task.GENERATE,
         title="Ganvas emoji GAN (embedded)",
         description="A small class-conditional GAN trained here on the 9 Unicode emoji groups of Noto Color "
-        "Emoji: RGBA stickers (32 px native, served at 64 px). Faces, people, flags and symbol tiles come out "
-        "recognisable; animals, food, travel, activities and objects are still colourful blobs.",
+        "Emoji: RGBA stickers (32 px native, served at 64 px). Faces, people and hands, flags, symbol tiles and "
+        "many animals, plants and foods come out recognisable; travel, activities and objects are often shapeless.",
         license="Apache-2.0",
         source=EmbeddedFile(
             path="emoji-gan.safetensors",
-            sha256="7e1f287c625b0d662eb38c25891eeaada46300cfd9bbd43d2b19ef273fe4dc78",
+            sha256="064fe25d09ef663ce1a0c5bddfcb966328ad5c6feb444fa492c7fa782341b76a",
             card="emoji-gan.md",
         ),
         arch="ganvas-emoji-gan",
