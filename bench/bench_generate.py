@@ -139,9 +139,17 @@ def cached(cache: Path, name: str, make) -> dict[str, torch.Tensor]:
 
 def _adhoc_spec(groups: list[str], config: dict) -> ModelSpec:
     return ModelSpec(
-        id=SPEC_ID, task=Task.GENERATE, title="Ganvas emoji GAN (bench)", description="", license="Apache-2.0",
-        source=Builtin(), arch="ganvas-emoji-gan", labels=tuple(groups), truncation=True,
-        output_size=config["output_size"], params=dict(config),
+        id=SPEC_ID,
+        task=Task.GENERATE,
+        title="Ganvas emoji GAN (bench)",
+        description="",
+        license="Apache-2.0",
+        source=Builtin(),
+        arch="ganvas-emoji-gan",
+        labels=tuple(groups),
+        truncation=True,
+        output_size=config["output_size"],
+        params=dict(config),
     )
 
 
@@ -187,8 +195,11 @@ class SmallCNN(nn.Module):
         chans = (3, 16, 32, 64, 128)
         layers: list[nn.Module] = []
         for i in range(4):
-            layers += [nn.Conv2d(chans[i], chans[i + 1], 3, stride=2 if i == 0 else 1, padding=1),
-                       nn.BatchNorm2d(chans[i + 1]), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(chans[i], chans[i + 1], 3, stride=2 if i == 0 else 1, padding=1),
+                nn.BatchNorm2d(chans[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
             if i > 0:
                 layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
@@ -257,8 +268,9 @@ def linear_probe(f: torch.Tensor, y: torch.Tensor, num_classes: int, weight_deca
 
 
 def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> list[float]:
-    return [float((pred[y == c] == c).float().mean()) if bool((y == c).any()) else float("nan")
-            for c in range(num_classes)]
+    return [
+        float((pred[y == c] == c).float().mean()) if bool((y == c).any()) else float("nan") for c in range(num_classes)
+    ]
 
 
 # ----------------------------------------------------------------------------- speed and grid
@@ -280,8 +292,14 @@ def checkerboard(size: int, square: int = 8) -> Image.Image:
     return Image.fromarray(board, "L").convert("RGBA")
 
 
-def sample_grid(gen: EmojiGanGenerator, groups: list[str], path: Path, columns: int = 8,
-                truncation: float = 1.0, max_bytes: int = 380_000) -> None:
+def sample_grid(
+    gen: EmojiGanGenerator,
+    groups: list[str],
+    path: Path,
+    columns: int = 8,
+    truncation: float = 1.0,
+    max_bytes: int = 380_000,
+) -> None:
     """Rows = classes (named), columns = seeds 0..columns-1 (the same latents in every row)."""
     cell, gap, label_w = 64, 4, 170
     rows = len(groups)
@@ -306,8 +324,9 @@ def sample_grid(gen: EmojiGanGenerator, groups: list[str], path: Path, columns: 
 # ----------------------------------------------------------------------------- main
 
 
-def generated_features(gen: EmojiGanGenerator, net: nn.Module, n: int, truncation: float, keep: int,
-                       batch: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+def generated_features(
+    gen: EmojiGanGenerator, net: nn.Module, n: int, truncation: float, keep: int, batch: int = 96
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Lite0 features of n samples (seed i, label i % classes) and the first ``keep`` samples over white."""
     k = len(gen.labels)
     feats, kept = [], []
@@ -369,9 +388,17 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     gf, kept = generated_features(gen, net, args.n, 1.0, n_keep)
     fid_seconds = time.perf_counter() - t0
-    res: dict = {"generator": how, "g_params": param_count(gen.module), "n_generated": args.n,
-                 "n_real": len(imgs), "n_train": int((~held).sum()), "n_held_out": int(held.sum()),
-                 "threads": args.threads, "versions": versions(), "dataset_sha256": real["sha256"]}
+    res: dict = {
+        "generator": how,
+        "g_params": param_count(gen.module),
+        "n_generated": args.n,
+        "n_real": len(imgs),
+        "n_train": int((~held).sum()),
+        "n_held_out": int(held.sum()),
+        "threads": args.threads,
+        "versions": versions(),
+        "dataset_sha256": real["sha256"],
+    }
     res["fid_t1.0"] = frechet_distance(gf, rf["real"])
     res["fid_seconds_t1.0"] = fid_seconds
     res["fid_floor_train_vs_heldout"] = frechet_distance(rf["real"][~held], rf["real"][held])
@@ -421,18 +448,22 @@ def table(res: dict) -> str:
         f"| FID-Lite0, {res['n_generated']} generated (truncation 1.0) vs all real | {res['fid_t1.0']:.2f} |",
     ]
     if "fid_t0.7" in res:
-        lines.append(f"| FID-Lite0, {res['n_generated_t0.7']} generated (truncation 0.7) vs all real | "
-                     f"{res['fid_t0.7']:.2f} |")
-        lines.append(f"| FID-Lite0, first {res['n_generated_t0.7']} of the truncation-1.0 samples vs all real | "
-                     f"{res['fid_t1.0_first_n_t0.7']:.2f} |")
+        lines.append(
+            f"| FID-Lite0, {res['n_generated_t0.7']} generated (truncation 0.7) vs all real | {res['fid_t0.7']:.2f} |"
+        )
+        lines.append(
+            f"| FID-Lite0, first {res['n_generated_t0.7']} of the truncation-1.0 samples vs all real | "
+            f"{res['fid_t1.0_first_n_t0.7']:.2f} |"
+        )
     lines += [
         f"| Floor: real train vs real held-out ({res['n_held_out']} images) | "
         f"{res['fid_floor_train_vs_heldout']:.2f} |",
         f"| Same size: {res['n_held_out']} generated vs real train | {res['fid_gen_small_vs_train']:.2f} |",
     ]
     if "fid_real_via_32px" in res:
-        lines.append(f"| Real emoji through 32 px and back vs real (cost of 32 px training) | "
-                     f"{res['fid_real_via_32px']:.2f} |")
+        lines.append(
+            f"| Real emoji through 32 px and back vs real (cost of 32 px training) | {res['fid_real_via_32px']:.2f} |"
+        )
     lines += [
         f"| Classifier accuracy, real held-out | {pct(res['cls_acc_heldout'])} |",
         f"| Classifier accuracy, generated ({res['cls_n_generated']}, by requested class) | "
@@ -444,13 +475,16 @@ def table(res: dict) -> str:
         f"| Speed, batch 16 at 64 px | {res['images_per_s_b16']:.0f} images/s |",
         "",
         "Per-class accuracy (held-out / generated): "
-        + ", ".join(f"{g} {pct(res['cls_per_class_heldout'][g])} / {pct(res['cls_per_class_generated'][g])}"
-                    for g in res["cls_per_class_heldout"]),
+        + ", ".join(
+            f"{g} {pct(res['cls_per_class_heldout'][g])} / {pct(res['cls_per_class_generated'][g])}"
+            for g in res["cls_per_class_heldout"]
+        ),
         "",
         "FID-Lite0: Frechet distance on EfficientNet-Lite0 (ImageNet) 1280-d pooled features; images over "
         "white, 64 -> 224 bicubic, ImageNet normalisation. Values depend on sample size (small sets read "
         "higher), so compare rows only at equal sizes. Versions: "
-        + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in res["versions"].items())
+        + ".",
         "",
     ]
     return "\n".join(lines)

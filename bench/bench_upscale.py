@@ -135,8 +135,10 @@ def _fmt(row: dict) -> str:
     cells.append(f"{row['mp_per_s']:.2f}")
     cells.append(f"{row['peak_rss_mb']:.0f}")
     if "flops_per_px" in row:
-        cells.append(f"{row['flops_per_px'] / 1e3:.1f} k; {row['gflops']:.1f}/{row['mm_gflops']:.0f} GFLOP/s "
-                     f"({100 * row['gflops'] / row['mm_gflops']:.0f} %)")
+        cells.append(
+            f"{row['flops_per_px'] / 1e3:.1f} k; {row['gflops']:.1f}/{row['mm_gflops']:.0f} GFLOP/s "
+            f"({100 * row['gflops'] / row['mm_gflops']:.0f} %)"
+        )
     else:
         cells.append("")
     return "| " + " | ".join(cells) + " |"
@@ -163,8 +165,18 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             notes.append(f"- skipped `{spec.id}`: {why}")
             continue
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", spec.id, "--photos", str(args.photos),
-               "--crop", str(args.crop), "--threads", str(args.threads)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            spec.id,
+            "--photos",
+            str(args.photos),
+            "--crop",
+            str(args.crop),
+            "--threads",
+            str(args.threads),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             notes.append(f"- failed `{spec.id}`: {proc.stderr.strip().splitlines()[-1:]}")

@@ -287,9 +287,7 @@ def lama_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     and only keys under it are kept (a traced training module may also hold a discriminator).
     """
     anchor = "1.bn_l.running_mean"
-    prefixes = sorted(
-        (k[: -len(anchor)] for k in state_dict if k == anchor or k.endswith("." + anchor)), key=len
-    )
+    prefixes = sorted((k[: -len(anchor)] for k in state_dict if k == anchor or k.endswith("." + anchor)), key=len)
     if not prefixes:
         raise WeightsIntegrityError("The weights are not a LaMa inpainting model (no Fourier convolution blocks).")
     prefix = prefixes[0]

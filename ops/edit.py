@@ -74,7 +74,7 @@ def parse_colour(value: Any, channels: int = 3) -> tuple[float, ...]:
     elif isinstance(value, (list, tuple)):
         vals = [_in_range(v, "Each colour component", 0.0, 1.0) for v in value]
     else:
-        raise InvalidInputError(f"{value!r} is not a colour; give {channels} numbers from 0 to 1 or \"#rrggbb\".")
+        raise InvalidInputError(f'{value!r} is not a colour; give {channels} numbers from 0 to 1 or "#rrggbb".')
     if channels == 4 and len(vals) == 3:
         vals.append(1.0)
     if len(vals) != channels:
@@ -181,8 +181,9 @@ def flip(img: ImageData, direction: str) -> ImageData:
     return img.with_pixels(img.rgb.flip(dim), alpha)
 
 
-def rotate(img: ImageData, angle: float, expand: bool = True,
-           fill: tuple[float, float, float, float] = (0, 0, 0, 0)) -> ImageData:
+def rotate(
+    img: ImageData, angle: float, expand: bool = True, fill: tuple[float, float, float, float] = (0, 0, 0, 0)
+) -> ImageData:
     """Rotate counter-clockwise by ``angle`` degrees; uncovered corners get ``fill`` (RGBA).
 
     Multiples of 90 move pixels exactly; other angles sample bilinearly with antialiased edges.
@@ -200,8 +201,11 @@ def rotate(img: ImageData, angle: float, expand: bool = True,
         out = _rotate_quarter(img, int(turned // 90), expand, fill_rgb, fill_a)
     else:
         out = _rotate_any(img, angle, expand, fill_rgb, fill_a)
-    return out if out.grayscale == grayscale else ImageData(out.rgb, out.alpha, out.bit_depth, grayscale,
-                                                            out.exif, out.icc_profile)
+    return (
+        out
+        if out.grayscale == grayscale
+        else ImageData(out.rgb, out.alpha, out.bit_depth, grayscale, out.exif, out.icc_profile)
+    )
 
 
 def _rotate_quarter(img: ImageData, k: int, expand: bool, fill_rgb: torch.Tensor, fill_a: float) -> ImageData:
@@ -302,8 +306,9 @@ def erase(img: ImageData, mask: torch.Tensor, colour: tuple[float, float, float]
     return img.with_pixels(img.rgb, torch.where(region, torch.zeros_like(alpha), alpha))
 
 
-def fill(img: ImageData, mask: torch.Tensor, colour: tuple[float, float, float] | None = None,
-         inpaint: Inpaint | None = None) -> ImageData:
+def fill(
+    img: ImageData, mask: torch.Tensor, colour: tuple[float, float, float] | None = None, inpaint: Inpaint | None = None
+) -> ImageData:
     """Fill the masked region with a colour, or (colour None) content-aware through ``inpaint``.
 
     Only region pixels change; a content-aware fill makes the region opaque unless the
@@ -320,8 +325,9 @@ def fill(img: ImageData, mask: torch.Tensor, colour: tuple[float, float, float] 
     if not isinstance(res, ImageData):
         raise InvalidInputError("The inpainting model did not return an image.")
     if res.size != img.size:
-        raise InvalidInputError(f"The inpainting model returned {res.width}x{res.height} for a "
-                                f"{img.width}x{img.height} image.")
+        raise InvalidInputError(
+            f"The inpainting model returned {res.width}x{res.height} for a {img.width}x{img.height} image."
+        )
     rgb = torch.where(region, res.rgb.float(), img.rgb)
     alpha = img.alpha
     if alpha is not None:
@@ -355,8 +361,15 @@ def _blur_visible(rgb: torch.Tensor, alpha: torch.Tensor | None, sigma: float) -
     return torch.where(den > _EPS, num / den.clamp_min(_EPS), plain)
 
 
-def adjust(img: ImageData, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
-           gamma: float = 1.0, sharpen: float = 0.0, blur: float = 0.0) -> ImageData:
+def adjust(
+    img: ImageData,
+    brightness: float = 0.0,
+    contrast: float = 0.0,
+    saturation: float = 0.0,
+    gamma: float = 1.0,
+    sharpen: float = 0.0,
+    blur: float = 0.0,
+) -> ImageData:
     """Tone and detail adjustments, applied in this order; alpha is untouched, defaults change nothing.
 
     brightness adds; contrast scales about 0.5 by (1 + contrast); saturation scales the
@@ -419,42 +432,63 @@ _REGION = {
 }
 
 OPS: dict[str, OpSpec] = {
-    "crop": OpSpec(crop, {
-        "left": Param("int", True, doc="left edge in pixels"),
-        "top": Param("int", True, doc="top edge in pixels"),
-        "width": Param("int", True, lo=1, doc="box width"),
-        "height": Param("int", True, lo=1, doc="box height"),
-    }),
-    "rotate": OpSpec(rotate, {
-        "angle": Param("number", True, doc="degrees counter-clockwise"),
-        "expand": Param("bool", doc="grow the canvas to fit (default true)"),
-        "fill": Param("rgba", doc="corner colour RGBA (default transparent)"),
-    }),
-    "resize": OpSpec(resize, {
-        "width": Param("int", True, lo=1, doc="new width"),
-        "height": Param("int", True, lo=1, doc="new height"),
-        "method": Param("choice", choices=RESAMPLE_FILTERS, doc="filter (default lanczos)"),
-    }),
-    "flip": OpSpec(flip, {
-        "direction": Param("choice", True, choices=FLIP_DIRECTIONS, doc="horizontal or vertical"),
-    }),
-    "erase": OpSpec(erase, {
-        **_REGION,
-        "colour": Param("rgb", doc="paint this colour instead of making the region transparent"),
-    }),
-    "fill": OpSpec(fill, {
-        **_REGION,
-        "colour": Param("rgb", doc="fill colour"),
-        "content_aware": Param("bool", doc="fill from the surroundings with the default inpainting model"),
-    }),
-    "adjust": OpSpec(adjust, {
-        "brightness": Param("number", lo=-1, hi=1, doc="-1..1, added"),
-        "contrast": Param("number", lo=-1, hi=1, doc="-1..1, scale about mid-gray by 1 + c"),
-        "saturation": Param("number", lo=-1, hi=1, doc="-1..1, -1 = gray"),
-        "gamma": Param("number", lo=0, doc="> 0, out = in ** (1/gamma)"),
-        "sharpen": Param("number", lo=0, doc=">= 0, unsharp-mask amount"),
-        "blur": Param("number", lo=0, hi=MAX_BLUR_SIGMA, doc=">= 0, Gaussian sigma in pixels"),
-    }),
+    "crop": OpSpec(
+        crop,
+        {
+            "left": Param("int", True, doc="left edge in pixels"),
+            "top": Param("int", True, doc="top edge in pixels"),
+            "width": Param("int", True, lo=1, doc="box width"),
+            "height": Param("int", True, lo=1, doc="box height"),
+        },
+    ),
+    "rotate": OpSpec(
+        rotate,
+        {
+            "angle": Param("number", True, doc="degrees counter-clockwise"),
+            "expand": Param("bool", doc="grow the canvas to fit (default true)"),
+            "fill": Param("rgba", doc="corner colour RGBA (default transparent)"),
+        },
+    ),
+    "resize": OpSpec(
+        resize,
+        {
+            "width": Param("int", True, lo=1, doc="new width"),
+            "height": Param("int", True, lo=1, doc="new height"),
+            "method": Param("choice", choices=RESAMPLE_FILTERS, doc="filter (default lanczos)"),
+        },
+    ),
+    "flip": OpSpec(
+        flip,
+        {
+            "direction": Param("choice", True, choices=FLIP_DIRECTIONS, doc="horizontal or vertical"),
+        },
+    ),
+    "erase": OpSpec(
+        erase,
+        {
+            **_REGION,
+            "colour": Param("rgb", doc="paint this colour instead of making the region transparent"),
+        },
+    ),
+    "fill": OpSpec(
+        fill,
+        {
+            **_REGION,
+            "colour": Param("rgb", doc="fill colour"),
+            "content_aware": Param("bool", doc="fill from the surroundings with the default inpainting model"),
+        },
+    ),
+    "adjust": OpSpec(
+        adjust,
+        {
+            "brightness": Param("number", lo=-1, hi=1, doc="-1..1, added"),
+            "contrast": Param("number", lo=-1, hi=1, doc="-1..1, scale about mid-gray by 1 + c"),
+            "saturation": Param("number", lo=-1, hi=1, doc="-1..1, -1 = gray"),
+            "gamma": Param("number", lo=0, doc="> 0, out = in ** (1/gamma)"),
+            "sharpen": Param("number", lo=0, doc=">= 0, unsharp-mask amount"),
+            "blur": Param("number", lo=0, hi=MAX_BLUR_SIGMA, doc=">= 0, Gaussian sigma in pixels"),
+        },
+    ),
 }
 
 
@@ -532,8 +566,10 @@ def _step_mask(img: ImageData, params: dict) -> torch.Tensor:
         return rect_mask(img, *params["rect"])
     mask = mask_from_b64png(params["mask_png"])
     if tuple(mask.shape[-2:]) != (img.height, img.width):
-        raise InvalidInputError(f"The region mask is {mask.shape[-1]}x{mask.shape[-2]} but the image at this step "
-                                f"is {img.width}x{img.height}.")
+        raise InvalidInputError(
+            f"The region mask is {mask.shape[-1]}x{mask.shape[-2]} but the image at this step "
+            f"is {img.width}x{img.height}."
+        )
     return mask
 
 

@@ -97,9 +97,7 @@ def prepare_mask(mask: MaskSource, size: tuple[int, int], dilate: int = 0) -> tu
     mh, mw = m.shape[-2:]
     if (mw, mh) != (width, height):
         m = F.interpolate(m.float(), size=(height, width), mode="nearest-exact") > 0.5
-        notices.append(
-            f"The mask was {mw}x{mh} and the image {width}x{height}: the mask was resized to match."
-        )
+        notices.append(f"The mask was {mw}x{mh} and the image {width}x{height}: the mask was resized to match.")
     if dilate > 0 and bool(m.any()):
         dist = _distance_to_zero(~m[0, 0].numpy())
         m = torch.from_numpy(dist <= dilate)[None, None]
@@ -245,9 +243,7 @@ def inpaint(
     if progress is not None:
         progress(1.0, "Inpainting done")
     if downscaled:
-        notices.append(
-            f"Large areas were inpainted at most {resize_limit} px on the long side and scaled back up."
-        )
+        notices.append(f"Large areas were inpainted at most {resize_limit} px on the long side and scaled back up.")
     # Not with_pixels: its clamp would copy the whole image again, and alpha must stay the same object.
     return InpaintResult(replace(image, rgb=result), notices, m)
 

@@ -87,8 +87,9 @@ def _run_model(
     start = max(1, min(int(start), max(h, w)))
 
     def run(t: int) -> torch.Tensor:
-        return tiled_apply(model, x, model.scale, tile=t, overlap=overlap, progress=progress,
-                           size_multiple=spec.size_multiple)
+        return tiled_apply(
+            model, x, model.scale, tile=t, overlap=overlap, progress=progress, size_multiple=spec.size_multiple
+        )
 
     y = run_with_oom_backoff(run, start)
     return resample(y, size, final_filter)

@@ -30,8 +30,14 @@ REFERENCE = Path(os.environ.get("GANVAS_SHARED", "/work/shared")) / "reference" 
 SPEC_ID = "biggan-deep-128.hub"
 CPU = torch.device("cpu")
 TINY = {
-    "z_dim": 8, "class_embed_dim": 8, "channel_width": 2, "num_classes": 5,
-    "layers": ((False, 16, 16), (True, 16, 8)), "attention_layer_position": 1, "eps": 1e-4, "n_stats": 3,
+    "z_dim": 8,
+    "class_embed_dim": 8,
+    "channel_width": 2,
+    "num_classes": 5,
+    "layers": ((False, 16, 16), (True, 16, 8)),
+    "attention_layer_position": 1,
+    "eps": 1e-4,
+    "n_stats": 3,
 }
 
 

@@ -46,9 +46,7 @@ def app_url():
 
     demo = build_demo()
     port = _free_port()
-    demo.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False
-    )
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -186,8 +186,9 @@ def test_erase_to_colour_and_wrong_mask_size():
     m = _mask(4, 6, 0, 2, 0, 2)
     out = erase(img, m, colour=(0.0, 0.0, 1.0))
     assert torch.equal(out.rgb[0, :, 1, 1], torch.tensor([0.0, 0.0, 1.0])) and out.alpha[0, 0, 1, 1] == 1
-    assert torch.equal(out.rgb[..., 3:, :], img.rgb[..., 3:, :]) and torch.equal(out.alpha[..., 3:, :],
-                                                                                 img.alpha[..., 3:, :])
+    assert torch.equal(out.rgb[..., 3:, :], img.rgb[..., 3:, :]) and torch.equal(
+        out.alpha[..., 3:, :], img.alpha[..., 3:, :]
+    )
     with pytest.raises(InvalidInputError):
         erase(img, torch.ones(1, 1, 3, 6))
 
@@ -281,8 +282,9 @@ def test_adjust_sharpen_steepens_an_edge():
     assert out[0] == pytest.approx(0.25, abs=1e-6) and out[11] == pytest.approx(0.75, abs=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [{"brightness": 1.5}, {"gamma": 0}, {"blur": -1}, {"sharpen": -0.1},
-                                    {"contrast": float("nan")}])
+@pytest.mark.parametrize(
+    "kwargs", [{"brightness": 1.5}, {"gamma": 0}, {"blur": -1}, {"sharpen": -0.1}, {"contrast": float("nan")}]
+)
 def test_adjust_rejects_out_of_range(kwargs):
     with pytest.raises(InvalidInputError):
         adjust(_img(), **kwargs)
@@ -326,15 +328,17 @@ def test_mask_b64_round_trip_is_exact():
 
 def _full_recipe(h: int = 8, w: int = 10) -> Recipe:
     m = _mask(h - 1, w, 1, 4, 2, 6)  # the size after the crop below
-    return (Recipe()
-            .add("crop", left=0, top=1, width=w, height=h)
-            .add("erase", mask_png=mask_to_b64png(m))
-            .add("rotate", angle=30, expand=True, fill=[0.0, 0.0, 0.0, 0.0])
-            .add("resize", width=9, height=7, method="lanczos")
-            .add("flip", direction="horizontal")
-            .add("fill", rect=[1, 1, 3, 2], colour="#00ff00")
-            .add("fill", rect=[4, 2, 2, 2], content_aware=True)
-            .add("adjust", brightness=0.1, contrast=0.2, saturation=-0.3, gamma=1.2, sharpen=0.5, blur=0.7))
+    return (
+        Recipe()
+        .add("crop", left=0, top=1, width=w, height=h)
+        .add("erase", mask_png=mask_to_b64png(m))
+        .add("rotate", angle=30, expand=True, fill=[0.0, 0.0, 0.0, 0.0])
+        .add("resize", width=9, height=7, method="lanczos")
+        .add("flip", direction="horizontal")
+        .add("fill", rect=[1, 1, 3, 2], colour="#00ff00")
+        .add("fill", rect=[4, 2, 2, 2], content_aware=True)
+        .add("adjust", brightness=0.1, contrast=0.2, saturation=-0.3, gamma=1.2, sharpen=0.5, blur=0.7)
+    )
 
 
 def _blur_inpaint(image: ImageData, mask: torch.Tensor) -> ImageData:

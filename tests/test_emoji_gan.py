@@ -14,9 +14,19 @@ from models.weights import ASSETS_DIR
 def adapter():
     torch.manual_seed(0)
     module = EmojiGenerator(**DEFAULT_CONFIG).eval()
-    spec = ModelSpec(id="emoji-test", task=Task.GENERATE, title="t", description="d", license="MIT",
-                     source=Builtin(), arch="ganvas-emoji-gan", labels=tuple("abcdefghi"), truncation=True,
-                     output_size=DEFAULT_CONFIG["output_size"], params=DEFAULT_CONFIG)
+    spec = ModelSpec(
+        id="emoji-test",
+        task=Task.GENERATE,
+        title="t",
+        description="d",
+        license="MIT",
+        source=Builtin(),
+        arch="ganvas-emoji-gan",
+        labels=tuple("abcdefghi"),
+        truncation=True,
+        output_size=DEFAULT_CONFIG["output_size"],
+        params=DEFAULT_CONFIG,
+    )
     return EmojiGanGenerator(spec, torch.device("cpu"), torch.float32, module)
 
 

@@ -20,8 +20,14 @@ def _tiny_x2() -> ModuleUpscaler:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2), nn.Sigmoid()).eval()
     spec = ModelSpec(
-        id="tiny-x2", task=Task.UPSCALE, title="tiny x2", description="test", license="n/a",
-        source=Builtin(), arch="test", scale=2,
+        id="tiny-x2",
+        task=Task.UPSCALE,
+        title="tiny x2",
+        description="test",
+        license="n/a",
+        source=Builtin(),
+        arch="test",
+        scale=2,
     )
     return ModuleUpscaler(spec, CPU, torch.float32, net)
 
@@ -35,8 +41,14 @@ class _Nearest2x(nn.Module):
 
 def _nearest_x2() -> ModuleUpscaler:
     spec = ModelSpec(
-        id="nearest-x2", task=Task.UPSCALE, title="nn x2", description="test", license="n/a",
-        source=Builtin(), arch="test", scale=2,
+        id="nearest-x2",
+        task=Task.UPSCALE,
+        title="nn x2",
+        description="test",
+        license="n/a",
+        source=Builtin(),
+        arch="test",
+        scale=2,
     )
     return ModuleUpscaler(spec, CPU, torch.float32, _Nearest2x())
 

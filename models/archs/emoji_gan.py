@@ -64,9 +64,15 @@ class UpBlock(nn.Module):
 class EmojiGenerator(nn.Module):
     """(z, class vector) -> RGBA in [0, 1] at ``base_size``."""
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 9, embed_dim: int = 64,
-                 channels: list[int] | tuple[int, ...] = (128, 96, 64, 32), base_size: int = 32,
-                 output_size: int = 64) -> None:
+    def __init__(
+        self,
+        z_dim: int = 64,
+        num_classes: int = 9,
+        embed_dim: int = 64,
+        channels: list[int] | tuple[int, ...] = (128, 96, 64, 32),
+        base_size: int = 32,
+        output_size: int = 64,
+    ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.base_size = z_dim, num_classes, base_size
         blocks = len(channels) - 1
@@ -153,5 +159,9 @@ def load_emoji_gan(spec, device, dtype, alternative):
     module = EmojiGenerator(**spec.params)
     module.load_state_dict(weights.load_state_dict(path), strict=True)
     module.eval().to(device)
-    return EmojiGanGenerator(spec, device, torch.float32 if device.type == "cpu" else dtype, module.to(
-        dtype=torch.float32 if device.type == "cpu" else dtype))
+    return EmojiGanGenerator(
+        spec,
+        device,
+        torch.float32 if device.type == "cpu" else dtype,
+        module.to(dtype=torch.float32 if device.type == "cpu" else dtype),
+    )

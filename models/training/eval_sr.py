@@ -106,9 +106,7 @@ def val_photos(photos_dir: Path) -> list[tuple[str, Path]]:
     return [(p["name"], photos_dir / p["file"]) for p in manifest["photos"] if p["split"] == "val"]
 
 
-def evaluate(
-    upscale: Upscale, scale: int, photos_dir: Path, crop: int = 512, border: int = 4
-) -> dict:
+def evaluate(upscale: Upscale, scale: int, photos_dir: Path, crop: int = 512, border: int = 4) -> dict:
     """Per-photo and mean PSNR-Y/SSIM-Y of ``upscale`` and of bicubic on the validation crops."""
     rows = []
     for name, path in val_photos(photos_dir):
@@ -149,9 +147,7 @@ def load_model(weights: Path) -> torch.nn.Module:
     return desc.model.eval()
 
 
-def crop_grid(
-    upscale: Upscale, scale: int, photos_dir: Path, out: Path, n: int = 3, tile: int = 160
-) -> None:
+def crop_grid(upscale: Upscale, scale: int, photos_dir: Path, out: Path, n: int = 3, tile: int = 160) -> None:
     """Save a small PNG: rows of bicubic | model | ground truth crops from the validation photos."""
     photos = val_photos(photos_dir)
     picks = [photos[i * len(photos) // n] for i in range(n)]

@@ -108,8 +108,12 @@ def fetch_all(list_path: Path, out: Path) -> dict:
                         "split": split[e["sha256"]],
                     }
                 )
-    manifest = {"source": str(list_path), "val_rule": f"every {VAL_EVERY}th photo in sha256 order",
-                "photos": photos, "problems": problems}
+    manifest = {
+        "source": str(list_path),
+        "val_rule": f"every {VAL_EVERY}th photo in sha256 order",
+        "photos": photos,
+        "problems": problems,
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -136,22 +136,45 @@ def train(args: argparse.Namespace) -> None:
         ema_update(ema, g, args.ema if step > 200 else 0.0)
         step += 1
         if step % 50 == 0:
-            log.info("step %d  %.1f min  loss_d %.3f  loss_g %.3f", step, (time.monotonic() - start) / 60,
-                     loss_d.item(), loss_g.item())
+            log.info(
+                "step %d  %.1f min  loss_d %.3f  loss_g %.3f",
+                step,
+                (time.monotonic() - start) / 60,
+                loss_d.item(),
+                loss_g.item(),
+            )
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
             _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
     _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
-    summary = {**cfg, "steps": step, "minutes": (time.monotonic() - start) / 60, "batch": bs,
-               "threads": args.threads, "lr_g": args.lr_g, "lr_d": args.lr_d, "d_steps": args.d_steps}
+    summary = {
+        **cfg,
+        "steps": step,
+        "minutes": (time.monotonic() - start) / 60,
+        "batch": bs,
+        "threads": args.threads,
+        "lr_g": args.lr_g,
+        "lr_d": args.lr_d,
+        "d_steps": args.d_steps,
+    }
     (out / "config.json").write_text(json.dumps(summary, indent=1))
     log.info("done: %d steps", step)
 
 
 def _save(path, g, d, ema, opt_g, opt_d, step, spent) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"g": g.state_dict(), "d": d.state_dict(), "ema": ema.state_dict(), "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(), "step": step, "spent": spent}, tmp)
+    torch.save(
+        {
+            "g": g.state_dict(),
+            "d": d.state_dict(),
+            "ema": ema.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "step": step,
+            "spent": spent,
+        },
+        tmp,
+    )
     tmp.replace(path)
 
 

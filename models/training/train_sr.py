@@ -250,8 +250,15 @@ def run(args: argparse.Namespace) -> dict:
     running = []
 
     def save_ckpt() -> None:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": state["step"],
-                    "elapsed": time.perf_counter() - start}, ckpt)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "step": state["step"],
+                "elapsed": time.perf_counter() - start,
+            },
+            ckpt,
+        )
 
     while (elapsed := time.perf_counter() - start) < budget:
         for g in opt.param_groups:
@@ -263,8 +270,14 @@ def run(args: argparse.Namespace) -> dict:
         now = time.perf_counter()
         if now - last_val >= VAL_SECONDS:
             ours, base = validate(model, crops, args.scale)
-            rec = {"step": state["step"], "minutes": round(elapsed / 60, 2), "lr": opt.param_groups[0]["lr"],
-                   "loss": float(np.mean(running)), "val_psnr": round(ours, 3), "val_bicubic": round(base, 3)}
+            rec = {
+                "step": state["step"],
+                "minutes": round(elapsed / 60, 2),
+                "lr": opt.param_groups[0]["lr"],
+                "loss": float(np.mean(running)),
+                "val_psnr": round(ours, 3),
+                "val_bicubic": round(base, 3),
+            }
             log.write(json.dumps(rec) + "\n")
             log.flush()
             running, last_val = [], now
@@ -273,8 +286,13 @@ def run(args: argparse.Namespace) -> dict:
             last_ckpt = now
     save_ckpt()
     ours, base = validate(model, crops, args.scale)
-    final = {"step": state["step"], "minutes": round((time.perf_counter() - start) / 60, 2), "final": True,
-             "val_psnr": round(ours, 3), "val_bicubic": round(base, 3)}
+    final = {
+        "step": state["step"],
+        "minutes": round((time.perf_counter() - start) / 60, 2),
+        "final": True,
+        "val_psnr": round(ours, 3),
+        "val_bicubic": round(base, 3),
+    }
     log.write(json.dumps(final) + "\n")
     log.close()
     meta = {
@@ -311,8 +329,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", choices=("linear", "default"), default="linear",
-                    help="linear: start from the least-squares linear upscaler (see linear_init)")
+    ap.add_argument(
+        "--init",
+        choices=("linear", "default"),
+        default="linear",
+        help="linear: start from the least-squares linear upscaler (see linear_init)",
+    )
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
 
