@@ -15,7 +15,6 @@ import gradio as gr
 from models.runtime import ModelCache
 from ui import composite, edit, generate, inpaint, upscale
 from ui.common import AppContext
-from ui.inpaint import editor_value
 
 TITLE = "Ganvas - an open image studio"
 
@@ -57,7 +56,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             "composite-bg": (comp.background, to("composite")),
             "composite-fg": (comp.foreground, to("composite")),
             "edit": (ed.image, to("edit")),
-            "inpaint": (inp.editor, to("inpaint", editor_value)),
+            "inpaint": (inp.source, to("inpaint")),
             "upscale": (up.image, to("upscale")),
         }
         for source, buttons in (

@@ -85,14 +85,54 @@ def test_upscale_hub_model_offline_is_a_plain_error(client, images):
 def test_inpaint_endpoint_keeps_outside_pixels(client, images):
     from gradio_client import handle_file
 
-    editor = {"background": handle_file(str(images / "photo.png")), "layers": [], "composite": None}
+    photo = handle_file(str(images / "photo.png"))
     slider, result, notes = client.predict(
-        editor, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop", 32, api_name="/inpaint"
+        photo, None, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop", 32, api_name="/inpaint"
     )
     src, out = _png(images / "photo.png"), _png(result)[..., :3]
     mask = _png(images / "mask.png") > 0
     assert np.array_equal(out[~mask], src[~mask])
     assert np.abs(out[mask].astype(int) - src[mask].astype(int)).mean() < 40  # a smooth gradient is filled in
+
+
+def test_inpaint_endpoint_keeps_16_bit_and_exif_of_the_photo(client, images):
+    """The photo input is inpainted from its own file, not from the editor's 8-bit browser copy."""
+    from gradio_client import handle_file
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    deep = ((xx * 1000 + yy * 37) % 65536).astype(np.uint16)
+    im = Image.fromarray(deep)
+    exif = Image.Exif()
+    exif[0x010F] = "GanvasCam"
+    im.save(images / "deep.png", exif=exif.tobytes())
+    editor = {"background": handle_file(str(images / "photo.png")), "layers": [], "composite": None}
+    _, result, _ = client.predict(
+        handle_file(str(images / "deep.png")),
+        editor,
+        handle_file(str(images / "mask.png")),
+        "telea",
+        0,
+        0,
+        "crop",
+        32,
+        api_name="/inpaint",
+    )
+    with Image.open(result) as out_im:
+        assert out_im.mode in ("I;16", "I") and out_im.getexif().get(0x010F) == "GanvasCam"
+        out = np.asarray(out_im).astype(np.int64)
+    mask = _png(images / "mask.png") > 0
+    assert np.array_equal(out[~mask], deep[~mask].astype(np.int64))  # every 16-bit value outside the hole
+
+
+def test_inpaint_endpoint_without_photo_uses_the_editor(client, images):
+    from gradio_client import handle_file
+
+    editor = {"background": handle_file(str(images / "photo.png")), "layers": [], "composite": None}
+    _, result, _ = client.predict(
+        None, editor, handle_file(str(images / "mask.png")), "telea", 0, 0, "crop", 32, api_name="/inpaint"
+    )
+    mask = _png(images / "mask.png") > 0
+    assert np.array_equal(_png(result)[..., :3][~mask], _png(images / "photo.png")[~mask])
 
 
 def test_composite_endpoint_places_the_sticker(client, images):

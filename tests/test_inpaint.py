@@ -238,3 +238,53 @@ def test_telea_fills_a_gradient_hole_plausibly():
     err = (res.image.rgb[inside] - ramp[inside]).abs()
     assert float(err.max()) < 0.04  # the zeros were 0.44..0.56: the fill follows the ramp
     assert torch.equal(res.image.rgb[~inside], ramp[~inside])
+
+
+# ----------------------------------------------------------------------------- the tab's inputs
+
+
+def _editor(path, painted_box=None, size=(40, 30)):
+    """An ImageEditor value as gradio (type="numpy") hands it over: RGBA background and mask layer."""
+    from PIL import Image
+
+    bg = np.asarray(Image.open(path).convert("RGBA"))
+    layer = np.zeros((size[1], size[0], 4), np.uint8)
+    if painted_box:
+        y0, y1, x0, x1 = painted_box
+        layer[y0:y1, x0:x1] = 255
+    return {"background": bg, "layers": [layer], "composite": bg}
+
+
+def test_tab_inpaints_the_photo_file_not_the_editor_copy(tmp_path):
+    from PIL import Image
+
+    from ui.inpaint import inpaint_inputs
+
+    deep = (np.arange(30 * 40).reshape(30, 40) * 50).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    Image.fromarray((deep >> 8).astype(np.uint8)).save(tmp_path / "eight.png")  # what the browser sends
+    image, mask = inpaint_inputs(str(tmp_path / "deep.png"), _editor(tmp_path / "eight.png", (5, 10, 5, 20)), None)
+    assert image.bit_depth == 16 and image.size == (40, 30)
+    m = to_numpy(mask)
+    assert m[5:10, 5:20].min() == 255 and m.sum() == 255 * 5 * 15
+    # the editor showing another picture (set through the API): what was painted on is inpainted
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "other.png")
+    other = {"background": np.zeros((20, 20, 4), np.uint8), "layers": [], "composite": None}
+    image, _ = inpaint_inputs(str(tmp_path / "deep.png"), other, str(tmp_path / "other.png"))
+    assert image.size == (20, 20) and image.bit_depth == 8
+    # no editor value at all: the photo and an uploaded mask are enough
+    Image.fromarray(np.full((30, 40), 255, np.uint8)).save(tmp_path / "full.png")
+    image, _ = inpaint_inputs(str(tmp_path / "deep.png"), None, str(tmp_path / "full.png"))
+    assert image.bit_depth == 16
+
+
+def test_tab_inputs_say_what_is_missing(tmp_path):
+    from PIL import Image
+
+    from ui.inpaint import inpaint_inputs
+
+    with pytest.raises(InvalidInputError, match="upload a photo"):
+        inpaint_inputs(None, None, None)
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "p.png")
+    with pytest.raises(InvalidInputError, match="Paint over"):
+        inpaint_inputs(str(tmp_path / "p.png"), _editor(tmp_path / "p.png"), None)  # an untouched mask layer

@@ -136,6 +136,7 @@ def build(ctx: AppContext) -> EditTab:
             )
             region = gr.ImageEditor(
                 label="Paint a region here for erase / fill",
+                sources=(),  # shows the current result to paint on; the image edited is the tab's own input
                 type="numpy",
                 image_mode="RGBA",
                 format="png",

@@ -46,6 +46,28 @@ def run_inpaint(
     return ctx.save(image, "inpaint-in"), ctx.save(res.image, "inpaint"), res.notices
 
 
+def inpaint_inputs(source_path: str | None, editor_value, mask_path: str | None) -> tuple[ImageData, ImageData]:
+    """(image, mask) for the tab: the photo's own file when there is one, the mask painted or uploaded."""
+    source = read_optional(source_path)
+    has_background = isinstance(editor_value, dict) and editor_value.get("background") is not None
+    if source is None and not has_background:
+        raise InvalidInputError("Please upload a photo first.")
+    background, painted = editor_parts(editor_value) if has_background else (None, None)
+    mask_img = read_optional(mask_path)
+    if mask_img is not None:
+        mask = mask_img
+    elif painted is not None and painted.any():
+        mask = from_numpy((painted > 0).astype(np.uint8) * 255)
+    else:
+        raise InvalidInputError("Paint over the area to fill (or upload a mask) first.")
+    if source is None:
+        return background, mask
+    if background is not None and background.size != source.size:
+        # the editor shows another picture than the photo input (e.g. set through the API): inpaint what was painted on
+        return background, mask
+    return source, mask
+
+
 def editor_value(path: str | None) -> dict | None:
     """An ImageEditor value showing ``path`` with an empty mask layer (for 'send to')."""
     if not path:
@@ -55,6 +77,7 @@ def editor_value(path: str | None) -> dict | None:
 
 @dataclass
 class InpaintTab:
+    source: gr.Image
     editor: gr.ImageEditor
     result: gr.Image
 
@@ -63,13 +86,22 @@ def build(ctx: AppContext) -> InpaintTab:
     choices = model_choices(ctx.registry, Task.INPAINT)
     default = ctx.registry.default_for(Task.INPAINT)
     gr.Markdown(
-        "Remove an object: upload a photo, paint over what should go (any brush colour), then press "
-        "**Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept exactly."
+        "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
+        "colour), then press **Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept "
+        "exactly."
     )
     with gr.Row():
         with gr.Column():
+            source = gr.Image(
+                label="Photo (the file itself is inpainted: 16-bit, alpha and EXIF are kept)",
+                type="filepath",
+                image_mode=None,
+                height=160,
+                elem_id="inpaint-source",
+            )
             editor = gr.ImageEditor(
-                label="Image and mask",
+                label="Paint over what should go",
+                sources=(),
                 type="numpy",
                 image_mode="RGBA",
                 format="png",
@@ -95,7 +127,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 )
                 margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
             go = gr.Button("Inpaint", variant="primary")
-            gr.Examples([[editor_value(example("castle.jpg")), example("castle-mask.png")]], [editor, mask_file])
+            gr.Examples([[example("castle.jpg"), example("castle-mask.png")]], [source, mask_file])
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
             result = gr.Image(
@@ -110,11 +142,14 @@ def build(ctx: AppContext) -> InpaintTab:
             notes = gr.Markdown()
 
     @friendly
-    def on_inpaint(editor_value, mask_path, model_id, dilate, feather, strategy, margin, progress=gr.Progress()):
+    def on_inpaint(
+        source_path, editor_value, mask_path, model_id, dilate, feather, strategy, margin, progress=gr.Progress()
+    ):
         """Fill the painted (or uploaded-mask) region of an image.
 
         Args:
-            editor_value: ImageEditor value: background image plus a painted mask layer.
+            source_path: the photo to inpaint (its own file: bit depth, alpha and EXIF are kept).
+            editor_value: ImageEditor value: the photo as a background plus a painted mask layer.
             mask_path: optional mask image, white = fill; replaces the painted mask.
             model_id: inpainting model id (empty = default).
             dilate: grow the mask by this many pixels.
@@ -122,22 +157,18 @@ def build(ctx: AppContext) -> InpaintTab:
             strategy: original, resize or crop (for big images).
             margin: context around each masked region for the crop strategy.
         """
-        image, painted = editor_parts(editor_value)
-        mask_img = read_optional(mask_path)
-        if mask_img is not None:
-            mask = mask_img
-        elif painted is not None:
-            mask = from_numpy((painted > 0).astype(np.uint8) * 255)
-        else:
-            raise InvalidInputError("Paint over the area to fill (or upload a mask) first.")
+        image, mask = inpaint_inputs(source_path, editor_value, mask_path)
         before, after, notices = run_inpaint(ctx, image, mask, model_id, strategy, dilate, feather, margin, progress)
         return (before, after), after, "\n".join(f"- {n}" for n in notices)
 
     go.click(
         on_inpaint,
-        [editor, mask_file, model, dilate, feather, strategy, margin],
+        [source, editor, mask_file, model, dilate, feather, strategy, margin],
         [slider, result, notes],
         api_name="inpaint",
         concurrency_id="model",
     )
-    return InpaintTab(editor=editor, result=result)
+    # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
+    # while the editor re-encodes everything as 8-bit PNG in the browser).
+    source.change(editor_value, [source], [editor], api_visibility="private")
+    return InpaintTab(source=source, editor=editor, result=result)
