@@ -14,7 +14,7 @@ import gradio as gr
 
 from models.runtime import ModelCache
 from ui import composite, edit, generate, inpaint, upscale
-from ui.common import AppContext
+from ui.common import EXAMPLES, AppContext
 
 TITLE = "Ganvas - an open image studio"
 
@@ -84,7 +84,14 @@ def _send_buttons() -> dict[str, gr.Button]:
         return {key: gr.Button(text, size="sm") for key, text in labels.items()}
 
 
-if __name__ == "__main__":
-    from ui.common import EXAMPLES
+#: Small samples (64 px emoji) are shown enlarged; their files, downloads and "send to" stay at native size.
+CSS = "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }"
 
-    build_demo().queue(max_size=32).launch(theme=gr.themes.Soft(), max_file_size="50mb", allowed_paths=[str(EXAMPLES)])
+
+def launch_options() -> dict:
+    """Look and limits of the app: ``python app.py`` and the browser tests launch with these."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": "50mb", "allowed_paths": [str(EXAMPLES)]}
+
+
+if __name__ == "__main__":
+    build_demo().queue(max_size=32).launch(**launch_options())

@@ -42,11 +42,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url():
-    from app import build_demo
+    from app import build_demo, launch_options
 
     demo = build_demo()
     port = _free_port()
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+        **launch_options(),
+    )
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -237,7 +244,13 @@ def test_generate_tab(page, tmp_path):
     else:
         page.locator("#gen-gallery button.thumbnail-item").nth(7).wait_for()
         out = _result_pixels(page, "gen-selected")
-        assert out.shape[:2] == (spec.output_size, spec.output_size) and out.shape[2] == 4
+        assert out.shape[:2] == (spec.output_size, spec.output_size) and out.shape[2] == 4  # the file: native size
+        # on screen: enlarged (in a band across the middle, below the label, the coloured sticker spans over
+        # 2.5 times its native width)
+        shot = np.asarray(Image.open(io.BytesIO(page.locator("#gen-selected img").screenshot())).convert("RGB"))
+        band = shot[int(shot.shape[0] * 0.35) : int(shot.shape[0] * 0.65)].astype(int)
+        coloured = np.nonzero((band.max(axis=2) - band.min(axis=2)).max(axis=0) > 80)[0]
+        assert coloured.size and coloured[-1] - coloured[0] > 2.5 * spec.output_size
     _shot(page, "generate", tmp_path)
 
 
