@@ -173,7 +173,7 @@ def load_generator(weights: Path | None, ckpt: Path | None, groups: list[str]) -
         sd, how = load_file(str(weights)), f"{weights} (direct; no registry spec {SPEC_ID!r} for it)"
     else:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        config = dict(DEFAULT_CONFIG)
+        config = dict(state.get("cfg", DEFAULT_CONFIG))
         sd, how = state["ema"], f"{ckpt} EMA at step {int(state['step'])}"
     module = EmojiGenerator(**config)
     module.load_state_dict(sd, strict=True)

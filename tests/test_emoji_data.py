@@ -15,6 +15,7 @@ from models.training.emoji_data import (
     load_font,
     parse_emoji_test,
     render_emoji,
+    subgroups,
 )
 
 
@@ -25,6 +26,12 @@ def test_parse_keeps_nine_groups_without_skin_tones():
     assert all(GROUPS[e.label] == e.group for e in entries)
     assert not any(int(cp, 16) in SKIN_TONES for e in entries for cp in e.codepoints.split())
     assert len({e.codepoints for e in entries}) == len(entries)
+    subs = subgroups(entries)
+    assert len(subs) == len(set(subs)) > len(GROUPS)  # finer labels, each (group, subgroup) once
+    by_name = {e.name: e for e in entries}
+    assert (by_name["soccer ball"].label, by_name["soccer ball"].subgroup) == (GROUPS.index("Activities"), "sport")
+    assert by_name["grinning face"].subgroup == "face-smiling"
+    assert [label for label, _ in subs] == sorted(label for label, _ in subs)  # in file order, group by group
 
 
 def test_held_out_is_ten_percent_per_group_and_deterministic():

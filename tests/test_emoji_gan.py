@@ -80,3 +80,76 @@ def test_embedded_weights_load_through_the_registry():
     alpha = imgs[:, 3]
     # trained stickers have transparent corners and an opaque middle
     assert float(alpha[:, :4, :4].mean()) < 0.3 and float(alpha[:, 24:40, 24:40].mean()) > 0.5
+
+
+# ----------------------------------------------------------------------------- subgroup conditioning
+
+SUB_GROUP = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 5, 6, 7, 8, 8])  # 13 subclasses over the 9 classes
+SUB_PRIOR = torch.tensor([1.0, 3.0, 1.0, 1.0, 0.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 5.0])
+
+
+def _sub_generator() -> EmojiGenerator:
+    g = EmojiGenerator(**DEFAULT_CONFIG, num_subclasses=len(SUB_GROUP)).eval()
+    g.sub_group, g.sub_prior = SUB_GROUP.clone(), SUB_PRIOR.clone()
+    return g
+
+
+def test_subclasses_are_drawn_from_the_requested_class_by_prior():
+    g = _sub_generator()
+    u = torch.rand(20_000, generator=torch.Generator().manual_seed(0))
+    for c in range(9):
+        onehot = torch.nn.functional.one_hot(torch.full((len(u),), c), 9).float()
+        picked = g.subclass_vectors(onehot, u)
+        assert torch.equal(picked.sum(1), torch.ones(len(u)))  # exactly one subclass per row
+        chosen = picked.argmax(1)
+        assert bool((SUB_GROUP[chosen] == c).all())  # always one of the requested class
+        mine = (SUB_GROUP == c).nonzero().flatten()
+        share = torch.bincount(chosen, minlength=len(SUB_GROUP))[mine].float() / len(u)
+        expected = SUB_PRIOR[mine] / SUB_PRIOR[mine].sum()
+        assert torch.allclose(share, expected, atol=0.02)  # 1:3, 1:0:2 and 1:1 splits; a zero prior is never drawn
+    # a mix of two classes mixes the two picked subclasses with the same weights
+    mix = torch.tensor([[0.25, 0, 0.75, 0, 0, 0, 0, 0, 0]])
+    out = g.subclass_vectors(mix, torch.tensor([0.9]))
+    assert torch.allclose(out, 0.25 * torch.eye(13)[1] + 0.75 * torch.eye(13)[5])  # class 0 -> 1 (u > 1/4), 2 -> 5
+
+
+def test_subclass_quantile_is_uniform_for_every_truncation(adapter):
+    from models.archs.emoji_gan import subclass_quantile
+
+    for t in (1.0, 0.5):
+        z = adapter.sample_latents(list(range(4000)), truncation=t)
+        u = subclass_quantile(z, t)
+        hist = torch.histc(u, bins=10, min=0, max=1) / len(u)
+        assert float((hist - 0.1).abs().max()) < 0.025
+
+
+def test_class_only_weights_warm_start_a_subclass_model_unchanged():
+    from models.training.train_gan import remap_optimizer, warm_start
+
+    torch.manual_seed(1)
+    old_g, old_d = EmojiGenerator(**DEFAULT_CONFIG).eval(), EmojiDiscriminator(num_classes=9)
+    new_g, new_d = _sub_generator(), EmojiDiscriminator(num_classes=9, num_subclasses=len(SUB_GROUP))
+    warm_start(new_g, old_g.state_dict())
+    warm_start(new_d, old_d.state_dict())
+    z = torch.randn(5, DEFAULT_CONFIG["z_dim"])
+    labels = torch.tensor([0, 2, 2, 8, 4])
+    c = torch.nn.functional.one_hot(labels, 9).float()
+    sub = torch.nn.functional.one_hot(torch.tensor([1, 3, 5, 12, 7]), len(SUB_GROUP)).float()
+    x = old_g(z, c)
+    assert torch.allclose(new_g(z, c, sub), x, atol=1e-6)
+    old_d.eval(), new_d.eval()  # no power iteration: compare the same spectral norms
+    assert torch.allclose(new_d(x, labels, sub.argmax(1)), old_d(x, labels), atol=1e-5)
+    assert torch.equal(new_g.sub_group, SUB_GROUP)  # the table is the new model's, not overwritten
+    with pytest.raises(ValueError, match="not a warm start"):
+        warm_start(new_g, {k: v for k, v in old_g.state_dict().items() if k != "fc.weight"})
+    # Adam's moments follow the parameters by name
+    opt_old = torch.optim.Adam(old_g.parameters())
+    old_g(z, c).mean().backward()
+    opt_old.step()
+    opt_new = torch.optim.Adam(new_g.parameters())
+    names_old = [n for n, _ in old_g.named_parameters()]
+    names_new = [n for n, _ in new_g.named_parameters()]
+    remap_optimizer(opt_old.state_dict(), names_old, opt_new, names_new)
+    moved = opt_new.state_dict()["state"]
+    assert torch.equal(moved[names_new.index("fc.weight")]["exp_avg_sq"], opt_old.state[old_g.fc.weight]["exp_avg_sq"])
+    assert names_new.index("sub_embed.weight") not in moved

@@ -62,7 +62,14 @@ class UpBlock(nn.Module):
 
 
 class EmojiGenerator(nn.Module):
-    """(z, class vector) -> RGBA in [0, 1] at ``base_size``."""
+    """(z, class vector[, subclass vector]) -> RGBA in [0, 1] at ``base_size``.
+
+    With ``num_subclasses`` the condition is hierarchical: the class (Unicode group) embedding plus
+    a subclass (Unicode subgroup) embedding. The subclass embedding starts at zero, so a class-only
+    model's weights load into it unchanged and it behaves the same until trained on. Buffers
+    ``sub_group`` (each subclass's class) and ``sub_prior`` (its share of the training set) travel
+    with the weights so the adapter can pick subclasses for a requested class.
+    """
 
     def __init__(
         self,
@@ -72,20 +79,47 @@ class EmojiGenerator(nn.Module):
         channels: list[int] | tuple[int, ...] = (128, 96, 64, 32),
         base_size: int = 32,
         output_size: int = 64,
+        num_subclasses: int = 0,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.base_size = z_dim, num_classes, base_size
+        self.num_subclasses = num_subclasses
         blocks = len(channels) - 1
         self.start = base_size // (2**blocks)
         self.embed = nn.Linear(num_classes, embed_dim, bias=False)  # a linear map so class mixes interpolate
+        if num_subclasses:
+            self.sub_embed = nn.Linear(num_subclasses, embed_dim, bias=False)
+            nn.init.zeros_(self.sub_embed.weight)
+            self.register_buffer("sub_group", torch.zeros(num_subclasses, dtype=torch.int64))
+            self.register_buffer("sub_prior", torch.ones(num_subclasses))
         cond = z_dim + embed_dim
         self.fc = nn.Linear(cond, channels[0] * self.start * self.start)
         self.blocks = nn.ModuleList(UpBlock(channels[i], channels[i + 1], cond) for i in range(blocks))
         self.out_bn = nn.BatchNorm2d(channels[-1])
         self.out = nn.Conv2d(channels[-1], 4, 3, padding=1)
 
-    def forward(self, z: torch.Tensor, class_vector: torch.Tensor) -> torch.Tensor:
-        c = torch.cat([z, self.embed(class_vector)], dim=1)
+    def subclass_vectors(self, class_vectors: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """(N, num_subclasses): for each class in a row, the subclass at quantile ``u`` of that class's prior.
+
+        Linear in ``class_vectors``, so a mix of two classes mixes the two picked subclasses.
+        """
+        groups = F.one_hot(self.sub_group, self.num_classes).T.to(class_vectors.dtype)  # (C, S)
+        prior = groups * self.sub_prior.to(class_vectors.dtype)
+        cdf = prior.cumsum(1) / prior.sum(1, keepdim=True).clamp_min(1e-12)  # per class, over its subclasses
+        # the first subclass of each class whose cdf reaches u (ties to later subclasses of other classes masked)
+        reach = (cdf[None] >= u.to(cdf.dtype)[:, None, None].clamp(0, 1 - 1e-6)) & (groups[None] > 0)
+        first = reach & (reach.cumsum(2) == 1)  # (N, C, S) one-hot per class
+        return torch.einsum("nc,ncs->ns", class_vectors, first.to(class_vectors.dtype))
+
+    def forward(
+        self, z: torch.Tensor, class_vector: torch.Tensor, subclass_vector: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        e = self.embed(class_vector)
+        if self.num_subclasses:
+            if subclass_vector is None:
+                raise ValueError("this generator is conditioned on subclasses: pass subclass_vector")
+            e = e + self.sub_embed(subclass_vector)
+        c = torch.cat([z, e], dim=1)
         h = self.fc(c).view(z.shape[0], -1, self.start, self.start)
         for block in self.blocks:
             h = block(h, c)
@@ -112,17 +146,28 @@ class DownBlock(nn.Module):
 class EmojiDiscriminator(nn.Module):
     """Projection discriminator (Miyato & Koyama 2018) on RGBA in [-1, 1]."""
 
-    def __init__(self, num_classes: int = 9, channels: tuple[int, ...] = (32, 64, 96, 128)) -> None:
+    def __init__(
+        self, num_classes: int = 9, channels: tuple[int, ...] = (32, 64, 96, 128), num_subclasses: int = 0
+    ) -> None:
         super().__init__()
         sn = nn.utils.spectral_norm
         chans = (4, *channels)
         self.blocks = nn.Sequential(*(DownBlock(chans[i], chans[i + 1], first=i == 0) for i in range(len(channels))))
         self.linear = sn(nn.Linear(channels[-1], 1))
         self.embed = sn(nn.Embedding(num_classes, channels[-1]))
+        self.num_subclasses = num_subclasses
+        if num_subclasses:
+            # a second projection for the subclass, faded in by a gate that starts at zero (a class-only
+            # discriminator's weights load unchanged and it scores exactly as before)
+            self.sub_embed = sn(nn.Embedding(num_subclasses, channels[-1]))
+            self.sub_gate = nn.Parameter(torch.zeros(()))
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, sublabels: torch.Tensor | None = None) -> torch.Tensor:
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)
+        out = self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)
+        if self.num_subclasses:
+            out = out + self.sub_gate * (self.sub_embed(sublabels) * h).sum(1)
+        return out
 
 
 def to_size(rgba: torch.Tensor, size: int) -> torch.Tensor:
@@ -139,6 +184,19 @@ def to_size(rgba: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([rgb.clamp(0, 1), alpha], 1)
 
 
+def subclass_quantile(z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+    """A uniform number per latent from its first coordinate: which subclass a seed draws.
+
+    ``Generator.sample_latents`` draws a normal truncated to [-2, 2] and scales it by the
+    truncation, so that distribution's CDF makes the number uniform in [0, 1) for every truncation,
+    and nearby latents (variations, interpolation) mostly keep their subclass.
+    """
+    x = (z[:, 0].float() / max(float(truncation), 1e-6)).clamp(-2, 2)
+    normal = torch.distributions.Normal(0.0, 1.0)
+    lo, hi = normal.cdf(torch.tensor(-2.0)), normal.cdf(torch.tensor(2.0))
+    return ((normal.cdf(x) - lo) / (hi - lo)).clamp(0, 1 - 1e-6)
+
+
 class EmojiGanGenerator(Generator):
     """The adapter the app uses: seeds/labels in, 64x64 RGBA stickers out."""
 
@@ -148,7 +206,12 @@ class EmojiGanGenerator(Generator):
 
     @torch.inference_mode()
     def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        out = self.module(z.to(self.device, self.dtype), class_vectors.to(self.device, self.dtype))
+        z = z.to(self.device, self.dtype)
+        cv = class_vectors.to(self.device, self.dtype)
+        if not self.module.num_subclasses:
+            out = self.module(z, cv)
+        else:
+            out = self.module(z, cv, self.module.subclass_vectors(cv, subclass_quantile(z, truncation)))
         return to_size(out.float().cpu(), self.spec.output_size or out.shape[-1])
 
 

@@ -1,8 +1,9 @@
 """Render Noto Color Emoji to 64x64 RGBA tensors labelled by Unicode emoji group (GAN training data).
 
 Run ``python -m models.training.emoji_data --out data/emoji``; it writes ``emoji64.safetensors``
-(uint8 images (N,4,64,64), int64 labels, uint8 held-out flags) and ``index.json`` (one entry per
-emoji). Needs Debian ``fonts-noto-color-emoji``, ``unicode-data`` and ``libfribidi0`` (raqm layout).
+(uint8 images (N,4,64,64), int64 group labels and subgroup labels, uint8 held-out flags) and
+``index.json`` (the groups, the subgroups and one entry per emoji). Needs Debian
+``fonts-noto-color-emoji``, ``unicode-data`` and ``libfribidi0`` (raqm layout).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class EmojiEntry:
     name: str
     group: str
     label: int
+    subgroup: str = ""  # the Unicode subgroup within the group, e.g. "sport" in Activities
 
     @property
     def text(self) -> str:
@@ -53,10 +55,13 @@ class EmojiEntry:
 def parse_emoji_test(path: Path = EMOJI_TEST_PATH) -> list[EmojiEntry]:
     """Fully-qualified emoji of the 9 groups, skin-tone variants dropped, in file order."""
     entries = []
-    group = ""
+    group = subgroup = ""
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# group:"):
             group = line.split(":", 1)[1].strip()
+            continue
+        if line.startswith("# subgroup:"):
+            subgroup = line.split(":", 1)[1].strip()
             continue
         if not line or line.startswith("#") or group not in GROUPS:
             continue
@@ -69,8 +74,13 @@ def parse_emoji_test(path: Path = EMOJI_TEST_PATH) -> list[EmojiEntry]:
             continue
         # comment: "<emoji> E<version> <name>"
         name = comment.strip().split(" ", 2)[-1]
-        entries.append(EmojiEntry(" ".join(codes), name, group, GROUPS.index(group)))
+        entries.append(EmojiEntry(" ".join(codes), name, group, GROUPS.index(group), subgroup))
     return entries
+
+
+def subgroups(entries: list[EmojiEntry]) -> list[tuple[int, str]]:
+    """The (group label, subgroup name) pairs of ``entries`` in file order: the finer labels."""
+    return list(dict.fromkeys((e.label, e.subgroup) for e in entries))
 
 
 def load_font(path: Path = FONT_PATH) -> ImageFont.FreeTypeFont:
@@ -113,14 +123,17 @@ def build_dataset(out_dir: Path, size: int = 64) -> dict:
     held = held_out_mask(entries)
     images = np.stack([np.asarray(render_emoji(e.text, font, size)) for e in entries])
     out_dir.mkdir(parents=True, exist_ok=True)
+    subs = subgroups(entries)
     tensors = {
         "images": torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
         "labels": torch.tensor([e.label for e in entries], dtype=torch.int64),
+        "sublabels": torch.tensor([subs.index((e.label, e.subgroup)) for e in entries], dtype=torch.int64),
         "held_out": torch.tensor(held, dtype=torch.uint8),
     }
     save_file(tensors, str(out_dir / "emoji64.safetensors"))
     index = {
         "groups": list(GROUPS),
+        "subgroups": [{"label": label, "name": name} for label, name in subs],
         "size": size,
         "font": FONT_PATH.name,
         "emoji": [{**asdict(e), "held_out": h} for e, h in zip(entries, held, strict=True)],

@@ -27,12 +27,39 @@ from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGene
 log = logging.getLogger("train_gan")
 
 
-def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images RGBA float in [0,1] at ``size``, labels) of the train or held-out split."""
+def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images RGBA float in [0,1] at ``size``, group labels, subgroup labels) of the train or held-out split."""
     d = load_file(str(data_dir / "emoji64.safetensors"))
     keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
     imgs = d["images"][keep].float() / 255.0
-    return to_size(imgs, size), d["labels"][keep]
+    if "sublabels" not in d:
+        raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m models.training.emoji_data")
+    return to_size(imgs, size), d["labels"][keep], d["sublabels"][keep]
+
+
+def subclass_table(labels: torch.Tensor, sublabels: torch.Tensor, num_subclasses: int) -> tuple:
+    """(group of each subgroup, its count in ``labels``): the generator's ``sub_group`` and ``sub_prior``."""
+    group = torch.zeros(num_subclasses, dtype=torch.int64)
+    group[sublabels] = labels
+    return group, torch.bincount(sublabels, minlength=num_subclasses).float()
+
+
+def warm_start(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a class-only model's weights into a subclass model; only the new ``sub_*`` entries may be missing."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    new = [k for k in missing if not k.startswith("sub_")]
+    if new or unexpected:
+        raise ValueError(f"not a warm start: missing {new}, unexpected {unexpected}")
+
+
+def remap_optimizer(old_state: dict, old_names: list[str], opt: torch.optim.Optimizer, names: list[str]) -> None:
+    """Carry Adam's moments over by parameter name (the new ``sub_*`` parameters start fresh)."""
+    new_state = opt.state_dict()
+    where = {n: i for i, n in enumerate(old_names)}
+    new_state["state"] = {
+        i: old_state["state"][where[n]] for i, n in enumerate(names) if n in where and where[n] in old_state["state"]
+    }
+    opt.load_state_dict(new_state)
 
 
 def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bool = False) -> torch.Tensor:
@@ -82,54 +109,75 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = dict(DEFAULT_CONFIG)
-    x_all, y_all = load_split(Path(args.data), cfg["base_size"], held_out=False)
+    ckpt = out / "last.pt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=True) if args.resume and ckpt.exists() else None
+    cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else dict(DEFAULT_CONFIG)
+    x_all, y_all, s_all = load_split(Path(args.data), cfg["base_size"], held_out=False)
     x_all = x_all * 2 - 1
     n = len(x_all)
-    log.info("train images %d at %d px", n, cfg["base_size"])
+    if args.subclasses and not state:
+        cfg["num_subclasses"] = int(load_file(str(Path(args.data) / "emoji64.safetensors"))["sublabels"].max()) + 1
+    num_sub = cfg.get("num_subclasses", 0)
+    log.info("train images %d at %d px, %d subclasses", n, cfg["base_size"], num_sub)
     g = EmojiGenerator(**cfg)
-    d = EmojiDiscriminator(num_classes=cfg["num_classes"])
+    d = EmojiDiscriminator(num_classes=cfg["num_classes"], num_subclasses=num_sub)
+    if num_sub:
+        g.sub_group, g.sub_prior = subclass_table(y_all, s_all, num_sub)
     ema = copy.deepcopy(g).eval()
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
     step, spent = 0, 0.0
-    ckpt = out / "last.pt"
-    if args.resume and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if state:
         g.load_state_dict(state["g"])
         d.load_state_dict(state["d"])
         ema.load_state_dict(state["ema"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         step, spent = int(state["step"]), float(state["spent"])
-        for opt, lr in ((opt_g, args.lr_g), (opt_d, args.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr  # the command line wins over the checkpoint's learning rates
         log.info("resumed at step %d (%.1f min)", step, spent / 60)
+    elif args.init_from:
+        # a class-only checkpoint warm-starts a subclass model: same function at first, then it specialises
+        init = torch.load(args.init_from, map_location="cpu", weights_only=True)
+        for module, key in ((g, "g"), (d, "d"), (ema, "ema")):
+            warm_start(module, init[key])  # the subgroup table and embeddings are not in it: kept as built
+        plain_g = EmojiGenerator(**init.get("cfg", DEFAULT_CONFIG))
+        plain_d = EmojiDiscriminator(num_classes=cfg["num_classes"])
+        remap_optimizer(init["opt_g"], _names(plain_g), opt_g, _names(g))
+        remap_optimizer(init["opt_d"], _names(plain_d), opt_d, _names(d))
+        step, spent = int(init["step"]), float(init["spent"])
+        log.info("warm start from %s (step %d)", args.init_from, step)
+    for opt, lr in ((opt_g, args.lr_g), (opt_d, args.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr  # the command line wins over the checkpoint's learning rates
     start = time.monotonic() - spent
     last_ckpt = time.monotonic()
     bs = args.batch
     while time.monotonic() - start < args.minutes * 60:
         idx = torch.randint(0, n, (bs,))
-        real, labels = x_all[idx], y_all[idx]
-        fake_labels = y_all[torch.randint(0, n, (bs,))]
-        onehot = F.one_hot(fake_labels, cfg["num_classes"]).float()
+        real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
+        fidx = torch.randint(0, n, (bs,))  # fake (group, subgroup) pairs as often as in the data
+        fake_labels, fake_subs = y_all[fidx], s_all[fidx]
+        cond = [F.one_hot(fake_labels, cfg["num_classes"]).float()]
+        if num_sub:
+            cond.append(F.one_hot(fake_subs, num_sub).float())
+        fake_d = (fake_labels, fake_subs) if num_sub else (fake_labels,)
         z = torch.randn(bs, cfg["z_dim"])
         # discriminator (``--d-steps`` updates per generator update)
         for k in range(args.d_steps):
             if k:
                 idx = torch.randint(0, n, (bs,))
-                real, labels = x_all[idx], y_all[idx]
+                real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
             with torch.no_grad():
-                fake = g(z, onehot) * 2 - 1
-            loss_d = F.relu(1 - d(diff_augment(real), labels)).mean()
-            loss_d = loss_d + F.relu(1 + d(diff_augment(fake), fake_labels)).mean()
+                fake = g(z, *cond) * 2 - 1
+            real_d = (labels, subs) if num_sub else (labels,)
+            loss_d = F.relu(1 - d(diff_augment(real), *real_d)).mean()
+            loss_d = loss_d + F.relu(1 + d(diff_augment(fake), *fake_d)).mean()
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
         # generator
-        fake = g(z, onehot) * 2 - 1
-        loss_g = -d(diff_augment(fake), fake_labels).mean()
+        fake = g(z, *cond) * 2 - 1
+        loss_g = -d(diff_augment(fake), *fake_d).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -144,9 +192,9 @@ def train(args: argparse.Namespace) -> None:
                 loss_g.item(),
             )
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
-            _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+            _save(ckpt, cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
-    _save(ckpt, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+    _save(ckpt, cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
     summary = {
         **cfg,
         "steps": step,
@@ -161,10 +209,15 @@ def train(args: argparse.Namespace) -> None:
     log.info("done: %d steps", step)
 
 
-def _save(path, g, d, ema, opt_g, opt_d, step, spent) -> None:
+def _names(module: torch.nn.Module) -> list[str]:
+    return [name for name, _ in module.named_parameters()]
+
+
+def _save(path, cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
+            "cfg": cfg,
             "g": g.state_dict(),
             "d": d.state_dict(),
             "ema": ema.state_dict(),
@@ -182,7 +235,8 @@ def export(run: Path, dest: Path) -> None:
     """Write the EMA generator as safetensors (the file the registry ships)."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     sd = {k: v.contiguous() for k, v in state["ema"].items()}
-    meta = {"arch": "ganvas-emoji-gan", "steps": str(state["step"]), "config": json.dumps(DEFAULT_CONFIG)}
+    cfg = state.get("cfg", DEFAULT_CONFIG)
+    meta = {"arch": "ganvas-emoji-gan", "steps": str(state["step"]), "config": json.dumps(cfg)}
     save_file(sd, str(dest), metadata=meta)
 
 
@@ -200,6 +254,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=4)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--subclasses", action="store_true", help="condition on the Unicode subgroup as well as the group")
+    p.add_argument("--init-from", help="warm-start a --subclasses run from a class-only checkpoint (.pt)")
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
