@@ -153,3 +153,38 @@ def test_class_only_weights_warm_start_a_subclass_model_unchanged():
     moved = opt_new.state_dict()["state"]
     assert torch.equal(moved[names_new.index("fc.weight")]["exp_avg_sq"], opt_old.state[old_g.fc.weight]["exp_avg_sq"])
     assert names_new.index("sub_embed.weight") not in moved
+
+
+def test_adapter_takes_class_or_subclass_labels():
+    g = _sub_generator()
+    torch.nn.init.normal_(g.sub_embed.weight)  # subclasses that matter
+    labels = tuple("abcdefghi") + tuple(f"s{i}" for i in range(len(SUB_GROUP)))
+    spec = ModelSpec(
+        id="emoji-sub-test",
+        task=Task.GENERATE,
+        title="t",
+        description="d",
+        license="MIT",
+        source=Builtin(),
+        arch="ganvas-emoji-gan",
+        labels=labels,
+        truncation=True,
+        output_size=32,
+        params={**DEFAULT_CONFIG, "num_subclasses": len(SUB_GROUP)},
+    )
+    adapter = EmojiGanGenerator(spec, torch.device("cpu"), torch.float32, g)
+    seeds = list(range(12))
+    z = adapter.sample_latents(seeds)
+    # a subclass label: that subclass and its class, for every seed
+    out = adapter.generate(seeds, [9 + 12] * len(seeds))  # subclass 12 of class 8
+    onehot = torch.nn.functional.one_hot
+    want = g(z, onehot(torch.full((12,), 8), 9).float(), onehot(torch.full((12,), 12), len(SUB_GROUP)).float())
+    assert torch.allclose(out, want, atol=1e-5)
+    # a class label: each seed draws one of the class's subclasses, not always the same one
+    out = adapter.generate(seeds, [8] * len(seeds))
+    per_sub = [
+        g(z, onehot(torch.full((12,), 8), 9).float(), onehot(torch.full((12,), s), 13).float()) for s in (11, 12)
+    ]
+    match = [min(float((out[i] - p[i]).abs().max()) for p in per_sub) for i in seeds]
+    assert max(match) < 1e-5
+    assert len({int(torch.stack([(out[i] - p[i]).abs().max() for p in per_sub]).argmin()) for i in seeds}) == 2

@@ -208,10 +208,18 @@ class EmojiGanGenerator(Generator):
     def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
         z = z.to(self.device, self.dtype)
         cv = class_vectors.to(self.device, self.dtype)
-        if not self.module.num_subclasses:
-            out = self.module(z, cv)
+        m = self.module
+        if not m.num_subclasses:
+            out = m(z, cv)
         else:
-            out = self.module(z, cv, self.module.subclass_vectors(cv, subclass_quantile(z, truncation)))
+            # labels are the classes, then (optionally) the subclasses: a class draws one of its subclasses
+            # per seed, a subclass label fixes it (and its class)
+            classes, subs = cv[:, : m.num_classes], cv[:, m.num_classes :]
+            picked = m.subclass_vectors(classes, subclass_quantile(z, truncation))
+            if subs.shape[1]:
+                classes = classes + subs @ F.one_hot(m.sub_group, m.num_classes).to(cv.dtype)
+                picked = picked + subs
+            out = m(z, classes, picked)
         return to_size(out.float().cpu(), self.spec.output_size or out.shape[-1])
 
 
