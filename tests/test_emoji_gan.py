@@ -14,6 +14,10 @@ from models.weights import ASSETS_DIR
 def adapter():
     torch.manual_seed(0)
     module = EmojiGenerator(**DEFAULT_CONFIG).eval()
+    return _adapter(module, tuple("abcdefghi"), DEFAULT_CONFIG["output_size"])
+
+
+def _adapter(module: EmojiGenerator, labels: tuple[str, ...], output_size: int) -> EmojiGanGenerator:
     spec = ModelSpec(
         id="emoji-test",
         task=Task.GENERATE,
@@ -22,10 +26,10 @@ def adapter():
         license="MIT",
         source=Builtin(),
         arch="ganvas-emoji-gan",
-        labels=tuple("abcdefghi"),
+        labels=labels,
         truncation=True,
-        output_size=DEFAULT_CONFIG["output_size"],
-        params=DEFAULT_CONFIG,
+        output_size=output_size,
+        params={**DEFAULT_CONFIG, "num_subclasses": module.num_subclasses},
     )
     return EmojiGanGenerator(spec, torch.device("cpu"), torch.float32, module)
 
@@ -159,20 +163,7 @@ def test_adapter_takes_class_or_subclass_labels():
     g = _sub_generator()
     torch.nn.init.normal_(g.sub_embed.weight)  # subclasses that matter
     labels = tuple("abcdefghi") + tuple(f"s{i}" for i in range(len(SUB_GROUP)))
-    spec = ModelSpec(
-        id="emoji-sub-test",
-        task=Task.GENERATE,
-        title="t",
-        description="d",
-        license="MIT",
-        source=Builtin(),
-        arch="ganvas-emoji-gan",
-        labels=labels,
-        truncation=True,
-        output_size=32,
-        params={**DEFAULT_CONFIG, "num_subclasses": len(SUB_GROUP)},
-    )
-    adapter = EmojiGanGenerator(spec, torch.device("cpu"), torch.float32, g)
+    adapter = _adapter(g, labels, output_size=32)  # the native size: no resampling
     seeds = list(range(12))
     z = adapter.sample_latents(seeds)
     # a subclass label: that subclass and its class, for every seed
