@@ -93,7 +93,7 @@ def build(ctx: AppContext) -> InpaintTab:
     with gr.Row():
         with gr.Column():
             source = gr.Image(
-                label="Photo (the file itself is inpainted: 16-bit, alpha and EXIF are kept)",
+                label="Photo (16-bit, alpha and EXIF are kept)",
                 type="filepath",
                 image_mode=None,
                 height=160,
