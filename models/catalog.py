@@ -41,7 +41,7 @@ SPECS: list[ModelSpec] = [
         license="Apache-2.0",
         source=EmbeddedFile(
             path="emoji-gan.safetensors",
-            sha256="064fe25d09ef663ce1a0c5bddfcb966328ad5c6feb444fa492c7fa782341b76a",
+            sha256="341e947e37113fdf90d2f544fb728997506e2daecf004fd570cdb708aa20cf0a",
             card="emoji-gan.md",
         ),
         arch="ganvas-emoji-gan",
