@@ -137,6 +137,19 @@ def _photo_shown(canvas) -> bool:
     return blue_ish.mean() > 0.05
 
 
+def _until_photo_shown(canvas, act, attempts: int, what: str) -> None:
+    """Do ``act`` (hand the inpaint editor a photo) until the editor's canvas shows it.
+
+    The editor receives the photo while its tab may still be mounting and can drop it; doing it
+    again always lands.
+    """
+    for _attempt in range(attempts):
+        act()
+        if _wait_until(lambda: _photo_shown(canvas), seconds=15):
+            return
+    pytest.fail(f"the inpaint editor never showed {what}")
+
+
 def test_upscale_tab(page, files, tmp_path):
     page.get_by_role("tab", name="Upscale").click()
     _upload(page, "upscale-input", files / "photo.png")
@@ -158,16 +171,13 @@ def test_send_to_inpaint_fills_the_photo_and_the_editor(page, files, tmp_path):
     page.get_by_role("button", name="Upscale", exact=True).click()
     _result_pixels(page, "upscale-result")
     canvas = page.locator("#inpaint-editor canvas").first
-    # The editor receives the photo while its tab is still mounting and can drop it (the same race as an
-    # upload during mounting, see test_inpaint_tab_paints_a_mask); a second send always lands.
-    for _attempt in range(2):
+
+    def send() -> None:
         page.get_by_role("tab", name="Upscale").click()
         page.get_by_role("button", name="Send result to Inpaint").last.click()
         assert _result_pixels(page, "inpaint-source").shape[:2] == (240, 320)
-        if _wait_until(lambda: _photo_shown(canvas), seconds=15):
-            break
-    else:
-        pytest.fail("the editor never showed the sent photo")
+
+    _until_photo_shown(canvas, send, attempts=2, what="the sent photo")
 
 
 def test_composite_tab(page, files, tmp_path):
@@ -207,12 +217,7 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     # starts as a blank white canvas and places the photo asynchronously; an upload made while the tab is
     # still mounting can be dropped. Wait until the photo's colours are on the editor's canvas
     # (the blue-magenta gradient of big.png: blue channel well above green), uploading again if needed.
-    for _attempt in range(3):
-        _upload(page, "inpaint-source", files / "big.png")
-        if _wait_until(lambda: _photo_shown(canvas), seconds=15):
-            break
-    else:
-        pytest.fail("the inpaint editor never showed the uploaded photo")
+    _until_photo_shown(canvas, lambda: _upload(page, "inpaint-source", files / "big.png"), 3, "the uploaded photo")
     page.wait_for_timeout(300)
     page.get_by_role("button", name="Brush", exact=True).click()
     box = canvas.bounding_box()

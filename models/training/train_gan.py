@@ -27,18 +27,19 @@ from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGene
 log = logging.getLogger("train_gan")
 
 
-def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images RGBA float in [0,1] at ``size``, group labels, subgroup labels) of the train or held-out split."""
+def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """(images RGBA float in [0,1] at ``size``, group labels, subgroup labels) of the train or held-out split,
+    and the number of subgroups in the whole dataset (some may lie only in the held-out split)."""
     d = load_file(str(data_dir / "emoji64.safetensors"))
     keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
     imgs = d["images"][keep].float() / 255.0
     if "sublabels" not in d:
         raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m models.training.emoji_data")
-    return to_size(imgs, size), d["labels"][keep], d["sublabels"][keep]
+    return to_size(imgs, size), d["labels"][keep], d["sublabels"][keep], int(d["sublabels"].max()) + 1
 
 
 def subclass_table(labels: torch.Tensor, sublabels: torch.Tensor, num_subclasses: int) -> tuple:
-    """(group of each subgroup, its count in ``labels``): the generator's ``sub_group`` and ``sub_prior``."""
+    """(group of each subgroup, its number of images): the generator's ``sub_group`` and ``sub_prior``."""
     group = torch.zeros(num_subclasses, dtype=torch.int64)
     group[sublabels] = labels
     return group, torch.bincount(sublabels, minlength=num_subclasses).float()
@@ -112,11 +113,11 @@ def train(args: argparse.Namespace) -> None:
     ckpt = out / "last.pt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True) if args.resume and ckpt.exists() else None
     cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else dict(DEFAULT_CONFIG)
-    x_all, y_all, s_all = load_split(Path(args.data), cfg["base_size"], held_out=False)
+    x_all, y_all, s_all, subgroup_count = load_split(Path(args.data), cfg["base_size"], held_out=False)
     x_all = x_all * 2 - 1
     n = len(x_all)
     if args.subclasses and not state:
-        cfg["num_subclasses"] = int(load_file(str(Path(args.data) / "emoji64.safetensors"))["sublabels"].max()) + 1
+        cfg["num_subclasses"] = subgroup_count
     num_sub = cfg.get("num_subclasses", 0)
     log.info("train images %d at %d px, %d subclasses", n, cfg["base_size"], num_sub)
     g = EmojiGenerator(**cfg)
