@@ -159,6 +159,32 @@ def test_class_only_weights_warm_start_a_subclass_model_unchanged():
     assert names_new.index("sub_embed.weight") not in moved
 
 
+def test_auxiliary_classifier_joins_a_discriminator_without_changing_its_scores():
+    from models.training.train_gan import warm_start
+
+    torch.manual_seed(2)
+    old_d = EmojiDiscriminator(num_classes=9).eval()
+    new_d = EmojiDiscriminator(num_classes=9, aux_classifier=True).eval()
+    with pytest.raises(ValueError, match="not a warm start"):
+        warm_start(new_d, old_d.state_dict())  # the class head is not one of the subclass parts
+    warm_start(new_d, old_d.state_dict(), new_parts=("classifier.",))
+    x = torch.rand(6, 4, 32, 32) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 3, 4, 8])
+    score, logits = new_d(x, labels, with_logits=True)
+    assert torch.allclose(score, old_d(x, labels), atol=1e-5)
+    assert logits.shape == (6, 9) and torch.count_nonzero(logits) == 0  # starts at chance
+    with pytest.raises(ValueError, match="no auxiliary classifier"):
+        old_d(x, labels, with_logits=True)
+    # the head learns: a few steps on fixed features separate two labels
+    opt = torch.optim.Adam(new_d.classifier.parameters(), lr=0.05)
+    for _ in range(300):
+        loss = torch.nn.functional.cross_entropy(new_d(x, labels, with_logits=True)[1], labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert torch.equal(new_d(x, labels, with_logits=True)[1].argmax(1), labels)
+
+
 def test_adapter_takes_class_or_subclass_labels():
     g = _sub_generator()
     torch.nn.init.normal_(g.sub_embed.weight)  # subclasses that matter

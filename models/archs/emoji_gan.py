@@ -147,7 +147,11 @@ class EmojiDiscriminator(nn.Module):
     """Projection discriminator (Miyato & Koyama 2018) on RGBA in [-1, 1]."""
 
     def __init__(
-        self, num_classes: int = 9, channels: tuple[int, ...] = (32, 64, 96, 128), num_subclasses: int = 0
+        self,
+        num_classes: int = 9,
+        channels: tuple[int, ...] = (32, 64, 96, 128),
+        num_subclasses: int = 0,
+        aux_classifier: bool = False,
     ) -> None:
         super().__init__()
         sn = nn.utils.spectral_norm
@@ -161,13 +165,27 @@ class EmojiDiscriminator(nn.Module):
             # discriminator's weights load unchanged and it scores exactly as before)
             self.sub_embed = sn(nn.Embedding(num_subclasses, channels[-1]))
             self.sub_gate = nn.Parameter(torch.zeros(()))
+        self.aux_classifier = aux_classifier
+        if aux_classifier:
+            # an AC-GAN style class head on the same features (Odena et al. 2017), used in training only:
+            # zero at first, so a discriminator without it loads unchanged and it starts at chance
+            self.classifier = nn.Linear(channels[-1], num_classes)
+            nn.init.zeros_(self.classifier.weight)
+            nn.init.zeros_(self.classifier.bias)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, sublabels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor, sublabels: torch.Tensor | None = None, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Realism score per image; with ``with_logits`` also the class logits of the auxiliary head."""
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
         out = self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(1)
         if self.num_subclasses:
             out = out + self.sub_gate * (self.sub_embed(sublabels) * h).sum(1)
-        return out
+        if not with_logits:
+            return out
+        if not self.aux_classifier:
+            raise ValueError("this discriminator has no auxiliary classifier")
+        return out, self.classifier(h)
 
 
 def to_size(rgba: torch.Tensor, size: int) -> torch.Tensor:

@@ -45,10 +45,10 @@ def subclass_table(labels: torch.Tensor, sublabels: torch.Tensor, num_subclasses
     return group, torch.bincount(sublabels, minlength=num_subclasses).float()
 
 
-def warm_start(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a class-only model's weights into a subclass model; only the new ``sub_*`` entries may be missing."""
+def warm_start(module: torch.nn.Module, state: dict[str, torch.Tensor], new_parts: tuple[str, ...] = ("sub_",)) -> None:
+    """Load a smaller model's weights into a grown one; only entries starting with ``new_parts`` may be missing."""
     missing, unexpected = module.load_state_dict(state, strict=False)
-    new = [k for k in missing if not k.startswith("sub_")]
+    new = [k for k in missing if not k.startswith(new_parts)]
     if new or unexpected:
         raise ValueError(f"not a warm start: missing {new}, unexpected {unexpected}")
 
@@ -121,7 +121,11 @@ def train(args: argparse.Namespace) -> None:
     num_sub = cfg.get("num_subclasses", 0)
     log.info("train images %d at %d px, %d subclasses", n, cfg["base_size"], num_sub)
     g = EmojiGenerator(**cfg)
-    d = EmojiDiscriminator(num_classes=cfg["num_classes"], num_subclasses=num_sub)
+    d_cfg = {"num_classes": cfg["num_classes"], "num_subclasses": num_sub, **(state.get("d_cfg", {}) if state else {})}
+    if args.aux_weight > 0:
+        d_cfg["aux_classifier"] = True
+    d = EmojiDiscriminator(**d_cfg)
+    aux = d.aux_classifier
     if num_sub:
         g.sub_group, g.sub_prior = subclass_table(y_all, s_all, num_sub)
     ema = copy.deepcopy(g).eval()
@@ -130,17 +134,25 @@ def train(args: argparse.Namespace) -> None:
     step, spent = 0, 0.0
     if state:
         g.load_state_dict(state["g"])
-        d.load_state_dict(state["d"])
         ema.load_state_dict(state["ema"])
         opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
+        if aux and not any(k.startswith("classifier.") for k in state["d"]):
+            # the auxiliary class head joins a running training: zero, so the scores are unchanged
+            warm_start(d, state["d"], new_parts=("classifier.",))
+            plain_d = EmojiDiscriminator(**{**d_cfg, "aux_classifier": False})
+            remap_optimizer(state["opt_d"], _names(plain_d), opt_d, _names(d))
+            log.info("discriminator gains an auxiliary classifier (weight %.2f)", args.aux_weight)
+        else:
+            d.load_state_dict(state["d"])
+            opt_d.load_state_dict(state["opt_d"])
         step, spent = int(state["step"]), float(state["spent"])
         log.info("resumed at step %d (%.1f min)", step, spent / 60)
     elif args.init_from:
         # a class-only checkpoint warm-starts a subclass model: same function at first, then it specialises
         init = torch.load(args.init_from, map_location="cpu", weights_only=True)
         for module, key in ((g, "g"), (d, "d"), (ema, "ema")):
-            warm_start(module, init[key])  # the subgroup table and embeddings are not in it: kept as built
+            # the subgroup table and embeddings (and a new class head) are not in it: kept as built
+            warm_start(module, init[key], new_parts=("sub_", "classifier."))
         plain_g = EmojiGenerator(**init.get("cfg", DEFAULT_CONFIG))
         plain_d = EmojiDiscriminator(num_classes=cfg["num_classes"])
         remap_optimizer(init["opt_g"], _names(plain_g), opt_g, _names(g))
@@ -171,14 +183,23 @@ def train(args: argparse.Namespace) -> None:
             with torch.no_grad():
                 fake = g(z, *cond) * 2 - 1
             real_d = (labels, subs) if num_sub else (labels,)
-            loss_d = F.relu(1 - d(diff_augment(real), *real_d)).mean()
+            if aux:  # the class head learns from real images only (fakes would teach it their mistakes)
+                score, logits = d(diff_augment(real), *real_d, with_logits=True)
+                loss_d = F.relu(1 - score).mean() + args.aux_weight * F.cross_entropy(logits, labels)
+            else:
+                loss_d = F.relu(1 - d(diff_augment(real), *real_d)).mean()
             loss_d = loss_d + F.relu(1 + d(diff_augment(fake), *fake_d)).mean()
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
         # generator
         fake = g(z, *cond) * 2 - 1
-        loss_g = -d(diff_augment(fake), *fake_d).mean()
+        if aux:  # and the generator is rewarded for fakes that head puts in the requested group
+            score, logits = d(diff_augment(fake), *fake_d, with_logits=True)
+            ce_g = F.cross_entropy(logits, fake_labels)
+            loss_g = -score.mean() + args.aux_weight * ce_g
+        else:
+            loss_g = -d(diff_augment(fake), *fake_d).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -186,16 +207,17 @@ def train(args: argparse.Namespace) -> None:
         step += 1
         if step % 50 == 0:
             log.info(
-                "step %d  %.1f min  loss_d %.3f  loss_g %.3f",
+                "step %d  %.1f min  loss_d %.3f  loss_g %.3f%s",
                 step,
                 (time.monotonic() - start) / 60,
                 loss_d.item(),
                 loss_g.item(),
+                f"  ce_g {ce_g.item():.3f}" if aux else "",
             )
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
-            _save(ckpt, cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+            _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
-    _save(ckpt, cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+    _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
     summary = {
         **cfg,
         "steps": step,
@@ -205,6 +227,7 @@ def train(args: argparse.Namespace) -> None:
         "lr_g": args.lr_g,
         "lr_d": args.lr_d,
         "d_steps": args.d_steps,
+        "aux_weight": args.aux_weight,
     }
     (out / "config.json").write_text(json.dumps(summary, indent=1))
     log.info("done: %d steps", step)
@@ -214,11 +237,12 @@ def _names(module: torch.nn.Module) -> list[str]:
     return [name for name, _ in module.named_parameters()]
 
 
-def _save(path, cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
+def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "cfg": cfg,
+            "d_cfg": d_cfg,
             "g": g.state_dict(),
             "d": d.state_dict(),
             "ema": ema.state_dict(),
@@ -257,6 +281,12 @@ def main() -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--subclasses", action="store_true", help="condition on the Unicode subgroup as well as the group")
     p.add_argument("--init-from", help="warm-start a --subclasses run from a class-only checkpoint (.pt)")
+    p.add_argument(
+        "--aux-weight",
+        type=float,
+        default=0.0,
+        help="weight of an auxiliary class loss (AC-GAN style head on the discriminator; 0 = off)",
+    )
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
