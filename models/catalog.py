@@ -36,12 +36,12 @@ SPECS: list[ModelSpec] = [
         task=Task.GENERATE,
         title="Ganvas emoji GAN (embedded)",
         description="A small class-conditional GAN trained here on the 9 Unicode emoji groups of Noto Color "
-        "Emoji: RGBA stickers (32 px native, served at 64 px). Faces, people and hands, flags, symbol tiles and "
-        "many animals, plants and foods come out recognisable; travel, activities and objects are often shapeless.",
+        "Emoji: RGBA stickers (32 px native, served at 64 px). Faces, people and hands, flags, symbol tiles, "
+        "animals and plants come out recognisable, foods often; travel, activities and objects are often shapeless.",
         license="Apache-2.0",
         source=EmbeddedFile(
             path="emoji-gan.safetensors",
-            sha256="341e947e37113fdf90d2f544fb728997506e2daecf004fd570cdb708aa20cf0a",
+            sha256="1d5c3f4b442d4cc12ceb6720152e73a31ff88de33d04b4e224f1f1166eff6172",
             card="emoji-gan.md",
         ),
         arch="ganvas-emoji-gan",
