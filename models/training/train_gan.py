@@ -126,6 +126,8 @@ def train(args: argparse.Namespace) -> None:
         d_cfg["aux_classifier"] = True
     d = EmojiDiscriminator(**d_cfg)
     aux = d.aux_classifier
+    if aux and args.aux_weight <= 0:
+        log.warning("this run's discriminator has an auxiliary class head, but --aux-weight is 0: its loss is off")
     if num_sub:
         g.sub_group, g.sub_prior = subclass_table(y_all, s_all, num_sub)
     ema = copy.deepcopy(g).eval()
