@@ -175,7 +175,7 @@ def test_auxiliary_classifier_joins_a_discriminator_without_changing_its_scores(
     assert logits.shape == (6, 9) and torch.count_nonzero(logits) == 0  # starts at chance
     with pytest.raises(ValueError, match="no auxiliary classifier"):
         old_d(x, labels, with_logits=True)
-    # the head learns: a few steps on fixed features separate two labels
+    # the head learns: trained alone on fixed features, it separates the six labels
     opt = torch.optim.Adam(new_d.classifier.parameters(), lr=0.05)
     for _ in range(300):
         loss = torch.nn.functional.cross_entropy(new_d(x, labels, with_logits=True)[1], labels)

@@ -96,6 +96,16 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bo
     return x * mask - (1 - mask)
 
 
+def score_and_class_loss(
+    d: EmojiDiscriminator, x: torch.Tensor, cond: tuple, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's realism scores and, if it has a class head, that head's cross-entropy for ``labels``."""
+    if not d.aux_classifier:
+        return d(x, *cond), torch.zeros(())
+    score, logits = d(x, *cond, with_logits=True)
+    return score, F.cross_entropy(logits, labels)
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
@@ -185,23 +195,18 @@ def train(args: argparse.Namespace) -> None:
             with torch.no_grad():
                 fake = g(z, *cond) * 2 - 1
             real_d = (labels, subs) if num_sub else (labels,)
-            if aux:  # the class head learns from real images only (fakes would teach it their mistakes)
-                score, logits = d(diff_augment(real), *real_d, with_logits=True)
-                loss_d = F.relu(1 - score).mean() + args.aux_weight * F.cross_entropy(logits, labels)
-            else:
-                loss_d = F.relu(1 - d(diff_augment(real), *real_d)).mean()
+            # a class head learns from real images only (fakes would teach it their mistakes)
+            score, ce_d = score_and_class_loss(d, diff_augment(real), real_d, labels)
+            loss_d = F.relu(1 - score).mean() + args.aux_weight * ce_d
             loss_d = loss_d + F.relu(1 + d(diff_augment(fake), *fake_d)).mean()
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
         # generator
         fake = g(z, *cond) * 2 - 1
-        if aux:  # and the generator is rewarded for fakes that head puts in the requested group
-            score, logits = d(diff_augment(fake), *fake_d, with_logits=True)
-            ce_g = F.cross_entropy(logits, fake_labels)
-            loss_g = -score.mean() + args.aux_weight * ce_g
-        else:
-            loss_g = -d(diff_augment(fake), *fake_d).mean()
+        # and the generator is rewarded for fakes that head puts in the requested group
+        score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_labels)
+        loss_g = -score.mean() + args.aux_weight * ce_g
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
