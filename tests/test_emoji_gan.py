@@ -205,3 +205,17 @@ def test_adapter_takes_class_or_subclass_labels():
     match = [min(float((out[i] - p[i]).abs().max()) for p in per_sub) for i in seeds]
     assert max(match) < 1e-5
     assert len({int(torch.stack([(out[i] - p[i]).abs().max() for p in per_sub]).argmin()) for i in seeds}) == 2
+
+
+def test_group_sampler_balances_small_groups():
+    from models.training.train_gan import group_sampler
+
+    labels = torch.tensor([0] * 300 + [1] * 60 + [2] * 40)
+    torch.manual_seed(0)
+    share = {
+        b: torch.bincount(labels[group_sampler(labels, b)(20000)], minlength=3).float() / 20000 for b in (0.0, 0.5, 1.0)
+    }
+    assert torch.allclose(share[0.0], torch.tensor([0.75, 0.15, 0.10]), atol=0.015)  # as in the data
+    assert torch.allclose(share[1.0], torch.full((3,), 1 / 3), atol=0.015)  # every group equally often
+    sqrt = torch.tensor([300, 60, 40]).float().sqrt()
+    assert torch.allclose(share[0.5], sqrt / sqrt.sum(), atol=0.015)
