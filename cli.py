@@ -57,6 +57,12 @@ def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
 
     o = Path(out)
     if folder or len(files) > 1 or o.is_dir():
+        if o.suffix.lower() in IMAGE_SUFFIXES and not o.is_dir():
+            raise InvalidInputError(f"With several inputs, -o must be a folder, not {o}.")
+        stems = [f.stem for f in files]
+        twins = sorted({s for s in stems if stems.count(s) > 1})
+        if twins:
+            raise InvalidInputError(f"Two inputs would both be written as {o / twins[0]}.png: rename one of them.")
         o.mkdir(parents=True, exist_ok=True)
         return [o / f"{f.stem}.png" for f in files]
     if o.suffix.lower() not in IMAGE_SUFFIXES:
@@ -110,7 +116,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ops.convert import load_image, save_image
+    from ops.convert import check_can_save, load_image, save_image
     from ops.upscale import upscale
 
     files, folder = _inputs(args.inputs)
@@ -119,9 +125,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     spec = _spec(cache, "upscale", args.model)
     model = cache.get(spec.id)
     for src, dst in zip(files, outs, strict=True):
+        image = load_image(src)
+        check_can_save(dst, image.alpha is not None, image.bit_depth)  # before minutes of upscaling
         update, close = _progress_bar(src.name)
         try:
-            result = upscale(load_image(src), model, args.scale, tile=args.tile, progress=update)
+            result = upscale(image, model, args.scale, tile=args.tile, progress=update)
         finally:
             close()
         save_image(result, dst)
@@ -130,12 +138,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    from ops.convert import load_image, save_image
+    from ops.convert import check_can_save, load_image, save_image
     from ops.inpaint import inpaint
 
     cache = _cache(args.device)
     spec = _spec(cache, "inpaint", args.model)
     image, mask = load_image(args.image), load_image(args.mask)
+    check_can_save(args.output, image.alpha is not None, image.bit_depth)
     update, close = _progress_bar(Path(args.image).name)
     try:
         res = inpaint(
@@ -183,6 +192,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_composite(args: argparse.Namespace) -> int:
     from ops.composite import composite, depth_composite, depth_from_image
     from ops.convert import load_image, save_image
+    from ops.errors import InvalidInputError
 
     bg, fg = load_image(args.background), load_image(args.foreground)
     mask = load_image(args.mask) if args.mask else None
@@ -195,8 +205,18 @@ def cmd_composite(args: argparse.Namespace) -> int:
             except ValueError:
                 return depth_from_image(load_image(value))
 
+        if args.seamless:
+            raise InvalidInputError("--seamless and --depth cannot be combined: choose one.")
         result = depth_composite(
-            bg, fg, bg_depth=depth(args.bg_depth), fg_depth=depth(args.fg_depth), softness=args.softness, **place
+            bg,
+            fg,
+            bg_depth=depth(args.bg_depth),
+            fg_depth=depth(args.fg_depth),
+            mask=mask,
+            feather=args.feather,
+            blend_mode=args.blend,
+            softness=args.softness,
+            **place,
         )
     else:
         result = composite(
@@ -239,6 +259,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
+
     p = _Parser(prog="cli.py", description="Ganvas image studio on the command line.")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available; env GANVAS_DEVICE)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -253,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("-o", "--output", required=True)
     u.add_argument("--model")
     u.add_argument("--scale", type=float, default=4.0)
-    u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: automatic)")
+    u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default or 0: automatic)")
     u.set_defaults(fn=cmd_upscale)
 
     i = sub.add_parser("inpaint", help="fill the masked region (mask: non-zero = fill)")
@@ -262,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-o", "--output", required=True)
     i.add_argument("--model")
     i.add_argument("--strategy", choices=["crop", "resize", "original"], default="crop")
-    i.add_argument("--dilate", type=int, default=0)
-    i.add_argument("--feather", type=int, default=0)
+    i.add_argument("--dilate", type=int, default=DEFAULT_DILATE, help="grow the mask by this many pixels (as the app)")
+    i.add_argument("--feather", type=int, default=DEFAULT_FEATHER, help="blend width inside the mask edge, pixels")
     i.add_argument("--margin", type=int, default=128)
     i.set_defaults(fn=cmd_inpaint)
 

@@ -413,28 +413,36 @@ def depth_composite(
     *,
     bg_depth: torch.Tensor | float,
     fg_depth: torch.Tensor | float,
+    mask: ImageData | None = None,
     x: int = 0,
     y: int = 0,
     scale: float = 1.0,
     rotate: float = 0.0,
     opacity: float = 1.0,
+    feather: float = 0.0,
+    blend_mode: str = "normal",
     softness: float = 0.0,
 ) -> ImageData:
     """Composite with occlusion by depth (SMALLER = NEARER): the fg shows only where it is nearer than the bg.
 
     Depths are (1,1,H,W) maps in [0,1] the size of their image, or constants; the fg map moves
     with the fg. The fg alpha is multiplied by clamp(0.5 + (bg_depth - fg_depth) / softness, 0, 1),
-    a hard step when ``softness`` is 0 (equal depths go to the fg).
+    a hard step when ``softness`` is 0 (equal depths go to the fg). ``mask``, ``feather`` and
+    ``blend_mode`` act as in :func:`composite`.
     """
-    _check_params(scale, opacity, 0.0)
+    _check_params(scale, opacity, feather)
+    _check_mode(blend_mode)
     if not (math.isfinite(softness) and softness >= 0):
         raise InvalidInputError(f"Softness must be 0 or more (got {softness}).")
     x, y = _position(x, "x"), _position(y, "y")
     bg_d = _depth_map(bg_depth, bg, "background")
     fg_d = _depth_map(fg_depth, fg, "foreground")
     chans = torch.cat([fg.rgb, fg_d], dim=1)
-    placed, placed_a = _place(chans, _layer_alpha(fg), bg.size, x, y, scale, rotate)
-    placed_rgb, placed_d = placed[:, :3], placed[:, 3:]
+    fg_alpha = _layer_alpha(fg)
+    if mask is not None:
+        fg_alpha = fg_alpha * _resize_map(mask_from_image(mask), fg.size)
+    placed, placed_a = _place(chans, fg_alpha, bg.size, x, y, scale, rotate, feather)
+    placed_rgb, placed_d = _mixed_colour(bg, placed[:, :3], blend_mode), placed[:, 3:]
     if softness > 0:
         weight = (0.5 + (bg_d - placed_d) / softness).clamp(0, 1)
     else:

@@ -24,6 +24,9 @@ from ops.errors import ImageTooLargeError, InvalidInputError
 MAX_PIXELS = 100_000_000
 
 _ORIENTATION = 0x0112
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+# ImageDescription, Make, Model, Orientation, Software, DateTime, Artist, Copyright
+_TIFF_DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)
 
 ImageSource = Union[str, Path, Image.Image, np.ndarray, "ImageData"]
 
@@ -118,7 +121,20 @@ def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
     if not len(original):
         return None, orientation
     exif = Image.Exif()
-    exif.load(original.tobytes())
+    if img.format == "TIFF":
+        # a TIFF's own directory holds its layout (size, strips, bits per sample): carrying that
+        # into another file describes the wrong image, so keep only what describes the photo
+        for tag in _TIFF_DESCRIPTIVE_TAGS:
+            if tag in original:
+                exif[tag] = original[tag]
+        for ifd in (_EXIF_IFD, _GPS_IFD):
+            sub = original.get_ifd(ifd)
+            if sub:
+                exif[ifd] = dict(sub)
+        if not len(exif):
+            return None, orientation
+    else:
+        exif.load(original.tobytes())
     if _ORIENTATION in exif:
         exif[_ORIENTATION] = 1
     return exif.tobytes(), orientation
@@ -253,12 +269,31 @@ def to_pil(data: ImageData) -> Image.Image:
     return img
 
 
+_NO_ALPHA = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
+_FORMAT_NAMES = {".png": "PNG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF", **_NO_ALPHA}
+
+
+def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> None:
+    """Raise :class:`InvalidInputError` if the file type of ``path`` would drop transparency, bit depth
+    or colours (call it before long work so nothing is computed for a file that cannot be written)."""
+    suffix = Path(path).suffix.lower()
+    name = _FORMAT_NAMES.get(suffix, suffix.lstrip(".").upper() or "A file without a suffix")
+    if suffix == ".gif":
+        raise InvalidInputError("GIF keeps only 256 colours: save as PNG or WebP instead.")
+    if has_alpha and suffix in _NO_ALPHA:
+        raise InvalidInputError(f"{name} cannot hold transparency: save as PNG or WebP instead.")
+    if bit_depth == 16 and suffix not in (".png", ""):
+        raise InvalidInputError(f"{name} is written with 8 bits per channel here: save as PNG to keep the 16 bits.")
+
+
 def save_image(data: ImageData, path: str | Path) -> Path:
-    """Write a PNG (or whatever the suffix says) keeping bit depth, alpha, EXIF and ICC."""
+    """Write a PNG (or whatever the suffix says) keeping bit depth, alpha, EXIF and ICC; a file type
+    that would lose any of them (JPEG/BMP with alpha, 16 bits outside PNG, GIF) is refused."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    if data.bit_depth == 16 and suffix in (".png", ""):
+    check_can_save(path, data.alpha is not None, data.bit_depth)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if data.bit_depth == 16:
         path.write_bytes(encode_png16(data))
         return path
     img = to_pil(data)
@@ -268,8 +303,6 @@ def save_image(data: ImageData, path: str | Path) -> Path:
     if data.icc_profile:
         kwargs["icc_profile"] = data.icc_profile
     if suffix in (".jpg", ".jpeg"):
-        if img.mode in ("RGBA", "LA"):
-            raise InvalidInputError("JPEG cannot hold transparency: save as PNG or WebP instead.")
         kwargs["quality"] = 95
     if suffix == ".webp":
         kwargs["lossless"] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -29,6 +30,22 @@ def _label_index(gen: Generator, label: int | str | None) -> int:
     return idx
 
 
+MAX_SEED = 2**32 - 1
+
+
+def whole_number(value, name: str, lo: int, hi: int) -> int:
+    """``value`` as an int in [lo, hi], or an :class:`InvalidInputError` that names the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidInputError(f"{name} is empty: enter a whole number from {lo} to {hi}.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a whole number from {lo} to {hi} (got {value!r}).") from None
+    if not (math.isfinite(v) and v == int(v) and lo <= v <= hi):
+        raise InvalidInputError(f"{name} must be a whole number from {lo} to {hi} (got {value!r}).")
+    return int(v)
+
+
 def _check_truncation(gen: Generator, truncation: float) -> float:
     t = float(truncation)
     if gen.spec.truncation and not 0.02 <= t <= 1.0:
@@ -45,11 +62,10 @@ def sample(
     gen: Generator, seed: int, count: int = 4, label: int | str | None = None, truncation: float = 1.0
 ) -> list[ImageData]:
     """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
-    if not 1 <= int(count) <= MAX_COUNT:
-        raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
+    seed, count = whole_number(seed, "Seed", 0, MAX_SEED), whole_number(count, "Count", 1, MAX_COUNT)
     lab = _label_index(gen, label)
     t = _check_truncation(gen, truncation)
-    seeds = [int(seed) + i for i in range(int(count))]
+    seeds = [seed + i for i in range(count)]
     return to_images(gen.generate(seeds, [lab] * len(seeds), t))
 
 
@@ -73,12 +89,12 @@ def interpolate(
     truncation: float = 1.0,
 ) -> list[ImageData]:
     """Frames walking from (seed_a, label_a) to (seed_b, label_b): slerp in z, lerp in class."""
-    if not 2 <= int(frames) <= 64:
-        raise InvalidInputError("Frames must be between 2 and 64.")
+    frames = whole_number(frames, "Frames", 2, 64)
+    seed_a, seed_b = whole_number(seed_a, "Seed", 0, MAX_SEED), whole_number(seed_b, "Second seed", 0, MAX_SEED)
     t = _check_truncation(gen, truncation)
-    z = gen.sample_latents([int(seed_a), int(seed_b)], t)
+    z = gen.sample_latents([seed_a, seed_b], t)
     c = gen.class_vectors([_label_index(gen, label_a), _label_index(gen, label_b)])
-    steps = torch.linspace(0, 1, int(frames)).tolist()
+    steps = torch.linspace(0, 1, frames).tolist()
     zs = torch.stack([slerp(z[0], z[1], s) for s in steps])
     cs = torch.stack([(1 - s) * c[0] + s * c[1] for s in steps])
     return to_images(gen.synthesize(zs, cs, t))
@@ -93,15 +109,14 @@ def variations(
     truncation: float = 1.0,
 ) -> list[ImageData]:
     """Images near one seed: its latent plus ``strength`` times fresh noise, renormalised."""
-    if not 1 <= int(count) <= MAX_COUNT:
-        raise InvalidInputError(f"Count must be between 1 and {MAX_COUNT}.")
+    seed, count = whole_number(seed, "Seed", 0, MAX_SEED), whole_number(count, "Count", 1, MAX_COUNT)
     if not 0 <= float(strength) <= 1:
         raise InvalidInputError("Strength must be between 0 and 1.")
     t = _check_truncation(gen, truncation)
-    base = gen.sample_latents([int(seed)], t)[0]
-    noise = gen.sample_latents([int(seed) * 7919 + 104729 + i for i in range(int(count))], t)
+    base = gen.sample_latents([seed], t)[0]
+    noise = gen.sample_latents([seed * 7919 + 104729 + i for i in range(count)], t)
     zs = torch.stack([slerp(base, n, float(strength)) for n in noise])
-    cs = gen.class_vectors([_label_index(gen, label)] * int(count))
+    cs = gen.class_vectors([_label_index(gen, label)] * count)
     return to_images(gen.synthesize(zs, cs, t))
 
 

@@ -108,11 +108,14 @@ def upscale(
     """Upscale ``image`` by ``scale`` (1..8) keeping alpha, grayscale, bit depth, EXIF and ICC.
 
     A non-constant alpha goes through the model too (replicated to 3 channels, averaged back),
-    as Real-ESRGAN does; a constant alpha stays constant. ``tile=None`` picks a tile size from
+    as Real-ESRGAN does; a constant alpha stays constant. ``tile=None`` (or 0) picks a tile size from
     the device's free memory; out-of-memory halves it. ``progress(fraction, message)`` is
     called as tiles finish.
     """
     s = _check_scale(scale)
+    if tile is not None and int(tile) < 0:
+        raise InvalidInputError(f"Tile size must be 0 (automatic) or a positive number of pixels, not {tile}.")
+    tile = int(tile) if tile else None  # 0 = automatic, as in the app
     out_w, out_h = target_size(image.width, image.height, s)
     if out_w * out_h > max_output_pixels:
         raise ImageTooLargeError(

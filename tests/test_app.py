@@ -163,6 +163,16 @@ def test_composite_endpoint_places_the_sticker(client, images):
     assert tuple(out[0, 0, :3]) == tuple(_png(images / "photo.png")[0, 0])  # background untouched
 
 
+def test_composite_endpoint_names_an_emptied_number_field(client, images):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    bg, fg = handle_file(str(images / "photo.png")), handle_file(str(images / "sticker.png"))
+    rest = [1.0, 0, 1.0, 0, "normal", "alpha", None, 0.6, None, 0.4, 0]  # scale ... softness
+    with pytest.raises(AppError, match="The x field is empty"):
+        client.predict(bg, fg, None, None, 5, *rest, api_name="/composite")
+
+
 def test_edit_endpoint_replays_a_recipe(client, images):
     from gradio_client import handle_file
 
@@ -197,6 +207,21 @@ def test_generate_endpoint_is_reproducible(client):
         assert np.array_equal(_png(x["image"]), _png(y["image"]))
     assert _png(a[0]["image"]).shape[:2] == (spec.output_size, spec.output_size)
     assert not np.array_equal(_png(a[0]["image"]), _png(a[1]["image"]))
+
+
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_generate_endpoint_takes_a_label_index_and_names_a_wrong_label(client):
+    """API callers are not limited to the dropdown's choices of the default model (BigGAN has other labels)."""
+    from gradio_client.exceptions import AppError
+
+    spec = default_for(Task.GENERATE)
+    if len(spec.labels) < 2:
+        pytest.skip("needs a generator with labels")
+    by_name, _ = client.predict(spec.id, spec.labels[1], 3, 1, 1.0, api_name="/generate")
+    by_index, _ = client.predict(spec.id, "1", 3, 1, 1.0, api_name="/generate")
+    assert np.array_equal(_png(by_name[0]["image"]), _png(by_index[0]["image"]))
+    with pytest.raises(AppError, match="has no label 'goldfish'"):
+        client.predict(spec.id, "goldfish", 3, 1, 1.0, api_name="/generate")
 
 
 @pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")

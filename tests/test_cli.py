@@ -60,7 +60,16 @@ def test_inpaint_keeps_pixels_outside_the_mask(tmp_path, photo):
     out = tmp_path / "o.png"
     assert cli.main(["inpaint", str(photo), str(tmp_path / "m.png"), "-o", str(out), "--model", "telea"]) == 0
     a, b = np.asarray(Image.open(photo)), np.asarray(Image.open(out))[..., :3]
-    assert np.array_equal(a[mask == 0], b[mask == 0])
+    grown = np.zeros_like(mask)
+    grown[8 - 4 : 14 + 4, 10 - 4 : 20 + 4] = 255  # the app's default: the mask grown by 4 px
+    assert np.array_equal(a[grown == 0], b[grown == 0])
+    assert not np.array_equal(a[mask > 0], b[mask > 0])
+    changed = np.argwhere((a != b).any(-1))
+    assert changed[:, 0].min() < 8 and changed[:, 0].max() >= 14  # the fill reaches past the painted mask
+    out0 = tmp_path / "o0.png"
+    cli.main(["inpaint", str(photo), str(tmp_path / "m.png"), "-o", str(out0), "--model", "telea", "--dilate", "0"])
+    c = np.asarray(Image.open(out0))[..., :3]
+    assert np.array_equal(a[mask == 0], c[mask == 0])
 
 
 def test_composite_and_edit(tmp_path, photo):
@@ -101,6 +110,10 @@ def test_generate_is_reproducible(tmp_path):
         ["upscale", "{photo}", "-o", "x.png", "--scale", "20"],
         ["edit", "{photo}", "-o", "x.png", "--recipe", "missing.json"],
         ["upscale", "{photo}"],
+        ["upscale", "{photo}", "-o", "x.gif", "--model", "bicubic"],
+        ["upscale", "{photo}", "{photo}", "-o", "out", "--model", "bicubic"],
+        ["upscale", "{photo}", "{photo}", "-o", "x.png", "--model", "bicubic"],
+        ["upscale", "{photo}", "-o", "x.png", "--model", "bicubic", "--tile", "-1"],
     ],
 )
 def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):

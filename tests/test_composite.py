@@ -369,6 +369,20 @@ def test_depth_map_moves_with_the_foreground():
     assert out.rgb[0, 0, 3, 1] == 1.0
 
 
+def test_depth_composite_takes_the_mask_feather_and_blend_mode():
+    bg, fg = _solid(4, 4, 0.5), _solid(4, 4, 1.0)
+    mask = np.ones((4, 4))
+    mask[:, :2] = 0  # keep only the right half of the foreground
+    out = depth_composite(bg, fg, bg_depth=0.5, fg_depth=0.2, mask=_img(mask))
+    assert torch.equal(out.rgb[0, 0, 0], torch.tensor([0.5, 0.5, 1.0, 1.0]))
+    mult = depth_composite(bg, _solid(4, 4, 0.5), bg_depth=0.5, fg_depth=0.2, blend_mode="multiply")
+    torch.testing.assert_close(mult.rgb, torch.full((1, 3, 4, 4), 0.25))
+    soft = depth_composite(bg, fg, bg_depth=0.5, fg_depth=0.2, feather=1.0)
+    assert 0.5 < float(soft.rgb[0, 0, 0, 0]) < float(soft.rgb[0, 0, 2, 2]) <= 1.0  # edge softer than the middle
+    with pytest.raises(InvalidInputError, match="blend"):
+        depth_composite(bg, fg, bg_depth=0.5, fg_depth=0.2, blend_mode="sparkle")
+
+
 def test_depth_composite_validates_maps():
     bg, fg = _solid(4, 4, 0.0), _solid(2, 2, 1.0)
     with pytest.raises(InvalidInputError, match="same size"):

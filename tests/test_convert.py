@@ -116,3 +116,37 @@ def test_jpeg_refuses_alpha(tmp_path):
     data = from_numpy(_rng_img())
     with pytest.raises(InvalidInputError, match="transparency"):
         save_image(data, tmp_path / "x.jpg")
+
+
+@pytest.mark.parametrize(
+    ("arr", "name", "match"),
+    [
+        (_rng_img(), "x.bmp", "BMP cannot hold transparency"),
+        (_rng_img(), "x.jpeg", "JPEG cannot hold transparency"),
+        (_rng_img(c=3), "x.gif", "256 colours"),
+        (_rng_img(c=3, dtype=np.uint16), "x.tif", "save as PNG to keep the 16 bits"),
+        (_rng_img(c=3, dtype=np.uint16), "x.webp", "save as PNG to keep the 16 bits"),
+    ],
+)
+def test_file_types_that_would_lose_alpha_depth_or_colours_are_refused(tmp_path, arr, name, match):
+    with pytest.raises(InvalidInputError, match=match):
+        save_image(from_numpy(arr), tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_tiff_layout_tags_are_not_carried_as_photo_metadata(tmp_path):
+    img = Image.fromarray(_rng_img(h=8, w=8, c=3))
+    exif = Image.Exif()
+    exif[0x010F] = "GanvasCam"
+    exif[0x8769] = {0x9003: "2020:01:02 03:04:05"}
+    img.save(tmp_path / "a.tif", exif=exif.tobytes())
+    data = load_image(tmp_path / "a.tif")
+    big = ImageData(torch.nn.functional.interpolate(data.rgb, scale_factor=2), exif=data.exif)
+    for name in ("b.tif", "b.png"):  # a TIFF with the source's width/strips in its EXIF fails to write
+        save_image(big, tmp_path / name)
+        with Image.open(tmp_path / name) as back:
+            assert back.size == (16, 16)
+            got = back.getexif()
+            assert got[0x010F] == "GanvasCam" and got.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
+            if name.endswith(".png"):
+                assert 256 not in got and 273 not in got  # no image width / strip offsets of the 8x8 file

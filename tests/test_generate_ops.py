@@ -65,6 +65,25 @@ def test_labels_by_name_or_index_and_errors(gen):
         g.sample(gen, 1, 1, truncation=0)
 
 
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda gen: g.sample(gen, None, 1), "Seed is empty"),
+        (lambda gen: g.sample(gen, 2**64, 1), "Seed must be a whole number from 0 to 4294967295"),
+        (lambda gen: g.sample(gen, -1, 1), "Seed must be"),
+        (lambda gen: g.sample(gen, 1.5, 1), "Seed must be"),
+        (lambda gen: g.sample(gen, 0, None), "Count is empty"),
+        (lambda gen: g.variations(gen, float("nan"), 2), "Seed must be"),
+        (lambda gen: g.interpolate(gen, 0, None), "Second seed is empty"),
+        (lambda gen: g.interpolate(gen, 0, 1, frames=1), "Frames must be"),
+    ],
+)
+def test_bad_seeds_and_counts_are_named_in_the_message(gen, call, match):
+    with pytest.raises(InvalidInputError, match=match):
+        call(gen)
+    assert torch.equal(g.sample(gen, 7.0, 1)[0].rgb, g.sample(gen, "7", 1)[0].rgb)  # a float or text seed is fine
+
+
 def test_interpolation_ends_match_the_endpoints(gen):
     frames = g.interpolate(gen, 1, 2, "a", "c", frames=5)
     assert len(frames) == 5

@@ -155,3 +155,14 @@ def test_progress_reports_colour_then_transparency():
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert seen[0][1].startswith("colour") and seen[-1][1].startswith("transparency")
+
+
+def test_tile_zero_means_automatic_and_a_negative_tile_is_refused():
+    img = _image(40, 24)
+    auto, zero = [], []
+    a = upscale(img, _tiny_x2(), 2, tile=None, progress=lambda f, m: auto.append(m))
+    b = upscale(img, _tiny_x2(), 2, tile=0, progress=lambda f, m: zero.append(m))
+    assert torch.equal(a.rgb, b.rgb)
+    assert zero == auto and len(zero) == 1  # one tile, not one per pixel
+    with pytest.raises(InvalidInputError, match="Tile size"):
+        upscale(img, _tiny_x2(), 2, tile=-3)

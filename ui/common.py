@@ -48,6 +48,16 @@ class AppContext:
         return str(save_image(image, self.out_path(stem)))
 
 
+def whole(value, name: str) -> int:
+    """A number field's value as an int; an emptied field is a plain message, not a TypeError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidInputError(f"The {name} field is empty: enter a whole number.")
+    try:
+        return int(round(float(value)))
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"The {name} field must be a whole number (got {value!r}).") from None
+
+
 def example(name: str) -> str:
     """Path of an example image shipped in assets/examples."""
     return str(EXAMPLES / name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ops.composite import BLEND_MODES, composite, depth_composite, depth_from_image
-from ui.common import AppContext, example, friendly, read_image, read_optional
+from ui.common import AppContext, example, friendly, read_image, read_optional, whole
 
 MODES = ("alpha", "seamless", "depth")
 
@@ -35,7 +35,7 @@ def run_composite(
     bg = read_image(background, "a background image")
     fg = read_image(foreground, "a foreground image")
     m = read_optional(mask)
-    place = dict(x=int(x), y=int(y), scale=float(scale), rotate=float(rotate), opacity=float(opacity))
+    place = dict(x=whole(x, "x"), y=whole(y, "y"), scale=float(scale), rotate=float(rotate), opacity=float(opacity))
     if mode == "depth":
         bgd = read_optional(bg_depth_file)
         fgd = read_optional(fg_depth_file)
@@ -44,6 +44,9 @@ def run_composite(
             fg,
             bg_depth=depth_from_image(bgd) if bgd is not None else float(bg_depth),
             fg_depth=depth_from_image(fgd) if fgd is not None else float(fg_depth),
+            mask=m,
+            feather=float(feather),
+            blend_mode=blend_mode,
             softness=float(softness),
             **place,
         )

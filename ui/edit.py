@@ -15,7 +15,7 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, read_image
+from ui.common import AppContext, editor_parts, example, friendly, read_image, whole
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -167,7 +167,12 @@ def build(ctx: AppContext) -> EditTab:
         return handler
 
     b_crop.click(
-        adder("crop", lambda lt, tp, w, h: dict(left=int(lt), top=int(tp), width=int(w), height=int(h))),
+        adder(
+            "crop",
+            lambda lt, tp, w, h: dict(
+                left=whole(lt, "left"), top=whole(tp, "top"), width=whole(w, "width"), height=whole(h, "height")
+            ),
+        ),
         [image, recipe, c_left, c_top, c_w, c_h],
         outputs,
         api_visibility="private",
@@ -188,7 +193,7 @@ def build(ctx: AppContext) -> EditTab:
     )
     b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, api_visibility="private")
     b_resize.click(
-        adder("resize", lambda w, h, m: dict(width=int(w), height=int(h), method=m)),
+        adder("resize", lambda w, h, m: dict(width=whole(w, "width"), height=whole(h, "height"), method=m)),
         [image, recipe, s_w, s_h, s_method],
         outputs,
         api_visibility="private",

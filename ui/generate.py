@@ -25,8 +25,9 @@ def _generator(ctx: AppContext, model_id: str | None):
 def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> list[tuple[str, str]]:
     """Sample ``count`` images; returns [(png path, caption)]."""
     gen = _generator(ctx, model_id)
-    images = gen_ops.sample(gen, int(seed), int(count), label, float(truncation))
-    return [(ctx.save(im, f"gen-{int(seed) + i}"), f"seed {int(seed) + i}") for i, im in enumerate(images)]
+    seed = gen_ops.whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
+    images = gen_ops.sample(gen, seed, count, label, float(truncation))
+    return [(ctx.save(im, f"gen-{seed + i}"), f"seed {seed + i}") for i, im in enumerate(images)]
 
 
 def run_interpolate(
@@ -34,18 +35,15 @@ def run_interpolate(
 ) -> str:
     """An animation from (seed_a, label_a) to (seed_b, label_b); returns its path."""
     gen = _generator(ctx, model_id)
-    frames_ = gen_ops.interpolate(
-        gen, int(seed_a), int(seed_b), label_a, label_b or label_a, int(frames), float(truncation)
-    )
+    frames_ = gen_ops.interpolate(gen, seed_a, seed_b, label_a, label_b or label_a, frames, float(truncation))
     return str(gen_ops.save_animation(frames_, ctx.out_path("interp", f".{fmt}")))
 
 
 def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
     gen = _generator(ctx, model_id)
-    images = gen_ops.variations(gen, int(seed), int(count), label, float(strength), float(truncation))
-    return [
-        (ctx.save(im, f"var-{int(seed)}-{i}"), f"variation {i + 1} of seed {int(seed)}") for i, im in enumerate(images)
-    ]
+    seed = gen_ops.whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
+    images = gen_ops.variations(gen, seed, count, label, float(strength), float(truncation))
+    return [(ctx.save(im, f"var-{seed}-{i}"), f"variation {i + 1} of seed {seed}") for i, im in enumerate(images)]
 
 
 @dataclass
@@ -78,10 +76,10 @@ def build(ctx: AppContext) -> GenerateTab:
                 value=labels[0] if labels else None,
                 label="Label (type to search)",
                 filterable=True,
-                allow_custom_value=False,
+                allow_custom_value=True,  # API callers pick any model's labels; ops checks them
             )
             with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0)
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
                 count = gr.Slider(1, gen_ops.MAX_COUNT, value=8, step=1, label="Count")
             truncation = gr.Slider(
                 0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
@@ -89,9 +87,13 @@ def build(ctx: AppContext) -> GenerateTab:
             go = gr.Button("Generate", variant="primary", interactive=default is not None)
             with gr.Accordion("Interpolate / variations", open=False):
                 with gr.Row():
-                    seed_b = gr.Number(1, label="Second seed", precision=0)
+                    seed_b = gr.Number(1, label="Second seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
                     label_b = gr.Dropdown(
-                        labels, value=labels[0] if labels else None, label="Second label", filterable=True
+                        labels,
+                        value=labels[0] if labels else None,
+                        label="Second label",
+                        filterable=True,
+                        allow_custom_value=True,
                     )
                 frames = gr.Slider(2, 64, value=16, step=1, label="Frames")
                 b_interp = gr.Button("Interpolate (animated WebP)", interactive=default is not None)

@@ -9,6 +9,7 @@ import numpy as np
 
 from models.registry import Task
 from ops.convert import ImageData, from_numpy
+from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
 from ui.common import AppContext, editor_parts, example, friendly, model_choices, read_optional
@@ -116,8 +117,8 @@ def build(ctx: AppContext) -> InpaintTab:
                 mask_file = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
             model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
             with gr.Row():
-                dilate = gr.Slider(0, 64, value=4, step=1, label="Grow mask (px)")
-                feather = gr.Slider(0, 32, value=2, step=1, label="Feather (px)")
+                dilate = gr.Slider(0, 64, value=DEFAULT_DILATE, step=1, label="Grow mask (px)")
+                feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=1, label="Feather (px)")
             with gr.Row():
                 strategy = gr.Radio(
                     list(STRATEGIES),

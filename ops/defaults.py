@@ -1,0 +1,6 @@
+"""Defaults the app and the CLI share (no torch here, so the CLI's parser stays quick to build)."""
+
+# Inpaint: grow a hand-painted mask a little past the object's edge and blend the fill over a
+# couple of pixels (``ops.inpaint.inpaint`` itself defaults to neither).
+DEFAULT_DILATE = 4
+DEFAULT_FEATHER = 2
