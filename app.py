@@ -47,11 +47,11 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
                 up = upscale.build(ctx)
                 up_send = _send_buttons()
 
-        def to(tab_id: str, wrap=lambda p: p):
+        def to(tab_id: str):
             def send(path):
                 if not path:
                     raise gr.Error("There is no result to send yet.")
-                return wrap(path), gr.Tabs(selected=tab_id)
+                return path, gr.Tabs(selected=tab_id)
 
             return send
 

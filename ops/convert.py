@@ -359,11 +359,3 @@ def png_bytes(data: ImageData) -> bytes:
     kwargs = {"exif": data.exif} if data.exif else {}
     to_pil(data).save(buf, format="PNG", **kwargs)
     return buf.getvalue()
-
-
-def composite_over_colour(data: ImageData, colour: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> torch.Tensor:
-    """RGB (1,3,H,W) of the image flattened over a solid colour (for models that ignore alpha)."""
-    if data.alpha is None:
-        return data.rgb
-    bg = torch.tensor(colour, dtype=data.rgb.dtype).view(1, 3, 1, 1)
-    return data.rgb * data.alpha + bg * (1 - data.alpha)

@@ -23,9 +23,6 @@ log = logging.getLogger("ganvas")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
-#: Tab ids used by gr.Tabs(selected=...) for the "send to" hand-off.
-TAB_IDS = ("generate", "composite", "edit", "inpaint", "upscale")
-
 
 @dataclass
 class AppContext:
