@@ -219,3 +219,72 @@ def test_group_sampler_balances_small_groups():
     assert torch.allclose(share[1.0], torch.full((3,), 1 / 3), atol=0.015)  # every group equally often
     sqrt = torch.tensor([300, 60, 40]).float().sqrt()
     assert torch.allclose(share[0.5], sqrt / sqrt.sum(), atol=0.015)
+
+
+# ----------------------------------------------------------------------------- the 2x sticker upsampler
+
+
+def _stickers(n: int = 16, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Hard-edged coloured rectangles on transparency."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(n, 4, size, size)
+    for i in range(n):
+        y0, x0 = torch.randint(2, size // 2 - 2, (2,), generator=g).tolist()
+        y1, x1 = torch.randint(size // 2 + 2, size - 2, (2,), generator=g).tolist()
+        out[i, :3, y0:y1, x0:x1] = torch.rand(3, 1, 1, generator=g)
+        out[i, 3, y0:y1, x0:x1] = 1
+    return out
+
+
+def test_sticker_upsampler_starts_as_premultiplied_bicubic():
+    from models.archs.emoji_gan import StickerUpsampler
+
+    x = to_size(_stickers(4), 16)
+    torch.testing.assert_close(StickerUpsampler(8, 2)(x), to_size(x, 32))
+
+
+def test_adapter_uses_the_upsampler_when_the_weights_have_one():
+    torch.manual_seed(0)
+    module = EmojiGenerator(**DEFAULT_CONFIG, upsampler_channels=8, upsampler_blocks=1).eval()
+    torch.nn.init.normal_(module.upsampler.tail.weight, std=0.05)
+    adapter = _adapter(module, tuple("abcdefghi"), 64)
+    out = adapter.generate([3, 4], [0, 1])
+    z = adapter.sample_latents([3, 4])
+    with torch.no_grad():
+        native = module(z, adapter.class_vectors([0, 1]))
+    assert out.shape == (2, 4, 64, 64) and 0 <= float(out.min()) and float(out.max()) <= 1
+    torch.testing.assert_close(out, module.upsampler(native))
+    assert not torch.allclose(out, to_size(native, 64), atol=1e-3)
+
+
+def test_upsampler_training_lowers_its_loss_and_export_folds_it_in(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from models.archs.emoji_gan import premultiply
+    from models.training.train_emoji_upsampler import train
+    from models.training.train_gan import export
+
+    hi = _stickers()
+    lo = to_size(hi, 16)
+
+    def l1(up) -> float:
+        return float((premultiply(up(lo)) - premultiply(hi)).abs().mean())
+
+    net, summary = train(hi, hi[:6], channels=8, blocks=1, minutes=5, batch=16, lr=3e-3, seed=0, max_steps=300)
+    assert summary["steps"] == 300
+    assert l1(net) < 0.9 * l1(lambda x: to_size(x, 32))  # bicubic, where the untrained upsampler starts
+    save_file(
+        net.state_dict(),
+        str(tmp_path / "up.safetensors"),
+        metadata={"config": '{"upsampler_channels": 8, "upsampler_blocks": 1}'},
+    )
+    g = EmojiGenerator(**DEFAULT_CONFIG)
+    torch.save({"cfg": dict(DEFAULT_CONFIG), "ema": g.state_dict(), "step": 5}, tmp_path / "last.pt")
+    export(tmp_path, tmp_path / "g.safetensors", tmp_path / "up.safetensors")
+    with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as f:
+        cfg = __import__("json").loads(f.metadata()["config"])
+    assert cfg["upsampler_channels"] == 8
+    loaded = EmojiGenerator(**cfg)
+    loaded.load_state_dict(load_file(str(tmp_path / "g.safetensors")), strict=True)
+    torch.testing.assert_close(loaded.upsampler.tail.weight, net.tail.weight)

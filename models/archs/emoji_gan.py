@@ -1,8 +1,9 @@
 """Ganvas emoji GAN: a small class-conditional SNGAN-style generator and projection discriminator.
 
 The generator maps a latent z and a class vector (one-hot, or a mix of two for label
-interpolation) to an RGBA sticker. It is trained at ``base_size`` (32 px, for the CPU) and the
-adapter resamples to ``output_size`` (64 px) with premultiplied alpha so edges stay clean.
+interpolation) to an RGBA sticker. It is trained at ``base_size`` (32 px, for the CPU); a small
+learned 2x upsampler (trained separately on real emoji, ``upsampler_channels`` > 0) or a
+premultiplied bicubic resize brings it to ``output_size`` (64 px) with clean edges.
 """
 
 from __future__ import annotations
@@ -61,6 +62,46 @@ class UpBlock(nn.Module):
         return h + self.skip(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+def premultiply(rgba: torch.Tensor) -> torch.Tensor:
+    return torch.cat([rgba[:, :3] * rgba[:, 3:4], rgba[:, 3:4]], 1)
+
+
+def unpremultiply(pre: torch.Tensor) -> torch.Tensor:
+    """Premultiplied RGBA in [0, 1] -> straight RGBA (colour 0 where fully transparent)."""
+    pre = pre.clamp(0, 1)
+    alpha = pre[:, 3:4]
+    rgb = torch.where(alpha > 1e-4, pre[:, :3] / alpha.clamp_min(1e-4), torch.zeros_like(pre[:, :3]))
+    return torch.cat([rgb.clamp(0, 1), alpha], 1)
+
+
+class StickerUpsampler(nn.Module):
+    """2x upsampling of straight RGBA stickers: premultiplied bicubic plus a learned residual.
+
+    A few 3x3 convolutions at the low resolution predict the 2x detail (pixel shuffle); the last
+    layer starts at zero, so an untrained upsampler is exactly the premultiplied bicubic resize.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 4) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(4, channels, 3, padding=1)
+        self.body = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(blocks))
+        self.tail = nn.Conv2d(channels, 4 * 4, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward_premultiplied(self, rgba: torch.Tensor) -> torch.Tensor:
+        """Straight RGBA (N,4,H,W) -> premultiplied RGBA (N,4,2H,2W), not clamped (for training losses)."""
+        pre = premultiply(rgba)
+        base = F.interpolate(pre, scale_factor=2, mode="bicubic", align_corners=False)
+        h = F.leaky_relu(self.head(pre * 2 - 1), 0.2)
+        for conv in self.body:
+            h = h + F.leaky_relu(conv(h), 0.2)
+        return base + F.pixel_shuffle(self.tail(h), 2)
+
+    def forward(self, rgba: torch.Tensor) -> torch.Tensor:
+        return unpremultiply(self.forward_premultiplied(rgba))
+
+
 class EmojiGenerator(nn.Module):
     """(z, class vector[, subclass vector]) -> RGBA in [0, 1] at ``base_size``.
 
@@ -80,6 +121,8 @@ class EmojiGenerator(nn.Module):
         base_size: int = 32,
         output_size: int = 64,
         num_subclasses: int = 0,
+        upsampler_channels: int = 0,
+        upsampler_blocks: int = 4,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.base_size = z_dim, num_classes, base_size
@@ -97,6 +140,8 @@ class EmojiGenerator(nn.Module):
         self.blocks = nn.ModuleList(UpBlock(channels[i], channels[i + 1], cond) for i in range(blocks))
         self.out_bn = nn.BatchNorm2d(channels[-1])
         self.out = nn.Conv2d(channels[-1], 4, 3, padding=1)
+        # not trained with the GAN: added to the exported weights by ``train_gan --export --upsampler``
+        self.upsampler = StickerUpsampler(upsampler_channels, upsampler_blocks) if upsampler_channels else None
 
     def subclass_vectors(self, class_vectors: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """(N, num_subclasses): for each class in a row, the subclass at quantile ``u`` of that class's prior.
@@ -192,14 +237,9 @@ def to_size(rgba: torch.Tensor, size: int) -> torch.Tensor:
     """Resize RGBA with premultiplied alpha (no dark fringes), bicubic up / area down."""
     if rgba.shape[-1] == size:
         return rgba
-    a = rgba[:, 3:4]
-    pre = torch.cat([rgba[:, :3] * a, a], 1)
     mode = "bicubic" if size > rgba.shape[-1] else "area"
     kw = {"align_corners": False} if mode == "bicubic" else {}
-    out = F.interpolate(pre, size=(size, size), mode=mode, **kw).clamp(0, 1)
-    alpha = out[:, 3:4]
-    rgb = torch.where(alpha > 1e-4, out[:, :3] / alpha.clamp_min(1e-4), torch.zeros_like(out[:, :3]))
-    return torch.cat([rgb.clamp(0, 1), alpha], 1)
+    return unpremultiply(F.interpolate(premultiply(rgba), size=(size, size), mode=mode, **kw))
 
 
 def subclass_quantile(z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
@@ -238,7 +278,10 @@ class EmojiGanGenerator(Generator):
                 classes = classes + subs @ F.one_hot(m.sub_group, m.num_classes).to(cv.dtype)
                 picked = picked + subs
             out = m(z, classes, picked)
-        return to_size(out.float().cpu(), self.spec.output_size or out.shape[-1])
+        size = self.spec.output_size or out.shape[-1]
+        if m.upsampler is not None and size >= 2 * out.shape[-1]:
+            out = m.upsampler(out)
+        return to_size(out.float().cpu(), size)
 
 
 @loader("ganvas-emoji-gan")

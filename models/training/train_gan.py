@@ -279,11 +279,19 @@ def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
     tmp.replace(path)
 
 
-def export(run: Path, dest: Path) -> None:
-    """Write the EMA generator as safetensors (the file the registry ships)."""
+def export(run: Path, dest: Path, upsampler: Path | None = None) -> None:
+    """Write the EMA generator as safetensors (the file the registry ships), with the 2x sticker
+    upsampler of ``train_emoji_upsampler`` folded in when given."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     sd = {k: v.contiguous() for k, v in state["ema"].items()}
-    cfg = state.get("cfg", DEFAULT_CONFIG)
+    cfg = dict(state.get("cfg", DEFAULT_CONFIG))
+    if upsampler is not None:
+        from safetensors import safe_open
+
+        with safe_open(str(upsampler), framework="pt") as f:
+            cfg.update(json.loads((f.metadata() or {})["config"]))
+        sd.update({f"upsampler.{k}": v.contiguous() for k, v in load_file(str(upsampler)).items()})
+        EmojiGenerator(**cfg).load_state_dict(sd, strict=True)  # the keys fit the exported config
     meta = {"arch": "ganvas-emoji-gan", "steps": str(state["step"]), "config": json.dumps(cfg)}
     save_file(sd, str(dest), metadata=meta)
 
@@ -316,11 +324,12 @@ def main() -> None:
         default=0.0,
         help="0 = draw groups as often as in the data, 1 = every group equally often (small groups get more steps)",
     )
+    p.add_argument("--upsampler", help="with --export: fold in this sticker upsampler (train_emoji_upsampler)")
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
-        export(Path(args.out), Path(args.export))
+        export(Path(args.out), Path(args.export), Path(args.upsampler) if args.upsampler else None)
     else:
         train(args)
 
