@@ -36,12 +36,13 @@ SPECS: list[ModelSpec] = [
         task=Task.GENERATE,
         title="Ganvas emoji GAN (embedded)",
         description="A small class-conditional GAN trained here on the 9 Unicode emoji groups of Noto Color "
-        "Emoji: RGBA stickers (32 px native, served at 64 px). Faces, people and hands, flags, symbol tiles, "
-        "animals and plants come out recognisable, foods often; travel, activities and objects are often shapeless.",
+        "Emoji: RGBA stickers (32 px native, brought to 64 px by a learned 2x upsampler). Faces, people and "
+        "hands, flags, symbol tiles, animals and plants come out recognisable, foods often; travel (clocks, "
+        "buildings) and objects (boxes, pens, papers) sometimes; activities mostly as medals and balloons.",
         license="Apache-2.0",
         source=EmbeddedFile(
             path="emoji-gan.safetensors",
-            sha256="1d5c3f4b442d4cc12ceb6720152e73a31ff88de33d04b4e224f1f1166eff6172",
+            sha256="de3e30af46dfc64c5af62e89136f33160994b820a2b131bf0d41f47b4539a56f",
             card="emoji-gan.md",
         ),
         arch="ganvas-emoji-gan",
@@ -66,6 +67,8 @@ SPECS: list[ModelSpec] = [
             "channels": [128, 96, 64, 32],
             "base_size": 32,
             "output_size": 64,
+            "upsampler_channels": 32,
+            "upsampler_blocks": 4,
         },
     ),
     *(

@@ -492,15 +492,6 @@ OPS: dict[str, OpSpec] = {
 }
 
 
-def describe_ops() -> str:
-    """A Markdown reference of every recipe op and its parameters, generated from :data:`OPS`."""
-    lines = []
-    for name, spec in OPS.items():
-        params = "; ".join(f"`{p}`{'*' if q.required else ''}: {q.doc}" for p, q in spec.params.items())
-        lines.append(f"- **{name}**: {params}")
-    return "\n".join(lines) + "\n\n`*` = required."
-
-
 def _check_value(op: str, name: str, p: Param, value: Any) -> Any:
     """The JSON-ready form of one parameter value; raises InvalidInputError with a plain sentence."""
     what = f"{name!r} of {op}"

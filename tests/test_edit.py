@@ -433,13 +433,3 @@ def test_apply_errors_name_the_step():
     wrong = Recipe().add("rotate", angle=90).add("erase", mask_png=mask_to_b64png(torch.ones(3, 4)))
     with pytest.raises(InvalidInputError, match="Step 2 \\(erase\\)"):
         wrong.apply(img)
-
-
-def test_recipe_reference_names_every_op_and_required_parameter():
-    from ops.edit import OPS, describe_ops
-
-    text = describe_ops()
-    for name, spec in OPS.items():
-        assert f"**{name}**" in text
-        for p, q in spec.params.items():
-            assert (f"`{p}`*" if q.required else f"`{p}`:") in text

@@ -12,7 +12,7 @@ import torch
 from models.adapters import RESAMPLE_FILTERS
 from models.registry import Task
 from ops.convert import ImageData
-from ops.edit import Recipe, describe_ops, mask_to_b64png
+from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError
 from ops.inpaint import inpaint
 from ui.common import AppContext, editor_parts, example, friendly, read_image, whole
@@ -151,8 +151,6 @@ def build(ctx: AppContext) -> EditTab:
             with gr.Row():
                 b_apply = gr.Button("Apply recipe", variant="primary")
                 recipe_file = gr.File(label="recipe.json", interactive=False)
-            with gr.Accordion("Recipe reference (every step and its parameters)", open=False):
-                gr.Markdown(describe_ops())
 
     outputs = [result, recipe, recipe_file, region]
 
