@@ -45,6 +45,17 @@ class AppContext:
         return str(save_image(image, self.out_path(stem)))
 
 
+def spec_for(ctx: AppContext, task: Task, model_id: str | None, missing: str | None = None) -> ModelSpec:
+    """The chosen model's spec (or the task's default); a model of another task is a plain error."""
+    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(task)
+    if spec is None:
+        raise InvalidInputError(missing or f"No {task.value} model is installed.")
+    if spec.task != task:
+        a = "an" if task.value[0] in "aeiou" else "a"
+        raise InvalidInputError(f"{spec.id} is a {spec.task.value} model, not {a} {task.value} model.")
+    return spec
+
+
 def whole(value, name: str) -> int:
     """A number field's value as an int; an emptied field is a plain message, not a TypeError."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -8,18 +8,15 @@ import gradio as gr
 
 from models.registry import Task
 from ops import generate as gen_ops
-from ops.errors import InvalidInputError
-from ui.common import AppContext, friendly, model_choices
+from ui.common import AppContext, friendly, model_choices, spec_for
 
 
 def _generator(ctx: AppContext, model_id: str | None):
-    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.GENERATE)
-    if spec is None:
-        raise InvalidInputError(
-            "No offline image generator is installed: choose a generator from the list (it may need a "
-            "download from the Hugging Face Hub)."
-        )
-    return ctx.cache.get(spec.id)
+    missing = (
+        "No offline image generator is installed: choose a generator from the list (it may need a "
+        "download from the Hugging Face Hub)."
+    )
+    return ctx.cache.get(spec_for(ctx, Task.GENERATE, model_id, missing).id)
 
 
 def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> list[tuple[str, str]]:

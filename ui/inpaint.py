@@ -12,7 +12,7 @@ from ops.convert import ImageData, from_numpy
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import AppContext, editor_parts, example, friendly, model_choices, read_optional
+from ui.common import AppContext, editor_parts, example, friendly, model_choices, read_optional, spec_for
 
 
 def run_inpaint(
@@ -27,8 +27,7 @@ def run_inpaint(
     progress=None,
 ):
     """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices)."""
-    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.INPAINT)
-    model = ctx.cache.get(spec.id)
+    model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id)
 
     def report(fraction: float, desc: str) -> None:
         if progress is not None:

@@ -8,13 +8,13 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, example, friendly, model_choices, read_image
+from ui.common import AppContext, example, friendly, model_choices, read_image, spec_for
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
     """Upscale one image; returns (before path, after path, note)."""
     src = read_image(image)
-    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(Task.UPSCALE)
+    spec = spec_for(ctx, Task.UPSCALE, model_id)
     model = ctx.cache.get(spec.id)
 
     def report(fraction: float, desc: str) -> None:
