@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
 
 from models.adapters import Generator
 from ops.convert import ImageData, to_pil
-from ops.errors import InvalidInputError
+from ops.errors import InvalidInputError, whole_number
 
 MAX_COUNT = 16
 
@@ -31,19 +30,6 @@ def _label_index(gen: Generator, label: int | str | None) -> int:
 
 
 MAX_SEED = 2**32 - 1
-
-
-def whole_number(value, name: str, lo: int, hi: int) -> int:
-    """``value`` as an int in [lo, hi], or an :class:`InvalidInputError` that names the field."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidInputError(f"{name} is empty: enter a whole number from {lo} to {hi}.")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a whole number from {lo} to {hi} (got {value!r}).") from None
-    if not (math.isfinite(v) and v == int(v) and lo <= v <= hi):
-        raise InvalidInputError(f"{name} must be a whole number from {lo} to {hi} (got {value!r}).")
-    return int(v)
 
 
 def _check_truncation(gen: Generator, truncation: float) -> float:

@@ -56,16 +56,6 @@ def spec_for(ctx: AppContext, task: Task, model_id: str | None, missing: str | N
     return spec
 
 
-def whole(value, name: str) -> int:
-    """A number field's value as an int; an emptied field is a plain message, not a TypeError."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidInputError(f"The {name} field is empty: enter a whole number.")
-    try:
-        return int(round(float(value)))
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInputError(f"The {name} field must be a whole number (got {value!r}).") from None
-
-
 def example(name: str) -> str:
     """Path of an example image shipped in assets/examples."""
     return str(EXAMPLES / name)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ops.composite import BLEND_MODES, composite, depth_composite, depth_from_image
-from ui.common import AppContext, example, friendly, read_image, read_optional, whole
+from ops.errors import whole_number
+from ui.common import AppContext, example, friendly, read_image, read_optional
 
 MODES = ("alpha", "seamless", "depth")
 
@@ -35,7 +36,13 @@ def run_composite(
     bg = read_image(background, "a background image")
     fg = read_image(foreground, "a foreground image")
     m = read_optional(mask)
-    place = dict(x=whole(x, "x"), y=whole(y, "y"), scale=float(scale), rotate=float(rotate), opacity=float(opacity))
+    place = dict(
+        x=whole_number(x, "The x field"),
+        y=whole_number(y, "The y field"),
+        scale=float(scale),
+        rotate=float(rotate),
+        opacity=float(opacity),
+    )
     if mode == "depth":
         bgd = read_optional(bg_depth_file)
         fgd = read_optional(fg_depth_file)

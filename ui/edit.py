@@ -13,9 +13,9 @@ from models.adapters import RESAMPLE_FILTERS
 from models.registry import Task
 from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
-from ops.errors import InvalidInputError
+from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, read_image, whole
+from ui.common import AppContext, editor_parts, example, friendly, read_image
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -170,7 +170,10 @@ def build(ctx: AppContext) -> EditTab:
         adder(
             "crop",
             lambda lt, tp, w, h: dict(
-                left=whole(lt, "left"), top=whole(tp, "top"), width=whole(w, "width"), height=whole(h, "height")
+                left=whole_number(lt, "The left field"),
+                top=whole_number(tp, "The top field"),
+                width=whole_number(w, "The width field"),
+                height=whole_number(h, "The height field"),
             ),
         ),
         [image, recipe, c_left, c_top, c_w, c_h],
@@ -193,7 +196,12 @@ def build(ctx: AppContext) -> EditTab:
     )
     b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, api_visibility="private")
     b_resize.click(
-        adder("resize", lambda w, h, m: dict(width=whole(w, "width"), height=whole(h, "height"), method=m)),
+        adder(
+            "resize",
+            lambda w, h, m: dict(
+                width=whole_number(w, "The width field"), height=whole_number(h, "The height field"), method=m
+            ),
+        ),
         [image, recipe, s_w, s_h, s_method],
         outputs,
         api_visibility="private",

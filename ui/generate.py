@@ -8,6 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops import generate as gen_ops
+from ops.errors import whole_number
 from ui.common import AppContext, friendly, model_choices, spec_for
 
 
@@ -22,7 +23,7 @@ def _generator(ctx: AppContext, model_id: str | None):
 def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> list[tuple[str, str]]:
     """Sample ``count`` images; returns [(png path, caption)]."""
     gen = _generator(ctx, model_id)
-    seed = gen_ops.whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
+    seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.sample(gen, seed, count, label, float(truncation))
     return [(ctx.save(im, f"gen-{seed + i}"), f"seed {seed + i}") for i, im in enumerate(images)]
 
@@ -38,7 +39,7 @@ def run_interpolate(
 
 def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
     gen = _generator(ctx, model_id)
-    seed = gen_ops.whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
+    seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.variations(gen, seed, count, label, float(strength), float(truncation))
     return [(ctx.save(im, f"var-{seed}-{i}"), f"variation {i + 1} of seed {seed}") for i, im in enumerate(images)]
 
