@@ -7,6 +7,10 @@
 Hinge loss, spectral-norm projection discriminator, DiffAugment (translation, cutout, colour)
 on real and fake alike, Adam (0, 0.999), EMA of the generator (what ships). Checkpoints every
 few minutes; ``--resume`` continues from the last one. Trains on the train split only.
+
+``--projected PX`` swaps the pixel discriminator for one in the features of frozen EfficientNet-Lite1
+(``models/training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
+so a new discriminator can take over a trained generator.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGenerator, to_size
+from models.training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")
 
@@ -117,6 +122,19 @@ def group_sampler(labels: torch.Tensor, balance: float):
     return lambda k: torch.multinomial(weights, k, replacement=True)
 
 
+def build_discriminator(d_cfg: dict) -> torch.nn.Module:
+    """The pixel discriminator, or with ``projected`` the one in frozen EfficientNet-Lite1 features."""
+    if d_cfg.get("projected"):
+        keys = ("num_classes", "feature_size", "aux_classifier")
+        return ProjectedDiscriminator(**{k: d_cfg[k] for k in keys if k in d_cfg})
+    return EmojiDiscriminator(**d_cfg)
+
+
+def exported_generator_state(path: Path) -> dict[str, torch.Tensor]:
+    """The GAN part of an exported generator file (its upsampler is trained separately and not by the GAN)."""
+    return {k: v for k, v in load_file(str(path)).items() if not k.startswith("upsampler.")}
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
@@ -143,9 +161,15 @@ def train(args: argparse.Namespace) -> None:
     log.info("train images %d at %d px, %d subclasses", n, cfg["base_size"], num_sub)
     g = EmojiGenerator(**cfg)
     d_cfg = {"num_classes": cfg["num_classes"], "num_subclasses": num_sub, **(state.get("d_cfg", {}) if state else {})}
+    if args.projected and not state:
+        d_cfg = {"projected": True, "num_classes": cfg["num_classes"], "feature_size": args.projected}
+    if d_cfg.get("projected") and (num_sub or args.init_from):
+        raise SystemExit("--projected works on the groups alone: no --subclasses or --init-from")
     if args.aux_weight > 0:
         d_cfg["aux_classifier"] = True
-    d = EmojiDiscriminator(**d_cfg)
+    d = build_discriminator(d_cfg)
+    if d_cfg.get("projected"):
+        log.info("projected discriminator on EfficientNet-Lite1 features at %d px", d_cfg["feature_size"])
     aux = d.aux_classifier
     if aux and args.aux_weight <= 0:
         log.warning("this run's discriminator has an auxiliary class head, but --aux-weight is 0: its loss is off")
@@ -153,8 +177,14 @@ def train(args: argparse.Namespace) -> None:
         g.sub_group, g.sub_prior = subclass_table(y_all, s_all, num_sub)
     ema = copy.deepcopy(g).eval()
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam([p for _, p in _trained(d)], lr=args.lr_d, betas=(0.0, 0.999))
     step, spent = 0, 0.0
+    if args.init_g and not state:
+        # a fresh discriminator against a trained generator (the exported EMA weights, without the upsampler)
+        sd = exported_generator_state(Path(args.init_g))
+        g.load_state_dict(sd)
+        ema.load_state_dict(sd)
+        log.info("generator warm-started from %s", args.init_g)
     if state:
         g.load_state_dict(state["g"])
         ema.load_state_dict(state["ema"])
@@ -162,7 +192,7 @@ def train(args: argparse.Namespace) -> None:
         if aux and not any(k.startswith("classifier.") for k in state["d"]):
             # the auxiliary class head joins a running training: zero, so the scores are unchanged
             warm_start(d, state["d"], new_parts=("classifier.",))
-            plain_d = EmojiDiscriminator(**{**d_cfg, "aux_classifier": False})
+            plain_d = build_discriminator({**d_cfg, "aux_classifier": False})
             remap_optimizer(state["opt_d"], _names(plain_d), opt_d, _names(d))
             log.info("discriminator gains an auxiliary classifier (weight %.2f)", args.aux_weight)
         else:
@@ -251,13 +281,21 @@ def train(args: argparse.Namespace) -> None:
         "d_steps": args.d_steps,
         "aux_weight": args.aux_weight,
         "balance": args.balance,
+        "discriminator": d_cfg,
     }
     (out / "config.json").write_text(json.dumps(summary, indent=1))
     log.info("done: %d steps", step)
 
 
+def _trained(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
+    """The parameters an optimiser updates, in its order (a projected discriminator's frozen parts are left out)."""
+    if isinstance(module, ProjectedDiscriminator):
+        return list(module.trained_parts().named_parameters())
+    return list(module.named_parameters())
+
+
 def _names(module: torch.nn.Module) -> list[str]:
-    return [name for name, _ in module.named_parameters()]
+    return [name for name, _ in _trained(module)]
 
 
 def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
@@ -324,6 +362,14 @@ def main() -> None:
         default=0.0,
         help="0 = draw groups as often as in the data, 1 = every group equally often (small groups get more steps)",
     )
+    p.add_argument(
+        "--projected",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="judge in frozen EfficientNet-Lite1 features at PX pixels (Projected GAN; 0 = pixel discriminator)",
+    )
+    p.add_argument("--init-g", help="start the generator (and its EMA) from an exported .safetensors file")
     p.add_argument("--upsampler", help="with --export: fold in this sticker upsampler (train_emoji_upsampler)")
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
     args = p.parse_args()
