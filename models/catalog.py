@@ -36,13 +36,14 @@ SPECS: list[ModelSpec] = [
         task=Task.GENERATE,
         title="Ganvas emoji GAN (embedded)",
         description="A small class-conditional GAN trained here on the 9 Unicode emoji groups of Noto Color "
-        "Emoji: RGBA stickers (32 px native, brought to 64 px by a learned 2x upsampler). Faces, people and "
-        "hands, flags, symbol tiles, animals and plants come out recognisable, foods often; travel (clocks, "
-        "buildings) and objects (boxes, pens, papers) sometimes; activities mostly as medals and balloons.",
+        "Emoji: RGBA stickers (32 px native, brought to 64 px by a learned 2x upsampler). Faces, people, flags, "
+        "symbol tiles, animals and plants come out recognisable, foods often (fruit, vegetables, jars, cakes); "
+        "travel (mountains, buildings, clocks) and objects (pens, brushes, tools, padlocks, bags) often; "
+        "activities mostly as medals and balloons.",
         license="Apache-2.0",
         source=EmbeddedFile(
             path="emoji-gan.safetensors",
-            sha256="de3e30af46dfc64c5af62e89136f33160994b820a2b131bf0d41f47b4539a56f",
+            sha256="0e2848dd0b1fa5515025a4b564285c878dd086638f958d2347f592ae89175b2e",
             card="emoji-gan.md",
         ),
         arch="ganvas-emoji-gan",

@@ -51,8 +51,9 @@ def test_offline_model_runs(cache, spec):
         imgs = model.generate([1, 2], [0, len(spec.labels) - 1] if spec.labels else None)
         assert imgs.shape == (2, 4, spec.output_size, spec.output_size)
         assert float(imgs.min()) >= 0 and float(imgs.max()) <= 1
-        # same seed and label, alone or in a batch: the same image (batch size changes only float rounding)
-        torch.testing.assert_close(imgs[:1], model.generate([1], [0] if spec.labels else None), atol=1e-4, rtol=0)
+        # same seed and label, alone or in a batch: the same image (batch size changes only float rounding,
+        # here up to 2e-4; 1e-3 is a quarter of one 8-bit level)
+        torch.testing.assert_close(imgs[:1], model.generate([1], [0] if spec.labels else None), atol=1e-3, rtol=0)
         assert not torch.allclose(imgs[0], imgs[1], atol=1e-3)  # another seed, another image
 
 
