@@ -209,8 +209,12 @@ class SmallCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(128, num_classes))
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,128) pooled features of RGB (N,3,64,64) in [0,1]."""
+        return self.features((x - 0.5) / 0.5).mean(dim=(2, 3))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features((x - 0.5) / 0.5).mean(dim=(2, 3)))
+        return self.head(self.embed(x))
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 6) -> torch.Tensor:
@@ -256,9 +260,7 @@ def predict(net: nn.Module, rgb: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def cnn_features(net: SmallCNN, rgb: torch.Tensor) -> torch.Tensor:
     """(N,128) float64 pooled features of the conditioning classifier: emoji-only, no ImageNet."""
-    return torch.cat(
-        [net.features((rgb[i : i + 128] - 0.5) / 0.5).mean(dim=(2, 3)).double() for i in range(0, len(rgb), 128)]
-    )
+    return torch.cat([net.embed(rgb[i : i + 128]).double() for i in range(0, len(rgb), 128)])
 
 
 def linear_probe(f: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float = 1e-3):
