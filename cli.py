@@ -259,7 +259,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
+    from ops.defaults import DEFAULT_COUNT, DEFAULT_DILATE, DEFAULT_FEATHER
 
     p = _Parser(prog="cli.py", description="Ganvas image studio on the command line.")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available; env GANVAS_DEVICE)")
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model")
     g.add_argument("--label", help="label name or index")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--n", type=int, default=4)
+    g.add_argument("--n", type=int, default=DEFAULT_COUNT, help="number of images (1-16, default %(default)s)")
     g.add_argument("--truncation", type=float, default=1.0)
     g.add_argument("--interpolate-to", type=int, default=None, help="also write an animation to this seed")
     g.add_argument("--label-to", help="label at the end of the animation")

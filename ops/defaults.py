@@ -4,3 +4,7 @@
 # couple of pixels (``ops.inpaint.inpaint`` itself defaults to neither).
 DEFAULT_DILATE = 4
 DEFAULT_FEATHER = 2
+
+# Generate: images per click in the app and per call of ``cli.py generate`` (seeds seed .. seed + n - 1,
+# so the same seed gives the same images in both).
+DEFAULT_COUNT = 8

@@ -8,6 +8,7 @@ import torch
 
 from models.adapters import Generator
 from ops.convert import ImageData, to_pil
+from ops.defaults import DEFAULT_COUNT
 from ops.errors import InvalidInputError, whole_number
 
 MAX_COUNT = 16
@@ -45,7 +46,7 @@ def to_images(batch: torch.Tensor) -> list[ImageData]:
 
 
 def sample(
-    gen: Generator, seed: int, count: int = 4, label: int | str | None = None, truncation: float = 1.0
+    gen: Generator, seed: int, count: int = DEFAULT_COUNT, label: int | str | None = None, truncation: float = 1.0
 ) -> list[ImageData]:
     """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
     seed, count = whole_number(seed, "Seed", 0, MAX_SEED), whole_number(count, "Count", 1, MAX_COUNT)
@@ -89,7 +90,7 @@ def interpolate(
 def variations(
     gen: Generator,
     seed: int,
-    count: int = 8,
+    count: int = DEFAULT_COUNT,
     label: int | str | None = None,
     strength: float = 0.3,
     truncation: float = 1.0,

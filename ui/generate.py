@@ -8,6 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops import generate as gen_ops
+from ops.defaults import DEFAULT_COUNT
 from ops.errors import whole_number
 from ui.common import AppContext, friendly, model_choices, spec_for
 
@@ -78,7 +79,7 @@ def build(ctx: AppContext) -> GenerateTab:
             )
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
-                count = gr.Slider(1, gen_ops.MAX_COUNT, value=8, step=1, label="Count")
+                count = gr.Slider(1, gen_ops.MAX_COUNT, value=DEFAULT_COUNT, step=1, label="Count")
             truncation = gr.Slider(
                 0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
             )
