@@ -288,3 +288,41 @@ def test_upsampler_training_lowers_its_loss_and_export_folds_it_in(tmp_path):
     loaded = EmojiGenerator(**cfg)
     loaded.load_state_dict(load_file(str(tmp_path / "g.safetensors")), strict=True)
     torch.testing.assert_close(loaded.upsampler.tail.weight, net.tail.weight)
+
+
+def test_a_widened_generator_computes_the_same_and_then_trains():
+    from models.training.train_gan import widen_checkpoint
+
+    torch.manual_seed(4)
+    old = EmojiGenerator(**DEFAULT_CONFIG)
+    with torch.no_grad():
+        for p in old.parameters():  # nonzero conditional-BN gains and biases too
+            p.add_(0.05 * torch.randn_like(p))
+    z = torch.randn(6, DEFAULT_CONFIG["z_dim"])
+    c = torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 5, 7, 8]), 9).float()
+    opt = torch.optim.Adam(old.parameters(), betas=(0.0, 0.999))
+    old(z, c).mean().backward()  # also moves the batch-norm running statistics off 0 and 1
+    opt.step()
+    state = {"cfg": dict(DEFAULT_CONFIG), "g": old.state_dict(), "ema": old.state_dict(), "opt_g": opt.state_dict()}
+    wide_channels = [c_ * 2 for c_ in DEFAULT_CONFIG["channels"]]
+    grown = widen_checkpoint(state, wide_channels)
+    assert grown["cfg"]["channels"] == wide_channels and grown["cfg"] is not state["cfg"]
+    wide = EmojiGenerator(**grown["cfg"])
+    wide.load_state_dict(grown["g"])
+    assert sum(p.numel() for p in wide.parameters()) > 2.5 * sum(p.numel() for p in old.parameters())
+    for mode in (True, False):  # batch statistics, then running statistics
+        old.train(mode), wide.train(mode)
+        with torch.no_grad():
+            assert torch.allclose(wide(z, c), old(z, c), atol=1e-6)
+    # the new channels are live: random inputs, zero (but trainable) outputs, and Adam's moments fit
+    assert wide.blocks[0].conv1.weight[DEFAULT_CONFIG["channels"][1] :].abs().sum() > 0
+    opt_wide = torch.optim.Adam(wide.parameters(), lr=1e-3, betas=(0.0, 0.999))
+    opt_wide.load_state_dict(grown["opt_g"])
+    wide.train()
+    wide(z, c).mean().backward()
+    assert wide.out.weight.grad[:, DEFAULT_CONFIG["channels"][-1] :].abs().sum() > 0
+    opt_wide.step()
+    with torch.no_grad():
+        assert not torch.allclose(wide(z, c), old(z, c), atol=1e-4)
+    with pytest.raises(SystemExit, match="at least"):
+        widen_checkpoint(state, [64, 96, 64, 32])

@@ -8,6 +8,8 @@ Hinge loss, spectral-norm projection discriminator, DiffAugment (translation, cu
 on real and fake alike, Adam (0, 0.999), EMA of the generator (what ships). Checkpoints every
 few minutes; ``--resume`` continues from the last one. Trains on the train split only.
 
+``--widen C0,C1,...`` grows a run's generator to more channels without changing its output (new
+channels start with zero outgoing weights), so a larger generator can take over a trained one.
 ``--projected PX`` swaps the pixel discriminator for one in the features of frozen EfficientNet-Lite1
 (``models/training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
 so a new discriminator can take over a trained generator.
@@ -66,6 +68,62 @@ def remap_optimizer(old_state: dict, old_names: list[str], opt: torch.optim.Opti
         i: old_state["state"][where[n]] for i, n in enumerate(names) if n in where and where[n] in old_state["state"]
     }
     opt.load_state_dict(new_state)
+
+
+def widen_state(old: dict[str, torch.Tensor], template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Grow a generator's weights into a wider one (``template``: the wider model's fresh weights) without
+    changing what it computes.
+
+    Every tensor keeps its old values in its leading slice (channel-major, so that holds for the first
+    linear layer's flattened 4x4 maps too); the new channels keep the template's random weights, except
+    that a weight from a new input channel to an old output channel is zero. So each old channel sees
+    only old channels and the old output is unchanged, while the new channels compute and, through
+    their (zero, but trained) outgoing weights, can join in: Net2Net's aim (Chen et al. 2016) with a
+    zero instead of a replicated split.
+    """
+    grown = {}
+    for key, fresh in template.items():
+        w, o = fresh.clone(), old[key]
+        w[tuple(slice(0, n) for n in o.shape)] = o
+        if w.dim() >= 2 and w.shape[1] > o.shape[1]:
+            w[: o.shape[0], o.shape[1] :] = 0
+        grown[key] = w
+    return grown
+
+
+def widen_adam_state(opt_state: dict, old_params: list[torch.Tensor], params: list[torch.Tensor]) -> dict:
+    """Adam's moments padded to the grown shapes; a new entry's second moment starts at its tensor's mean
+    (a zero would make its first steps ~30x the learning rate with beta1 = 0)."""
+    state = copy.deepcopy(opt_state)
+    for i, (old_p, p) in enumerate(zip(old_params, params, strict=True)):
+        s = state["state"].get(i)
+        if not s or old_p.shape == p.shape:
+            continue
+        region = tuple(slice(0, n) for n in old_p.shape)
+        m = torch.zeros(p.shape, dtype=s["exp_avg"].dtype)
+        v = torch.full(p.shape, float(s["exp_avg_sq"].mean()), dtype=s["exp_avg_sq"].dtype)
+        m[region], v[region] = s["exp_avg"], s["exp_avg_sq"]
+        s["exp_avg"], s["exp_avg_sq"] = m, v
+    return state
+
+
+def widen_checkpoint(state: dict, channels: list[int]) -> dict:
+    """A run's checkpoint with its generator, EMA and generator optimiser grown to ``channels`` (same
+    function: ``widen_state``); the discriminator is untouched. New weights come from the global RNG."""
+    old_cfg = dict(state.get("cfg", DEFAULT_CONFIG))
+    old = list(old_cfg["channels"])
+    if len(channels) != len(old) or any(c < o for c, o in zip(channels, old, strict=True)):
+        raise SystemExit(f"--widen {channels}: needs {len(old)} widths, each at least the run's {old}")
+    cfg = {**old_cfg, "channels": list(channels)}
+    old_g, new_g = EmojiGenerator(**old_cfg), EmojiGenerator(**cfg)
+    template = new_g.state_dict()
+    return {
+        **state,
+        "cfg": cfg,
+        "g": widen_state(state["g"], template),
+        "ema": widen_state(state["ema"], template),
+        "opt_g": widen_adam_state(state["opt_g"], list(old_g.parameters()), list(new_g.parameters())),
+    }
 
 
 def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bool = False) -> torch.Tensor:
@@ -151,6 +209,11 @@ def train(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "last.pt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True) if args.resume and ckpt.exists() else None
+    if args.widen:
+        if not state:
+            raise SystemExit("--widen grows a run's generator: use it with --resume")
+        state = widen_checkpoint(state, [int(c) for c in args.widen.split(",")])
+        log.info("generator widened to %s channels", args.widen)
     cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else dict(DEFAULT_CONFIG)
     x_all, y_all, s_all, subgroup_count = load_split(Path(args.data), cfg["base_size"], held_out=False)
     x_all = x_all * 2 - 1
@@ -368,6 +431,11 @@ def main() -> None:
         default=0,
         metavar="PX",
         help="judge in frozen EfficientNet-Lite1 features at PX pixels (Projected GAN; 0 = pixel discriminator)",
+    )
+    p.add_argument(
+        "--widen",
+        metavar="C0,C1,...",
+        help="with --resume: grow the generator to these channel widths, computing the same at first",
     )
     p.add_argument("--init-g", help="start the generator (and its EMA) from an exported .safetensors file")
     p.add_argument("--upsampler", help="with --export: fold in this sticker upsampler (train_emoji_upsampler)")
