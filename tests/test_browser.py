@@ -177,8 +177,9 @@ def test_send_to_inpaint_fills_the_photo_and_the_editor(page, files, tmp_path):
         page.get_by_role("button", name="Send result to Inpaint").last.click()
         assert _result_pixels(page, "inpaint-source").shape[:2] == (240, 320)
 
-    # about 1 send in 5 still leaves the editor empty on this machine (the old UI too): one resend allowed
-    _until_photo_shown(canvas, send, attempts=2, what="the sent photo")
+    # no resend: under CPU load 4 of 24 sends left the editor empty while its update waited in the queue;
+    # unqueued (queue=False), 28 of 28 landed
+    _until_photo_shown(canvas, send, attempts=1, what="the sent photo")
 
 
 def test_composite_tab(page, files, tmp_path):

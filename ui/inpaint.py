@@ -169,6 +169,7 @@ def build(ctx: AppContext) -> InpaintTab:
         concurrency_id="model",
     )
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
-    # while the editor re-encodes everything as 8-bit PNG in the browser).
-    source.change(editor_value, [source], [editor], api_visibility="private")
+    # while the editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a
+    # busy server the editor's update could wait past the moment "send to" opened its tab and never show.
+    source.change(editor_value, [source], [editor], api_visibility="private", queue=False)
     return InpaintTab(source=source, editor=editor, result=result)
