@@ -91,17 +91,17 @@ def widen_state(old: dict[str, torch.Tensor], template: dict[str, torch.Tensor])
     return grown
 
 
-def widen_adam_state(opt_state: dict, old_params: list[torch.Tensor], params: list[torch.Tensor]) -> dict:
-    """Adam's moments padded to the grown shapes; a new entry's second moment starts at its tensor's mean
-    (a zero would make its first steps ~30x the learning rate with beta1 = 0)."""
+def widen_adam_state(opt_state: dict, shapes: list[torch.Size]) -> dict:
+    """Adam's moments padded to the grown parameter ``shapes``; a new entry's second moment starts at its
+    tensor's mean (a zero would make its first steps ~30x the learning rate with beta1 = 0)."""
     state = copy.deepcopy(opt_state)
-    for i, (old_p, p) in enumerate(zip(old_params, params, strict=True)):
+    for i, shape in enumerate(shapes):
         s = state["state"].get(i)
-        if not s or old_p.shape == p.shape:
+        if not s or s["exp_avg"].shape == shape:
             continue
-        region = tuple(slice(0, n) for n in old_p.shape)
-        m = torch.zeros(p.shape, dtype=s["exp_avg"].dtype)
-        v = torch.full(p.shape, float(s["exp_avg_sq"].mean()), dtype=s["exp_avg_sq"].dtype)
+        region = tuple(slice(0, n) for n in s["exp_avg"].shape)
+        m = torch.zeros(shape, dtype=s["exp_avg"].dtype)
+        v = torch.full(shape, float(s["exp_avg_sq"].mean()), dtype=s["exp_avg_sq"].dtype)
         m[region], v[region] = s["exp_avg"], s["exp_avg_sq"]
         s["exp_avg"], s["exp_avg_sq"] = m, v
     return state
@@ -115,14 +115,14 @@ def widen_checkpoint(state: dict, channels: list[int]) -> dict:
     if len(channels) != len(old) or any(c < o for c, o in zip(channels, old, strict=True)):
         raise SystemExit(f"--widen {channels}: needs {len(old)} widths, each at least the run's {old}")
     cfg = {**old_cfg, "channels": list(channels)}
-    old_g, new_g = EmojiGenerator(**old_cfg), EmojiGenerator(**cfg)
+    new_g = EmojiGenerator(**cfg)
     template = new_g.state_dict()
     return {
         **state,
         "cfg": cfg,
         "g": widen_state(state["g"], template),
         "ema": widen_state(state["ema"], template),
-        "opt_g": widen_adam_state(state["opt_g"], list(old_g.parameters()), list(new_g.parameters())),
+        "opt_g": widen_adam_state(state["opt_g"], [p.shape for p in new_g.parameters()]),
     }
 
 
