@@ -287,6 +287,29 @@ def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) ->
     ]
 
 
+def recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> float:
+    """Kynkaanniemi et al. 2019's recall: the share of ``real`` samples inside the manifold of ``fake`` (the
+    union of balls around each fake sample reaching its k-th nearest fake neighbour). Low recall means the
+    generator leaves parts of the real set out (mode collapse), or draws them too far off."""
+    radii = torch.cdist(fake, fake).kthvalue(k + 1, dim=1).values  # +1: each sample is its own nearest
+    return float((torch.cdist(real, fake) <= radii[None]).any(dim=1).float().mean())
+
+
+def recall_per_class(real: torch.Tensor, y_real: torch.Tensor, fake: torch.Tensor, y_fake: torch.Tensor, k: int):
+    """Per class, at equal sizes: the share of one half of the real train emoji (even positions) inside the
+    manifold of m emoji of the other half (the reference: what a generator as varied as the real set would
+    score), and inside the manifold of m generated samples of that class (m: the smaller of the two counts)."""
+    ref, gen = [], []
+    for c in range(k):
+        r = real[y_real == c]
+        a, b = r[0::2], r[1::2]
+        f = fake[y_fake == c]
+        m = min(len(b), len(f))
+        ref.append(recall(a, b[:m]))
+        gen.append(recall(a, f[:m]))
+    return ref, gen
+
+
 # ----------------------------------------------------------------------------- speed and grid
 
 
@@ -449,6 +472,12 @@ def run(args: argparse.Namespace) -> dict:
     res["fid_cnn"] = frechet_distance(cnn_gen, cnn_real)
     res["fid_cnn_floor_train_vs_heldout"] = frechet_distance(cnn_real[~held], cnn_real[held])
     res["fid_cnn_gen_small_vs_train"] = frechet_distance(cnn_gen[: int(held.sum())], cnn_real[~held])
+    # variety within each group: does the generator draw the group's many members or collapse onto a few?
+    for space, real_f, gen_f in (("cnn", cnn_real, cnn_gen), ("lite0", rf["real"], gf[:n_keep])):
+        ref, rec = recall_per_class(real_f[~held], labels[~held], gen_f, want, k)
+        res[f"recall_{space}_per_class_real"] = dict(zip(groups, ref, strict=True))
+        res[f"recall_{space}_per_class"] = dict(zip(groups, rec, strict=True))
+        res[f"recall_{space}_real"], res[f"recall_{space}"] = float(np.mean(ref)), float(np.mean(rec))
     probe = linear_probe(rf["real"][~held], labels[~held], k)
     res["probe_acc_heldout"] = float((probe(rf["real"][held]) == labels[held]).float().mean())
     res["probe_acc_generated"] = float((probe(gf[:n_keep]) == want).float().mean())
@@ -521,6 +550,21 @@ def table(res: dict) -> str:
             for g in res["cls_per_class_heldout"]
         ),
         "",
+    ]
+    if "recall_cnn" in res:
+        lines += [
+            "Recall within groups (Kynkaanniemi et al. 2019, k = 3; per group, half of its real train emoji against "
+            "the other half, the reference, and against as many generated samples of the group; mean over groups), "
+            f"FID-CNN features: {pct(res['recall_cnn'])} (reference {pct(res['recall_cnn_real'])}); Lite0 "
+            f"features: {pct(res['recall_lite0'])} (reference {pct(res['recall_lite0_real'])}). Per group, "
+            "CNN features (generated / reference): "
+            + ", ".join(
+                f"{g} {pct(res['recall_cnn_per_class'][g])} / {pct(res['recall_cnn_per_class_real'][g])}"
+                for g in res["recall_cnn_per_class"]
+            ),
+            "",
+        ]
+    lines += [
         "FID-Lite0: Frechet distance on EfficientNet-Lite0 (ImageNet) 1280-d pooled features; images over "
         "white, 64 -> 224 bicubic, ImageNet normalisation. Values depend on sample size (small sets read "
         "higher), so compare rows only at equal sizes. Versions: "

@@ -326,3 +326,21 @@ def test_a_widened_generator_computes_the_same_and_then_trains():
         assert not torch.allclose(wide(z, c), old(z, c), atol=1e-4)
     with pytest.raises(SystemExit, match="at least"):
         widen_checkpoint(state, [64, 96, 64, 32])
+
+
+def test_mode_seeking_term_punishes_pairs_that_give_the_same_image():
+    from models.training.train_gan import mode_seeking_loss
+
+    torch.manual_seed(0)
+    z = torch.randn(8, 64)
+    img = torch.rand(4, 4, 32, 32)
+    same = torch.cat([img, img])  # pairs (i, i + 4) are one picture: collapsed
+    apart = torch.cat([img, torch.rand(4, 4, 32, 32)])
+    assert mode_seeking_loss(same, z) > 1000 * mode_seeking_loss(apart, z)
+    # its gradient pulls a pair's images apart: a small step against it raises their distance
+    x = (apart + 0.0).requires_grad_(True)
+    mode_seeking_loss(x, z).backward()
+    moved = (x - 0.01 * x.grad.sign()).detach()
+    assert (moved[:4] - moved[4:]).abs().mean() > (apart[:4] - apart[4:]).abs().mean()
+    # and more latent distance asks for more image distance
+    assert mode_seeking_loss(apart, 2 * z) > mode_seeking_loss(apart, z)

@@ -193,6 +193,17 @@ def exported_generator_state(path: Path) -> dict[str, torch.Tensor]:
     return {k: v for k, v in load_file(str(path)).items() if not k.startswith("upsampler.")}
 
 
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """The mode-seeking term of Mao et al. 2019 (MSGAN) over pairs (sample ``i``, sample ``i + n/2``) that share
+    a label: the inverse of how far apart their images lie per unit of latent distance (mean absolute
+    differences). The generator minimises it, so two latents of one group may not give the same picture, which
+    is how a small group collapses onto one member (Activities onto medals and balloons)."""
+    half = len(fake) // 2
+    d_img = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)
+    d_z = (z[:half] - z[half : 2 * half]).abs().flatten(1).mean(1)
+    return 1 / ((d_img / d_z).mean() + eps)
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
@@ -289,6 +300,8 @@ def train(args: argparse.Namespace) -> None:
         idx = draw(bs)
         real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
         fidx = draw(bs)  # fake (group, subgroup) pairs as often as the real ones
+        if args.mode_seeking > 0:
+            fidx[bs // 2 : bs // 2 * 2] = fidx[: bs // 2]  # pairs of fakes with one label, for the mode-seeking term
         fake_labels, fake_subs = y_all[fidx], s_all[fidx]
         cond = [F.one_hot(fake_labels, cfg["num_classes"]).float()]
         if num_sub:
@@ -315,6 +328,8 @@ def train(args: argparse.Namespace) -> None:
         # and the generator is rewarded for fakes that head puts in the requested group
         score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_labels)
         loss_g = -score.mean() + args.aux_weight * ce_g
+        ms = mode_seeking_loss(fake, z) if args.mode_seeking > 0 else torch.zeros(())
+        loss_g = loss_g + args.mode_seeking * ms
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -322,12 +337,13 @@ def train(args: argparse.Namespace) -> None:
         step += 1
         if step % 50 == 0:
             log.info(
-                "step %d  %.1f min  loss_d %.3f  loss_g %.3f%s",
+                "step %d  %.1f min  loss_d %.3f  loss_g %.3f%s%s",
                 step,
                 (time.monotonic() - start) / 60,
                 loss_d.item(),
                 loss_g.item(),
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
+                f"  ms {ms.item():.3f}" if args.mode_seeking > 0 else "",
             )
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
             _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
@@ -344,6 +360,7 @@ def train(args: argparse.Namespace) -> None:
         "d_steps": args.d_steps,
         "aux_weight": args.aux_weight,
         "balance": args.balance,
+        "mode_seeking": args.mode_seeking,
         "discriminator": d_cfg,
     }
     (out / "config.json").write_text(json.dumps(summary, indent=1))
@@ -424,6 +441,13 @@ def main() -> None:
         type=float,
         default=0.0,
         help="0 = draw groups as often as in the data, 1 = every group equally often (small groups get more steps)",
+    )
+    p.add_argument(
+        "--mode-seeking",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of MSGAN's mode-seeking term: two latents of one group must give different images (0 = off)",
     )
     p.add_argument(
         "--projected",

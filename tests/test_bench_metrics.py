@@ -1,0 +1,35 @@
+"""The benchmark's own measures behave as their definitions say (they judge the shipped models)."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_generate", Path(__file__).resolve().parent.parent / "bench" / "bench_generate.py"
+)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_recall_is_full_for_the_real_set_and_low_for_a_collapsed_one():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(200, 16, generator=gen)
+    other = torch.randn(200, 16, generator=gen)  # the same distribution: a generator as varied as the data
+    collapsed = real[:3].repeat(67, 1)[:200] + 0.01 * torch.randn(200, 16, generator=gen)  # three modes only
+    assert bench.recall(real, real) == 1.0
+    assert bench.recall(real, other) > 0.6
+    assert bench.recall(real, collapsed) < 0.05
+
+
+def test_recall_per_class_compares_at_equal_sizes_against_a_real_reference():
+    gen = torch.Generator().manual_seed(1)
+    centres = torch.randn(2, 8, generator=gen) * 10
+    y_real = torch.tensor([0] * 60 + [1] * 20)
+    real = centres[y_real] + torch.randn(80, 8, generator=gen)
+    y_fake = torch.tensor([0, 1] * 25)
+    fake = centres[y_fake] + torch.randn(50, 8, generator=gen)
+    fake[y_fake == 1] = centres[1]  # class 1 collapsed onto one point
+    ref, rec = bench.recall_per_class(real, y_real, fake, y_fake, 2)
+    assert ref[0] > 0.6 and rec[0] > 0.6  # class 0: as varied as the real one
+    assert ref[1] > 0.6 and rec[1] < 0.2  # class 1: real reference high, the collapsed generator low
