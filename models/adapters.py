@@ -118,17 +118,26 @@ class Inpainter(LoadedModel):
 
 
 class OpenCVInpainter(Inpainter):
-    """OpenCV's Telea or Navier-Stokes fill (8-bit, radius from the spec)."""
+    """OpenCV's classical fills: Telea or Navier-Stokes (``cv2.inpaint``, radius from the spec), or the
+    patch-based shift-map of ``cv2.xphoto`` (opencv-contrib), which copies texture from the rest of the image."""
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         import cv2
         import numpy as np
 
-        flag = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}[self.spec.params["method"]]
-        radius = float(self.spec.params.get("radius", 5))
-        rgb = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-        m = (mask[0, 0].numpy() > 0.5).astype(np.uint8) * 255
-        out = cv2.inpaint(np.ascontiguousarray(rgb), m, radius, flag)
+        method = self.spec.params["method"]
+        rgb = np.ascontiguousarray((image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
+        hole = mask[0, 0].numpy() > 0.5
+        if not hole.any():  # nothing to fill (xphoto's shift-map crashes the process on an empty hole)
+            return image.clone()
+        if method == "shiftmap":
+            out = np.zeros_like(rgb)
+            # xphoto's mask marks the pixels to keep (non-zero), not the hole
+            cv2.xphoto.inpaint(rgb, (~hole).astype(np.uint8), out, cv2.xphoto.INPAINT_SHIFTMAP)
+        else:
+            flag = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}[method]
+            radius = float(self.spec.params.get("radius", 5))
+            out = cv2.inpaint(rgb, hole.astype(np.uint8) * 255, radius, flag)
         return torch.from_numpy(out.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
 
 

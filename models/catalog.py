@@ -242,6 +242,18 @@ SPECS: list[ModelSpec] = [
         params={"method": "ns", "radius": 5},
     ),
     ModelSpec(
+        id="shift-map",
+        task=Task.INPAINT,
+        title="Shift-map (OpenCV)",
+        description="Patch-based fill (Pritch et al. 2009, OpenCV contrib's xphoto): rebuilds the hole from "
+        "shifted pieces of the surroundings, so texture (grass, brick, foliage) stays sharp where the other "
+        "classical fills blur. Slower: seconds per megapixel.",
+        license="Apache-2.0 (OpenCV)",
+        source=Builtin(),
+        arch="opencv-inpaint",
+        params={"method": "shiftmap"},
+    ),
+    ModelSpec(
         id="big-lama.hub",
         task=Task.INPAINT,
         title="LaMa big (Hub)",

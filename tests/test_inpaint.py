@@ -240,6 +240,53 @@ def test_telea_fills_a_gradient_hole_plausibly():
     assert torch.equal(res.image.rgb[~inside], ramp[~inside])
 
 
+def test_shift_map_rebuilds_a_texture_that_telea_blurs():
+    """A checkerboard with a hole: shift-map copies squares in from the rest of the board, so the hole keeps
+    full contrast and nearly every pixel right; Telea's diffusion leaves grey in the middle."""
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    h, w, sq = 96, 128, 8
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    board = ((yy // sq + xx // sq) % 2).float().expand(1, 3, h, w).contiguous() * 0.8 + 0.1
+    hole = box_mask(w, h, 44, 36, 76, 60)
+    inside = (hole > 0).expand_as(board)
+    fills = {}
+    for model_id in ("shift-map", "telea"):
+        model = load_model(get_spec(model_id), torch.device("cpu"), torch.float32)
+        res = inpaint(ImageData(torch.where(inside, 0.5, board)), hole, model, strategy="original")
+        assert torch.equal(res.image.rgb[~inside], board[~inside])
+        fills[model_id] = res.image.rgb[inside]
+    right = lambda f: float(((f - board[inside]).abs() < 0.1).float().mean())  # noqa: E731
+    assert right(fills["shift-map"]) > 0.95
+    assert float(fills["shift-map"].std()) > 0.35  # the squares' contrast (0.1 vs 0.9), not a blur
+    assert right(fills["telea"]) < 0.8 and float(fills["telea"].std()) < float(fills["shift-map"].std())
+
+
+def test_shift_map_leaves_an_image_without_a_hole_alone():
+    """Straight to the model (ops returns early on an empty mask): xphoto would crash the process."""
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    model = load_model(get_spec("shift-map"), torch.device("cpu"), torch.float32)
+    img = noise_image(20, 16).rgb
+    assert torch.equal(model(img, torch.zeros(1, 1, 16, 20)), img)
+
+
+def test_shift_map_without_opencv_contrib_says_how_to_fix_it(monkeypatch):
+    """Another package's plain OpenCV build installed over the contrib one: a clear error, not a crash."""
+    import cv2
+
+    from models.loaders import load_model
+    from models.registry import get_spec
+    from ops.errors import WeightsUnavailableError
+
+    monkeypatch.delattr(cv2, "xphoto")
+    with pytest.raises(WeightsUnavailableError, match="opencv-contrib-python-headless"):
+        load_model(get_spec("shift-map"), torch.device("cpu"), torch.float32)
+    load_model(get_spec("telea"), torch.device("cpu"), torch.float32)  # the other classical fills still load
+
+
 # ----------------------------------------------------------------------------- the tab's inputs
 
 
