@@ -40,3 +40,24 @@ def test_cli_generate_defaults_give_the_apps_default_gallery(ctx, tmp_path):
     assert len(items) == len(list((tmp_path / "cli").glob("*.png"))) == DEFAULT_COUNT
     for (path, _), f in zip(items, files, strict=True):
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(f)))
+
+
+def test_each_model_dropdown_says_what_the_chosen_model_is_for():
+    """Under every tab's model dropdown a note gives the chosen model's description and licence, and
+    choosing another model changes it (the change handler, as the browser would call it)."""
+    from app import build_demo
+    from models.registry import default_registry
+    from ui.common import model_note
+
+    reg = default_registry()
+    assert model_note(reg, "no-such-model") == "" and model_note(reg, None) == ""
+    demo = build_demo()
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    for task in (Task.GENERATE, Task.INPAINT, Task.UPSCALE):
+        dropdown, note = by_id[f"{task.value}-model"], by_id[f"{task.value}-model-note"]
+        default = reg.default_for(task)
+        assert default.description in note.value and default.license in note.value
+        [handler] = [f for f in demo.fns.values() if f.inputs == [dropdown] and f.outputs == [note]]
+        other = next(s for s in reg.list(task) if s.id != default.id)
+        assert handler.fn(other.id) == model_note(reg, other.id)
+        assert other.description in handler.fn(other.id) and handler.fn(other.id) != note.value

@@ -69,6 +69,25 @@ def model_choices(registry: Registry, task: Task) -> list[tuple[str, str]]:
     return out
 
 
+def model_note(registry: Registry, model_id: str | None) -> str:
+    """What the chosen model is good for, and its licence: the line under a model dropdown."""
+    if not model_id or model_id not in registry:
+        return ""
+    spec = registry.get(model_id)
+    return f"{spec.description} *Licence: {spec.license}.*"
+
+
+def model_picker(ctx: AppContext, task: Task, default: ModelSpec | None, elem_id: str) -> gr.Dropdown:
+    """The model dropdown of a tab, with the chosen model's note under it (updated on change, unqueued:
+    it is a lookup, and must not wait behind a running job)."""
+    model = gr.Dropdown(
+        model_choices(ctx.registry, task), value=default.id if default else None, label="Model", elem_id=elem_id
+    )
+    note = gr.Markdown(model_note(ctx.registry, default.id if default else None), elem_id=f"{elem_id}-note")
+    model.change(lambda m: model_note(ctx.registry, m), [model], [note], api_visibility="private", queue=False)
+    return model
+
+
 def model_label(spec: ModelSpec) -> str:
     tags = []
     if spec.is_classical:

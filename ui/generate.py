@@ -10,7 +10,7 @@ from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
 from ops.errors import whole_number
-from ui.common import AppContext, friendly, model_choices, spec_for
+from ui.common import AppContext, friendly, model_picker, spec_for
 
 
 def _generator(ctx: AppContext, model_id: str | None):
@@ -51,7 +51,6 @@ class GenerateTab:
 
 
 def build(ctx: AppContext) -> GenerateTab:
-    choices = model_choices(ctx.registry, Task.GENERATE)
     specs = ctx.registry.list(Task.GENERATE)
     default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
     labels = list(default.labels) if default else []
@@ -69,7 +68,7 @@ def build(ctx: AppContext) -> GenerateTab:
         )
     with gr.Row():
         with gr.Column():
-            model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
+            model = model_picker(ctx, Task.GENERATE, default, "generate-model")
             label = gr.Dropdown(
                 labels,
                 value=labels[0] if labels else None,

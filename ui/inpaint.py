@@ -12,7 +12,7 @@ from ops.convert import ImageData, from_numpy
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import AppContext, editor_parts, example, friendly, model_choices, read_optional, spec_for
+from ui.common import AppContext, editor_parts, example, friendly, model_picker, read_optional, spec_for
 
 
 def run_inpaint(
@@ -83,7 +83,6 @@ class InpaintTab:
 
 
 def build(ctx: AppContext) -> InpaintTab:
-    choices = model_choices(ctx.registry, Task.INPAINT)
     default = ctx.registry.default_for(Task.INPAINT)
     gr.Markdown(
         "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
@@ -114,7 +113,7 @@ def build(ctx: AppContext) -> InpaintTab:
             )
             with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
                 mask_file = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
-            model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
+            model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
             with gr.Row():
                 dilate = gr.Slider(0, 64, value=DEFAULT_DILATE, step=1, label="Grow mask (px)")
                 feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=1, label="Feather (px)")

@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, example, friendly, model_choices, read_image, spec_for
+from ui.common import AppContext, example, friendly, model_picker, read_image, spec_for
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -38,7 +38,6 @@ class UpscaleTab:
 
 def build(ctx: AppContext) -> UpscaleTab:
     """Lay out the tab inside the current gr.Tab and wire its events."""
-    choices = model_choices(ctx.registry, Task.UPSCALE)
     default = ctx.registry.default_for(Task.UPSCALE)
     gr.Markdown(
         "Make an image bigger. Learned models add detail that classical filters cannot; "
@@ -54,7 +53,7 @@ def build(ctx: AppContext) -> UpscaleTab:
                 sources=["upload", "clipboard"],
                 height=320,
             )
-            model = gr.Dropdown(choices, value=default.id if default else None, label="Model")
+            model = model_picker(ctx, Task.UPSCALE, default, "upscale-model")
             scale = gr.Slider(1, 8, value=4, step=0.5, label="Output scale")
             tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size (0 = automatic)")
             go = gr.Button("Upscale", variant="primary")
