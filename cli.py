@@ -169,23 +169,36 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from ops import generate as gen_ops
     from ops.convert import save_image
+    from ops.errors import InvalidInputError, whole_number
 
+    if args.variations is not None and not 0 <= args.variations <= 1:
+        raise InvalidInputError(f"--variations must be between 0 and 1 (got {args.variations}).")
+    if args.interpolate_to is not None:
+        whole_number(args.fps, "--fps", 1, 50)
     cache = _cache(args.device)
     spec = _spec(cache, "generate", args.model)
     gen = cache.get(spec.id)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    images = gen_ops.sample(gen, args.seed, args.n, args.label, args.truncation)
-    for i, img in enumerate(images):
-        path = out / f"{spec.id}-seed{args.seed + i}.png"
-        save_image(img, path)
-        print(path)
+    # everything is computed before the first file is written: a bad option leaves no half-written folder
+    writes = [
+        (out / f"{spec.id}-seed{args.seed + i}.png", img)
+        for i, img in enumerate(gen_ops.sample(gen, args.seed, args.n, args.label, args.truncation))
+    ]
+    if args.variations is not None:
+        variants = gen_ops.variations(gen, args.seed, args.n, args.label, args.variations, args.truncation)
+        writes += [(out / f"{spec.id}-seed{args.seed}-var{i}.png", img) for i, img in enumerate(variants)]
+    frames = None
     if args.interpolate_to is not None:
         frames = gen_ops.interpolate(
             gen, args.seed, args.interpolate_to, args.label, args.label_to or args.label, args.frames, args.truncation
         )
-        path = gen_ops.save_animation(frames, out / f"{spec.id}-interp-{args.seed}-{args.interpolate_to}.webp")
+    out.mkdir(parents=True, exist_ok=True)
+    for path, img in writes:
+        save_image(img, path)
         print(path)
+    if frames is not None:
+        name = f"{spec.id}-interp-{args.seed}-{args.interpolate_to}.{args.animation}"
+        print(gen_ops.save_animation(frames, out / name, fps=args.fps))
     return 0
 
 
@@ -298,7 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--truncation", type=float, default=1.0)
     g.add_argument("--interpolate-to", type=int, default=None, help="also write an animation to this seed")
     g.add_argument("--label-to", help="label at the end of the animation")
-    g.add_argument("--frames", type=int, default=16)
+    g.add_argument("--frames", type=int, default=16, help="frames of the animation (2-64)")
+    g.add_argument("--fps", type=int, default=12, help="animation speed (1-50 frames per second)")
+    g.add_argument(
+        "--animation", choices=["webp", "gif"], default="webp", help="animated WebP (lossless, alpha) or GIF"
+    )
+    g.add_argument(
+        "--variations",
+        type=float,
+        metavar="STRENGTH",
+        help="also write N variations of the seed (0 = the seed's image, 1 = unrelated; the app uses 0.3)",
+    )
     g.set_defaults(fn=cmd_generate)
 
     c = sub.add_parser("composite", help="composite a foreground onto a background")

@@ -111,11 +111,12 @@ def save_animation(frames: list[ImageData], path: str | Path, fps: int = 12, boo
     """Animated lossless WebP (alpha kept) or GIF, by suffix; ``boomerang`` plays back and forth."""
     if not frames:
         raise InvalidInputError("No frames to animate.")
+    fps = whole_number(fps, "Frames per second", 1, 50)
     imgs = [to_pil(f).convert("RGBA") for f in frames]
     if boomerang and len(imgs) > 2:
         imgs = imgs + imgs[-2:0:-1]
     path = Path(path)
-    duration = max(1, int(1000 / max(1, fps)))
+    duration = round(1000 / fps)
     if path.suffix.lower() == ".gif":
         imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration, loop=0, disposal=2)
     else:

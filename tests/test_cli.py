@@ -101,9 +101,28 @@ def test_generate_is_reproducible(tmp_path):
         assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "b" / f.name)))
 
 
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_generate_variations_and_gif(tmp_path):
+    argv = ["generate", "-o", str(tmp_path), "--seed", "5", "--n", "3", "--interpolate-to", "6", "--frames", "4"]
+    assert cli.main([*argv, "--variations", "0", "--animation", "gif", "--fps", "10"]) == 0
+    seed = np.asarray(Image.open(next(tmp_path.glob("*-seed5.png")))).astype(int)
+    same = sorted(tmp_path.glob("*-seed5-var*.png"))
+    assert len(same) == 3
+    for f in same:  # strength 0 is the seed's own image
+        assert np.abs(np.asarray(Image.open(f)).astype(int) - seed).max() <= 1
+    anim = Image.open(next(tmp_path.glob("*-interp-5-6.gif")))
+    assert anim.n_frames == 6 and anim.info["duration"] == 100  # 4 frames there and 2 back, at 10 fps
+    far = tmp_path / "far"
+    assert cli.main(["generate", "-o", str(far), "--seed", "5", "--n", "3", "--variations", "0.6"]) == 0
+    moved = [np.abs(np.asarray(Image.open(f)).astype(int) - seed).mean() for f in sorted(far.glob("*-var*.png"))]
+    assert len(moved) == 3 and min(moved) > 2 and len({round(m, 3) for m in moved}) == 3
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        ["generate", "-o", "out", "--variations", "1.5"],
+        ["generate", "-o", "out", "--interpolate-to", "3", "--fps", "0"],
         ["upscale", "missing.png", "-o", "x.png"],
         ["upscale", "{photo}", "-o", "x.png", "--model", "no-such-model"],
         ["upscale", "{photo}", "-o", "x.png", "--model", "telea"],
@@ -125,3 +144,4 @@ def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "error" in lines[0].lower(), proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything is written
