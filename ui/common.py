@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -119,6 +120,22 @@ def friendly(fn: Callable) -> Callable:
             raise gr.Error(f"Something went wrong ({exc.__class__.__name__}: {exc}).") from exc
 
     return wrapper
+
+
+def on_gpu(duration: int) -> Callable[[Callable], Callable]:
+    """Decorator for work that runs a model: on a Hugging Face ZeroGPU Space, a GPU is attached for the call.
+
+    ZeroGPU lends a GPU only inside functions wrapped by ``spaces.GPU`` (elsewhere its stubbed CUDA raises);
+    ``duration`` is the longest the call may hold it, in seconds. ``app.py`` imports ``spaces`` before torch
+    where it is installed; without it, or off ZeroGPU (where ``spaces.GPU`` hands the function back), this
+    changes nothing.
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        gpu = getattr(sys.modules.get("spaces"), "GPU", None)
+        return gpu(duration=duration)(fn) if gpu is not None else fn
+
+    return wrap
 
 
 def read_image(value: Any, what: str = "an image") -> ImageData:

@@ -15,7 +15,7 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, read_image
+from ui.common import AppContext, editor_parts, example, friendly, on_gpu, read_image
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -24,6 +24,7 @@ EMPTY = Recipe(steps=[]).to_json()
 def content_aware(ctx: AppContext) -> Callable[[ImageData, torch.Tensor], ImageData]:
     """The default inpainting model as the edit ops' content-aware fill."""
 
+    @on_gpu(60)
     def fill(image: ImageData, mask: torch.Tensor) -> ImageData:
         spec = ctx.registry.default_for(Task.INPAINT)
         return inpaint(image, mask, ctx.cache.get(spec.id), strategy="crop").image

@@ -10,7 +10,10 @@ from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
 from ops.errors import whole_number
-from ui.common import AppContext, friendly, model_picker, spec_for
+from ui.common import AppContext, friendly, model_picker, on_gpu, spec_for
+
+#: ZeroGPU: the longest a generate call holds the GPU (BigGAN-deep's 16 images or 64 frames take seconds)
+GENERATE_GPU_SECONDS = 30
 
 
 def _generator(ctx: AppContext, model_id: str | None):
@@ -129,6 +132,7 @@ def build(ctx: AppContext) -> GenerateTab:
 
     model.change(on_model, [model], [label, label_b, truncation], api_visibility="private")
 
+    @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_generate(model_id, label, seed, count, truncation):
         """Generate images with a GAN.
@@ -143,10 +147,12 @@ def build(ctx: AppContext) -> GenerateTab:
         items = run_generate(ctx, model_id, label, seed, count, truncation)
         return items, items[0][0]
 
+    @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation):
         return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation)
 
+    @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_variations(model_id, label, seed, count, strength, truncation):
         items = run_variations(ctx, model_id, label, seed, count, strength, truncation)

@@ -12,7 +12,7 @@ from ops.convert import ImageData, from_numpy
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import AppContext, editor_parts, example, friendly, model_picker, read_optional, spec_for
+from ui.common import AppContext, editor_parts, example, friendly, model_picker, on_gpu, read_optional, spec_for
 
 
 def run_inpaint(
@@ -140,6 +140,7 @@ def build(ctx: AppContext) -> InpaintTab:
             )
             notes = gr.Markdown()
 
+    @on_gpu(60)
     @friendly
     def on_inpaint(
         source_path, editor_value, mask_path, model_id, dilate, feather, strategy, margin, progress=gr.Progress()

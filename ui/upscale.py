@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, example, friendly, model_picker, read_image, spec_for
+from ui.common import AppContext, example, friendly, model_picker, on_gpu, read_image, spec_for
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -71,6 +71,7 @@ def build(ctx: AppContext) -> UpscaleTab:
             )
             note = gr.Markdown()
 
+    @on_gpu(120)  # the largest inputs at 8x take a while even on a GPU
     @friendly
     def on_upscale(image, model_id, scale, tile, progress=gr.Progress()):
         """Upscale an image by any factor from 1 to 8 with the chosen model.
