@@ -8,6 +8,7 @@ Depth maps follow one convention throughout: SMALLER depth = NEARER to the viewe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -184,7 +185,10 @@ def _feather_alpha(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.minimum(alpha, torch.from_numpy(np.ascontiguousarray(blurred))[None, None])
 
 
-def _place(
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) on the canvas, x1 and y1 exclusive
+
+
+def _place_window(
     chans: torch.Tensor,
     alpha: torch.Tensor,
     canvas_size: tuple[int, int],
@@ -193,8 +197,12 @@ def _place(
     scale: float,
     rotate: float,
     feather: float = 0.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Transform a layer (straight channels + alpha) and put it on a canvas; see :func:`place_layer`."""
+) -> tuple[torch.Tensor, torch.Tensor, Box] | None:
+    """Transform a layer (straight channels + alpha) onto a canvas; see :func:`place_layer`.
+
+    Returns only the part that lands on the canvas: (channels, alpha, its box on the canvas), or None
+    when nothing does. Outside the box the placed layer is transparent.
+    """
     if not math.isfinite(rotate):
         raise InvalidInputError(f"Rotation must be a number of degrees (got {rotate}).")
     cw, ch = canvas_size
@@ -209,10 +217,8 @@ def _place(
     # Only the part of the layer that can reach the canvas (plus the feather's reach) is computed.
     x0, y0 = max(0, -margin - x), max(0, -margin - y)
     x1, y1 = min(bw, cw + margin - x), min(bh, ch + margin - y)
-    out_c = torch.zeros((1, chans.shape[1], ch, cw), dtype=torch.float32)
-    out_a = torch.zeros((1, 1, ch, cw), dtype=torch.float32)
     if x1 <= x0 or y1 <= y0:
-        return out_c, out_a
+        return None
     if (x1 - x0) * (y1 - y0) > MAX_PIXELS:
         raise ImageTooLargeError("The transformed foreground is too large to composite: lower the scale or feather.")
     if sw == w and sh == h and angle in _RIGHT_ANGLES:
@@ -223,15 +229,31 @@ def _place(
         layer_c, layer_a = _sample_window(chans, alpha, (sw, sh), (cos, sin), (bw, bh), (x0, y0, x1, y1))
     if feather > 0:
         layer_a = _feather_alpha(layer_a, feather)
-    # Crop the window to the canvas and paste.
+    # Crop the window to the canvas.
     cx0, cy0 = max(0, x + x0), max(0, y + y0)
     cx1, cy1 = min(cw, x + x1), min(ch, y + y1)
     if cx1 <= cx0 or cy1 <= cy0:
-        return out_c, out_a
+        return None
     lx0, ly0 = cx0 - (x + x0), cy0 - (y + y0)
     lx1, ly1 = lx0 + (cx1 - cx0), ly0 + (cy1 - cy0)
-    out_c[..., cy0:cy1, cx0:cx1] = layer_c[..., ly0:ly1, lx0:lx1]
-    out_a[..., cy0:cy1, cx0:cx1] = layer_a[..., ly0:ly1, lx0:lx1]
+    return layer_c[..., ly0:ly1, lx0:lx1], layer_a[..., ly0:ly1, lx0:lx1], (cx0, cy0, cx1, cy1)
+
+
+def _on_canvas(
+    placed: tuple[torch.Tensor, torch.Tensor, Box] | None,
+    channels: int,
+    canvas_size: tuple[int, int],
+    view: Box | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A placed window pasted on a transparent canvas, or on the part ``view`` of it (which holds the window):
+    (channels (1,C,H,W), alpha (1,1,H,W))."""
+    vx0, vy0, vx1, vy1 = view or (0, 0, *canvas_size)
+    out_c = torch.zeros((1, channels, vy1 - vy0, vx1 - vx0), dtype=torch.float32)
+    out_a = torch.zeros((1, 1, vy1 - vy0, vx1 - vx0), dtype=torch.float32)
+    if placed is not None:
+        layer_c, layer_a, (x0, y0, x1, y1) = placed
+        out_c[..., y0 - vy0 : y1 - vy0, x0 - vx0 : x1 - vx0] = layer_c
+        out_a[..., y0 - vy0 : y1 - vy0, x0 - vx0 : x1 - vx0] = layer_a
     return out_c, out_a
 
 
@@ -249,7 +271,9 @@ def place_layer(
     degrees the pixels are copied exactly.
     """
     _check_params(scale, 1.0, 0.0)
-    return _place(fg.rgb, _layer_alpha(fg), _canvas(canvas_size), _position(x, "x"), _position(y, "y"), scale, rotate)
+    size = _canvas(canvas_size)
+    placed = _place_window(fg.rgb, _layer_alpha(fg), size, _position(x, "x"), _position(y, "y"), scale, rotate)
+    return _on_canvas(placed, fg.rgb.shape[1], size)
 
 
 def _canvas(canvas_size: tuple[int, int]) -> tuple[int, int]:
@@ -312,14 +336,40 @@ def _depth_map(depth: torch.Tensor | float, img: ImageData, name: str) -> torch.
 # ----------------------------------------------------------------------------------- composite
 
 
-def _result(bg: ImageData, fg: ImageData, rgb: torch.Tensor, alpha: torch.Tensor) -> ImageData:
+def _result(bg: ImageData, fg: ImageData, rgb: torch.Tensor, alpha: torch.Tensor | None) -> ImageData:
     return replace(
         bg,
         rgb=rgb.clamp(0, 1).float().contiguous(),
-        alpha=alpha.clamp(0, 1).float().contiguous() if bg.alpha is not None else None,
+        alpha=alpha.clamp(0, 1).float().contiguous() if bg.alpha is not None and alpha is not None else None,
         bit_depth=max(bg.bit_depth, fg.bit_depth),
         grayscale=bg.grayscale and fg.grayscale,
     )
+
+
+def _over_window(
+    bg: ImageData,
+    fg: ImageData,
+    box: Box | None = None,
+    layer: Callable[[ImageData], tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> ImageData:
+    """Source-over of a layer that covers only ``box`` of the background: the work is done on that part alone.
+
+    ``layer(part)`` gets the background cropped to the box and returns the layer's (colour, alpha) there.
+    Everywhere else the result is the background as :func:`over` leaves it under a transparent layer.
+    """
+    rgb = bg.rgb.clone()
+    alpha = bg.alpha.clone() if bg.alpha is not None else None
+    if box is not None and layer is not None:
+        x0, y0, x1, y1 = box
+        part = replace(bg, rgb=bg.rgb[..., y0:y1, x0:x1], alpha=None if alpha is None else bg.alpha[..., y0:y1, x0:x1])
+        colour, layer_a = layer(part)
+        rgb[..., y0:y1, x0:x1], part_a = over(colour, layer_a, part.rgb, part.alpha)
+        if alpha is not None:
+            alpha[..., y0:y1, x0:x1] = part_a
+    if alpha is not None:
+        # over() gives no colour to fully transparent pixels: the same for the whole canvas
+        rgb = torch.where(alpha > 0, rgb, torch.zeros_like(rgb))
+    return _result(bg, fg, rgb, alpha)
 
 
 def _mixed_colour(bg: ImageData, placed_rgb: torch.Tensor, mode: str) -> torch.Tensor:
@@ -358,18 +408,43 @@ def composite(
     fg_alpha = _layer_alpha(fg)
     if mask is not None:
         fg_alpha = fg_alpha * _resize_map(mask_from_image(mask), fg.size)
-    placed_rgb, placed_a = _place(fg.rgb, fg_alpha, bg.size, x, y, scale, rotate, feather)
-    colour = _mixed_colour(bg, placed_rgb, blend_mode)
+    placed = _place_window(fg.rgb, fg_alpha, bg.size, x, y, scale, rotate, feather)
+    if placed is None:
+        if seamless:
+            raise InvalidInputError(_NOTHING_TO_CLONE)
+        return _over_window(bg, fg)
+    layer_rgb, layer_a, box = placed
     if seamless:
-        # The cloned colour already carries the layer's soft alpha: replace the region outright.
-        colour, placed_a = _seamless_clone(bg.rgb, colour, placed_a)
-    rgb, alpha = over(colour, placed_a * opacity, bg.rgb, bg.alpha)
-    return _result(bg, fg, rgb, alpha)
+        # The Poisson solve reads the background one pixel around the cloned region: work on the layer's
+        # box grown by two pixels (a ring the region never reaches, unless the box meets the canvas edge).
+        box = _grow(box, 2, bg.size)
+        layer_rgb, layer_a = _on_canvas(placed, 3, bg.size, box)
+
+    def layer(part: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
+        colour = _mixed_colour(part, layer_rgb, blend_mode)
+        if not seamless:
+            return colour, layer_a * opacity
+        # the cloned colour already carries the layer's soft alpha: the region is replaced outright
+        cloned, region = _seamless_clone(part.rgb, colour, layer_a)
+        return cloned, region * opacity
+
+    return _over_window(bg, fg, box, layer)
+
+
+def _grow(box: Box, by: int, canvas_size: tuple[int, int]) -> Box:
+    x0, y0, x1, y1 = box
+    return max(0, x0 - by), max(0, y0 - by), min(canvas_size[0], x1 + by), min(canvas_size[1], y1 + by)
 
 
 def _to_bgr8(rgb: torch.Tensor) -> np.ndarray:
     arr = (rgb[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
     return np.ascontiguousarray(arr[..., ::-1])
+
+
+_NOTHING_TO_CLONE = (
+    "Seamless cloning needs some visible part of the foreground on the background: move it onto "
+    "the background, or check that the mask is not all black."
+)
 
 
 def _seamless_clone(
@@ -379,10 +454,7 @@ def _seamless_clone(
     import cv2
 
     if float(placed_a.max()) <= 0:
-        raise InvalidInputError(
-            "Seamless cloning needs some visible part of the foreground on the background: move it onto "
-            "the background, or check that the mask is not all black."
-        )
+        raise InvalidInputError(_NOTHING_TO_CLONE)
     region = (placed_a[0, 0] > 0.5).numpy()
     # OpenCV never clones the outermost pixels of the image, and uses the source's gradients only
     # 3 pixels inside the mask (the ring in between takes the background's): check what is left.
@@ -441,11 +513,19 @@ def depth_composite(
     fg_alpha = _layer_alpha(fg)
     if mask is not None:
         fg_alpha = fg_alpha * _resize_map(mask_from_image(mask), fg.size)
-    placed, placed_a = _place(chans, fg_alpha, bg.size, x, y, scale, rotate, feather)
-    placed_rgb, placed_d = _mixed_colour(bg, placed[:, :3], blend_mode), placed[:, 3:]
-    if softness > 0:
-        weight = (0.5 + (bg_d - placed_d) / softness).clamp(0, 1)
-    else:
-        weight = (placed_d <= bg_d).float()
-    rgb, alpha = over(placed_rgb, placed_a * weight * opacity, bg.rgb, bg.alpha)
-    return _result(bg, fg, rgb, alpha)
+    placed = _place_window(chans, fg_alpha, bg.size, x, y, scale, rotate, feather)
+    if placed is None:
+        return _over_window(bg, fg)
+    layer, layer_a, box = placed
+    x0, y0, x1, y1 = box
+    bg_d = bg_d[..., y0:y1, x0:x1]
+
+    def occluded(part: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
+        placed_d = layer[:, 3:]
+        if softness > 0:
+            weight = (0.5 + (bg_d - placed_d) / softness).clamp(0, 1)
+        else:
+            weight = (placed_d <= bg_d).float()
+        return _mixed_colour(part, layer[:, :3], blend_mode), layer_a * weight * opacity
+
+    return _over_window(bg, fg, box, occluded)

@@ -10,7 +10,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 def main() -> None:
     parts = []
-    for name in ("upscale", "inpaint", "generate"):
+    for name in ("upscale", "inpaint", "generate", "composite"):
         path = ROOT / "bench" / "results" / f"{name}.md"
         if path.is_file():
             lines = path.read_text().strip().splitlines()

@@ -232,6 +232,30 @@ def test_composite_bit_exact_when_untransformed():
     assert torch.equal(out.rgb[0][:, keep], bg.rgb[0][:, keep])
 
 
+@pytest.mark.parametrize("mode", BLEND_MODES)
+@pytest.mark.parametrize("bg_alpha", [False, True])
+def test_composite_on_the_layer_box_equals_the_whole_canvas_computation(mode, bg_alpha):
+    """Only the layer's box is computed: the result equals placing on a full canvas and blending everywhere."""
+    g = torch.Generator().manual_seed(3)
+    bg = ImageData(rgb=torch.rand(1, 3, 40, 56, generator=g), alpha=torch.rand(1, 1, 40, 56, generator=g))
+    bg.alpha[..., :6, :] = 0  # fully transparent rows, the corner of the layer among them
+    if not bg_alpha:
+        bg = ImageData(rgb=bg.rgb)
+    fg = ImageData(rgb=torch.rand(1, 3, 13, 17, generator=g), alpha=torch.rand(1, 1, 13, 17, generator=g))
+    for x, y, scale, rotate in [(5, 3, 1.0, 0.0), (-6, 30, 1.6, 35.0), (48, -4, 0.7, 270.0)]:
+        out = composite(bg, fg, x=x, y=y, scale=scale, rotate=rotate, opacity=0.8, blend_mode=mode)
+        rgb, alpha = place_layer(fg, bg.size, x, y, scale, rotate)
+        mixed = blend(bg.rgb, rgb, mode)
+        if bg.alpha is not None:
+            mixed = (1 - bg.alpha) * rgb + bg.alpha * mixed
+        ref_rgb, ref_a = over(mixed, alpha * 0.8, bg.rgb, bg.alpha)
+        assert torch.allclose(out.rgb, ref_rgb.clamp(0, 1), atol=1e-6, rtol=0)
+        if bg_alpha:
+            assert torch.allclose(out.alpha, ref_a, atol=1e-6, rtol=0)
+        else:
+            assert out.alpha is None
+
+
 def test_composite_mask_multiplies_alpha_and_is_resized():
     bg, fg = _solid(4, 2, 0.0), _solid(4, 2, 1.0)
     mask = _img(np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]))
