@@ -188,6 +188,31 @@ def _feather_alpha(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) on the canvas, x1 and y1 exclusive
 
 
+def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    w, h = size
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def placed_size(size: tuple[int, int], scale: float = 1.0, rotate: float = 0.0) -> tuple[int, int]:
+    """(width, height) of a layer of ``size`` once scaled and rotated (the box :func:`place_layer` fills)."""
+    if not math.isfinite(rotate):
+        raise InvalidInputError(f"Rotation must be a number of degrees (got {rotate}).")
+    sw, sh = _scaled_size(size, scale)
+    cos, sin = _cos_sin(float(rotate) % 360.0)
+    return (
+        max(1, math.ceil(abs(sw * cos) + abs(sh * sin) - 1e-6)),
+        max(1, math.ceil(abs(sw * sin) + abs(sh * cos) - 1e-6)),
+    )
+
+
+def centred_at(
+    size: tuple[int, int], centre: tuple[float, float], scale: float = 1.0, rotate: float = 0.0
+) -> tuple[int, int]:
+    """The (x, y) that puts the middle of a scaled and rotated layer of ``size`` on ``centre`` (canvas pixels)."""
+    bw, bh = placed_size(size, scale, rotate)
+    return round(centre[0] - bw / 2), round(centre[1] - bh / 2)
+
+
 def _place_window(
     chans: torch.Tensor,
     alpha: torch.Tensor,
@@ -203,15 +228,11 @@ def _place_window(
     Returns only the part that lands on the canvas: (channels, alpha, its box on the canvas), or None
     when nothing does. Outside the box the placed layer is transparent.
     """
-    if not math.isfinite(rotate):
-        raise InvalidInputError(f"Rotation must be a number of degrees (got {rotate}).")
     cw, ch = canvas_size
     h, w = chans.shape[-2:]
-    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    (sw, sh), (bw, bh) = _scaled_size((w, h), scale), placed_size((w, h), scale, rotate)
     angle = float(rotate) % 360.0
     cos, sin = _cos_sin(angle)
-    bw = max(1, math.ceil(abs(sw * cos) + abs(sh * sin) - 1e-6))
-    bh = max(1, math.ceil(abs(sw * sin) + abs(sh * cos) - 1e-6))
     # Beyond a canvas-sized margin a very wide feather only makes everything equally faint.
     margin = min(math.ceil(3 * feather), max(cw, ch)) + 1 if feather > 0 else 0
     # Only the part of the layer that can reach the canvas (plus the feather's reach) is computed.

@@ -193,6 +193,17 @@ def test_composite_tab(page, files, tmp_path):
     assert tuple(out[10, 10, :3]) == (255, 0, 0)  # sticker at (0, 0), its red square from (5, 5)
     assert tuple(out[40, 60, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[40, 60])
     _shot(page, "composite-synthetic", tmp_path, readme=False)
+    # a click on the result centres the sticker there and redraws: (40, 30) -> top-left (30, 20)
+    first = page.locator("#composite-result img").first.get_attribute("src")
+    box = page.locator("#composite-result img").first.bounding_box()
+    page.locator("#composite-result img").first.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#composite-result img'); return i && i.src !== src; }",
+        arg=first,
+    )
+    out = _result_pixels(page, "composite-result")
+    assert tuple(out[30, 40, :3]) == (255, 0, 0)  # the red square's middle, where the click was
+    assert tuple(out[10, 10, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[10, 10])  # moved away
 
 
 def test_edit_tab(page, files, tmp_path):
@@ -326,3 +337,22 @@ def _castle_shown(canvas) -> bool:
     shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
     sky = (shot[..., 2] > 150) & (shot[..., 2] - shot[..., 0] > 40)  # the castle's blue sky
     return sky.mean() > 0.05
+
+
+def test_composite_redraws_when_a_slider_is_let_go(page, files):
+    page.get_by_role("tab", name="Composite").click()
+    _upload(page, "composite-bg", files / "photo.png")
+    _upload(page, "composite-fg", files / "sticker.png")
+    page.locator("#composite-fg img").first.wait_for(state="visible")
+    page.get_by_role("button", name="Composite", exact=True).click()
+    first = _result_pixels(page, "composite-result")
+    assert tuple(first[10, 10, :3]) == (255, 0, 0)
+    src = page.locator("#composite-result img").first.get_attribute("src")
+    page.locator("#composite-opacity input[type=range]").fill("0.5")
+    page.locator("#composite-opacity input[type=range]").dispatch_event("pointerup")
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#composite-result img'); return i && i.src !== src; }", arg=src
+    )
+    half = _result_pixels(page, "composite-result")
+    under = np.asarray(Image.open(files / "photo.png"))[10, 10].astype(int)
+    assert np.abs(half[10, 10, :3].astype(int) - (np.array([255, 0, 0]) + under) / 2).max() <= 1

@@ -61,3 +61,24 @@ def test_each_model_dropdown_says_what_the_chosen_model_is_for():
         other = next(s for s in reg.list(task) if s.id != default.id)
         assert handler.fn(other.id) == model_note(reg, other.id)
         assert other.description in handler.fn(other.id) and handler.fn(other.id) != note.value
+
+
+def test_a_click_centres_the_foreground_where_it_lands(ctx, tmp_path):
+    from ops.composite import place_layer
+    from ops.convert import load_image
+    from ui.composite import place_at, run_composite
+
+    Image.new("RGBA", (20, 10), (255, 0, 0, 255)).save(tmp_path / "fg.png")
+    Image.new("RGB", (100, 80), (0, 0, 255)).save(tmp_path / "bg.png")
+    fg = str(tmp_path / "fg.png")
+    assert place_at(fg, 1.0, 0, (50, 40)) == (40, 35)
+    assert place_at(fg, 2.0, 90, (50, 40)) == (40, 20)  # 40x20 turned upright: 20 wide, 40 tall
+    assert place_at({"path": fg}, 1.0, 0, (50, 40)) == (40, 35)
+    assert place_at(None, 1.0, 0, (50, 40)) == (50, 40)  # no foreground yet: the click is the corner
+    for scale, rotate in [(1.0, 0), (1.5, 30), (0.5, -120)]:
+        x, y = place_at(fg, scale, rotate, (50, 40))
+        _, alpha = place_layer(load_image(fg), (100, 80), x, y, scale, rotate)
+        ys, xs = torch.nonzero(alpha[0, 0] > 0.5, as_tuple=True)
+        assert abs(float(xs.float().mean()) - 49.5) <= 1 and abs(float(ys.float().mean()) - 39.5) <= 1
+    out = np.asarray(Image.open(run_composite(ctx, str(tmp_path / "bg.png"), fg, x=40, y=35)))
+    assert tuple(out[40, 50, :3]) == (255, 0, 0) and tuple(out[5, 5, :3]) == (0, 0, 255)

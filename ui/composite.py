@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+from PIL import Image
 
-from ops.composite import BLEND_MODES, composite, depth_composite, depth_from_image
+from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image
 from ops.errors import whole_number
 from ui.common import AppContext, example, friendly, read_image, read_optional
 
@@ -64,6 +65,20 @@ def run_composite(
     return ctx.save(out, "composite")
 
 
+def place_at(foreground, scale, rotate, point) -> tuple[int, int]:
+    """x, y that centre the (scaled, rotated) foreground on ``point``, a clicked pixel of the background."""
+    cx, cy = (int(v) for v in point)
+    if not foreground:
+        return cx, cy
+    path = foreground.get("path") if isinstance(foreground, dict) else foreground
+    try:
+        with Image.open(path) as im:  # the header is enough
+            size = im.size
+    except (OSError, ValueError, TypeError):
+        return cx, cy
+    return centred_at(size, (cx, cy), float(scale), float(rotate))
+
+
 @dataclass
 class CompositeTab:
     background: gr.Image
@@ -75,7 +90,8 @@ def build(ctx: AppContext) -> CompositeTab:
     gr.Markdown(
         "Put one image on another. **alpha**: normal compositing with blend modes; **seamless**: "
         "Poisson cloning that matches the background's light; **depth**: the nearer pixel wins "
-        "(smaller depth = nearer; depth maps are grayscale images, black = near)."
+        "(smaller depth = nearer; depth maps are grayscale images, black = near). **Click the background "
+        "or the result** to centre the foreground there; the result redraws when you move a slider."
     )
     with gr.Row():
         with gr.Column():
@@ -99,7 +115,7 @@ def build(ctx: AppContext) -> CompositeTab:
                 scale = gr.Slider(0.05, 8, value=1, step=0.05, label="Scale")
                 rotate = gr.Slider(-180, 180, value=0, step=1, label="Rotate (deg)")
             with gr.Row():
-                opacity = gr.Slider(0, 1, value=1, step=0.01, label="Opacity")
+                opacity = gr.Slider(0, 1, value=1, step=0.01, label="Opacity", elem_id="composite-opacity")
                 feather = gr.Slider(0, 50, value=0, step=0.5, label="Feather (px)")
                 blend_mode = gr.Dropdown(list(BLEND_MODES), value="normal", label="Blend mode")
             with gr.Accordion("Depth", open=False):
@@ -114,7 +130,7 @@ def build(ctx: AppContext) -> CompositeTab:
             gr.Examples([[example("castle.jpg"), example("star.png"), 330, 150]], [background, foreground, x, y])
         with gr.Column():
             result = gr.Image(
-                label="Result (PNG)",
+                label="Result (PNG; click to move the foreground)",
                 elem_id="composite-result",
                 type="filepath",
                 format="png",
@@ -182,27 +198,44 @@ def build(ctx: AppContext) -> CompositeTab:
             softness,
         )
 
-    go.click(
-        on_composite,
-        [
-            background,
-            foreground,
-            mask,
-            x,
-            y,
-            scale,
-            rotate,
-            opacity,
-            feather,
-            blend_mode,
-            mode,
-            bg_depth_file,
-            bg_depth,
-            fg_depth_file,
-            fg_depth,
-            softness,
-        ],
-        [result],
-        api_name="composite",
-    )
+    inputs = [
+        background,
+        foreground,
+        mask,
+        x,
+        y,
+        scale,
+        rotate,
+        opacity,
+        feather,
+        blend_mode,
+        mode,
+        bg_depth_file,
+        bg_depth,
+        fg_depth_file,
+        fg_depth,
+        softness,
+    ]
+    go.click(on_composite, inputs, [result], api_name="composite")
+
+    def redraw(background, foreground, *rest):
+        """The live preview: redraw once both images are there (errors still show)."""
+        if not background or not foreground:
+            return gr.skip()
+        return on_composite(background, foreground, *rest)
+
+    def on_click(foreground, scale, rotate, evt: gr.SelectData):
+        return place_at(foreground, scale, rotate, evt.index)
+
+    live = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal")
+    for clicked in (background, result):
+        clicked.select(on_click, [foreground, scale, rotate], [x, y], api_visibility="private").success(
+            redraw, inputs, [result], **live
+        )
+    for slider in (scale, rotate, opacity, feather, bg_depth, fg_depth, softness):
+        slider.release(redraw, inputs, [result], **live)
+    for field in (x, y):
+        field.submit(redraw, inputs, [result], **live)
+    for choice in (blend_mode, mode):
+        choice.input(redraw, inputs, [result], **live)
     return CompositeTab(background=background, foreground=foreground, result=result)
