@@ -172,6 +172,40 @@ def crop(img: ImageData, left: int, top: int, width: int, height: int) -> ImageD
     return img.with_pixels(img.rgb[..., y0:y1, x0:x1].contiguous(), alpha)
 
 
+def pad(
+    img: ImageData,
+    left: int = 0,
+    top: int = 0,
+    right: int = 0,
+    bottom: int = 0,
+    fill: tuple[float, float, float, float] = (0, 0, 0, 0),
+) -> ImageData:
+    """Grow the canvas by margins of ``fill`` (RGBA; transparent by default, which adds an alpha channel).
+
+    The image's own pixels are copied exactly; a content-aware fill of the transparent margins
+    (``fill`` with ``transparent``) then extends the picture past its edges.
+    """
+    margins = [_integer(v, f"The {name} margin") for v, name in ((left, "left"), (top, "top"), (right, "right"))]
+    margins.append(_integer(bottom, "The bottom margin"))
+    if min(margins) < 0:
+        raise InvalidInputError(f"Margins cannot be negative (got {margins}); use crop to cut the image.")
+    ml, mt, mr, mb = margins
+    width, height = img.width + ml + mr, img.height + mt + mb
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(f"{width}x{height} is larger than the {MAX_PIXELS / 1e6:.0f} MP limit.")
+    fill_c = parse_colour(fill, 4)
+    rgb = torch.tensor(fill_c[:3], dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, height, width).clone()
+    rgb[..., mt : mt + img.height, ml : ml + img.width] = img.rgb
+    alpha = None
+    if img.alpha is not None or fill_c[3] < 1:
+        alpha = torch.full((1, 1, height, width), float(fill_c[3]))
+        alpha[..., mt : mt + img.height, ml : ml + img.width] = 1.0 if img.alpha is None else img.alpha
+    out = img.with_pixels(rgb, alpha)
+    if img.grayscale and not (fill_c[3] == 0 or _is_gray(fill_c)):
+        out = ImageData(out.rgb, out.alpha, out.bit_depth, False, out.exif, out.icc_profile)
+    return out
+
+
 def flip(img: ImageData, direction: str) -> ImageData:
     """Mirror left-right ("horizontal") or top-bottom ("vertical")."""
     if direction not in FLIP_DIRECTIONS:
@@ -311,8 +345,10 @@ def fill(
 ) -> ImageData:
     """Fill the masked region with a colour, or (colour None) content-aware through ``inpaint``.
 
-    Only region pixels change; a content-aware fill makes the region opaque unless the
-    inpainter returns an alpha of its own.
+    Only region pixels change. A colour fill is opaque. A content-aware fill takes the region's
+    transparency from its surroundings as well as its colour: a hole erased in a photo, or the
+    transparent corners of a rotated one, come back opaque; a region in a sticker's transparent
+    background stays transparent (inpainters never fill alpha themselves).
     """
     region = _as_mask(mask, img)
     if colour is not None:
@@ -331,9 +367,20 @@ def fill(
     rgb = torch.where(region, res.rgb.float(), img.rgb)
     alpha = img.alpha
     if alpha is not None:
-        new_a = res.alpha.float() if res.alpha is not None else torch.ones_like(alpha)
-        alpha = torch.where(region, new_a, alpha)
+        alpha = torch.where(region, _alpha_from_surroundings(alpha, region), alpha)
     return img.with_pixels(rgb, alpha)
+
+
+def _alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Alpha inside ``region`` filled from the pixels around it (Navier-Stokes), opaque where nothing is around."""
+    import cv2
+
+    if bool(region.all()):
+        return torch.ones_like(alpha)
+    a = alpha[0, 0].float().numpy()
+    hole = region[0, 0].numpy().astype(np.uint8)
+    filled = cv2.inpaint(np.ascontiguousarray(a), hole, 3, cv2.INPAINT_NS)  # (its Telea misbehaves on float)
+    return torch.from_numpy(filled).clamp(0, 1)[None, None].to(alpha.dtype)
 
 
 # ----------------------------------------------------------------------------------- tones
@@ -429,7 +476,9 @@ class OpSpec(NamedTuple):
 _REGION = {
     "rect": Param("rect", doc="[left, top, width, height] of the region"),
     "mask_png": Param("mask", doc="base64 PNG of the region (white), same size as the image at that step"),
+    "transparent": Param("bool", doc="the pixels not fully opaque at that step (a rotation's corners, margins)"),
 }
+_REGION_KEYS = ("rect", "mask_png", "transparent")
 
 OPS: dict[str, OpSpec] = {
     "crop": OpSpec(
@@ -455,6 +504,16 @@ OPS: dict[str, OpSpec] = {
             "width": Param("int", True, lo=1, doc="new width"),
             "height": Param("int", True, lo=1, doc="new height"),
             "method": Param("choice", choices=RESAMPLE_FILTERS, doc="filter (default lanczos)"),
+        },
+    ),
+    "pad": OpSpec(
+        pad,
+        {
+            "left": Param("int", lo=0, doc="pixels added on the left"),
+            "top": Param("int", lo=0, doc="pixels added on top"),
+            "right": Param("int", lo=0, doc="pixels added on the right"),
+            "bottom": Param("int", lo=0, doc="pixels added at the bottom"),
+            "fill": Param("rgba", doc="margin colour RGBA (default transparent)"),
         },
     ),
     "flip": OpSpec(
@@ -545,16 +604,27 @@ def validate_step(step: Any) -> dict:
     missing = [n for n, p in spec.items() if p.required and n not in out]
     if missing:
         raise InvalidInputError(f"{op} needs the parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)}.")
-    if op in ("erase", "fill") and ("rect" in out) == ("mask_png" in out):
-        raise InvalidInputError(f"{op} needs exactly one region: 'rect' or 'mask_png'.")
+    if op in ("erase", "fill") and sum(bool(out.get(k, False)) for k in _REGION_KEYS) != 1:
+        raise InvalidInputError(f"{op} needs exactly one region: 'rect', 'mask_png' or \"transparent\": true.")
+    if op == "pad" and not any(out.get(k, 0) for k in ("left", "top", "right", "bottom")):
+        raise InvalidInputError("pad needs at least one margin above 0 (left, top, right or bottom).")
     if op == "fill" and ("colour" in out) == bool(out.get("content_aware", False)):
         raise InvalidInputError("fill needs either a 'colour' or \"content_aware\": true (not both).")
     return out
 
 
+def transparent_mask(img: ImageData) -> torch.Tensor:
+    """(1,1,H,W) mask of the pixels that are not fully opaque (alpha below 1 by more than half an 8-bit step)."""
+    if img.alpha is None:
+        return torch.zeros(1, 1, img.height, img.width)
+    return (img.alpha < 1 - 0.5 / 255).float()
+
+
 def _step_mask(img: ImageData, params: dict) -> torch.Tensor:
     if "rect" in params:
         return rect_mask(img, *params["rect"])
+    if params.get("transparent"):
+        return transparent_mask(img)
     mask = mask_from_b64png(params["mask_png"])
     if tuple(mask.shape[-2:]) != (img.height, img.width):
         raise InvalidInputError(

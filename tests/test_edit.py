@@ -21,6 +21,7 @@ from ops.edit import (
     flip,
     mask_from_b64png,
     mask_to_b64png,
+    rect_mask,
     resize,
     rotate,
 )
@@ -217,9 +218,31 @@ def test_content_aware_fill_uses_the_callable_only_in_the_region():
     inside, outside = m[0, 0] > 0.5, m[0, 0] < 0.5
     assert torch.all(out.rgb[0][:, inside] == 0.25)
     assert torch.equal(out.rgb[0][:, outside], img.rgb[0][:, outside])
-    assert torch.all(out.alpha[0, 0][inside] == 1) and torch.equal(out.alpha[0, 0][outside], img.alpha[0, 0][outside])
+    assert torch.equal(out.alpha[0, 0][outside], img.alpha[0, 0][outside])
     with pytest.raises(InvalidInputError):
         fill(img, m)
+
+
+def _keep_colour(image: ImageData, mask: torch.Tensor) -> ImageData:
+    """An inpainter as the real ones behave: fills colour (here grey), returns the input alpha untouched."""
+    return image.with_pixels(torch.where(mask > 0.5, torch.full_like(image.rgb, 0.5), image.rgb), image.alpha)
+
+
+def test_content_aware_fill_takes_transparency_from_the_surroundings():
+    photo = _img(20, 24)
+    hole = rect_mask(photo, 8, 6, 6, 5)
+    erased = erase(photo, hole)
+    assert float(erased.alpha.max()) == 1 and float(erased.alpha[hole > 0.5].max()) == 0
+    refilled = fill(erased, hole, inpaint=_keep_colour)
+    assert torch.all(refilled.alpha == 1)  # an erased hole in a photo comes back visible
+    turned = rotate(photo, 12)  # transparent corners
+    corners = (turned.alpha < 1).float()
+    filled = fill(turned, corners, inpaint=_keep_colour)
+    assert float(corners.mean()) > 0.1 and torch.all(filled.alpha == 1)
+    sticker = ImageData(torch.rand(1, 3, 20, 20), torch.zeros(1, 1, 20, 20))
+    sticker.alpha[..., 8:14, 8:14] = 1
+    out = fill(sticker, rect_mask(sticker, 1, 1, 4, 4), inpaint=_keep_colour)
+    assert torch.equal(out.alpha, sticker.alpha)  # a region of the transparent background stays transparent
 
 
 # ---------------------------------------------------------------------------------- adjust
@@ -433,3 +456,57 @@ def test_apply_errors_name_the_step():
     wrong = Recipe().add("rotate", angle=90).add("erase", mask_png=mask_to_b64png(torch.ones(3, 4)))
     with pytest.raises(InvalidInputError, match="Step 2 \\(erase\\)"):
         wrong.apply(img)
+
+
+# ------------------------------------------------------------------------- canvas margins
+
+
+def test_pad_adds_transparent_margins_and_copies_the_pixels_exactly():
+    img = _img(4, 6, seed=2)
+    out = apply_step(img, {"op": "pad", "left": 2, "top": 1, "right": 3})
+    assert out.size == (11, 5)
+    assert torch.equal(out.rgb[..., 1:5, 2:8], img.rgb)
+    assert torch.all(out.alpha[..., 1:5, 2:8] == 1) and float(out.alpha.sum()) == 24  # only the image is opaque
+    grey = ImageData(img.rgb[:, :1].expand(1, 3, 4, 6).contiguous(), grayscale=True, bit_depth=16)
+    framed = apply_step(grey, {"op": "pad", "bottom": 2, "fill": "#ff0000"})
+    assert framed.alpha is None and framed.size == (6, 6) and framed.bit_depth == 16
+    assert framed.grayscale is False and torch.equal(framed.rgb[0, :, 5, 0], torch.tensor([1.0, 0.0, 0.0]))
+    assert apply_step(grey, {"op": "pad", "top": 1}).grayscale is True  # transparent margins keep it grey
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        ({"op": "pad"}, "at least one margin"),
+        ({"op": "pad", "left": -1}, "at least 0"),
+        ({"op": "pad", "left": 1, "fill": "nope"}, "colour"),
+        ({"op": "fill", "transparent": False, "content_aware": True}, "exactly one region"),
+        ({"op": "fill", "transparent": True, "rect": [0, 0, 1, 1], "colour": "#ffffff"}, "exactly one region"),
+    ],
+)
+def test_pad_and_transparent_regions_are_checked(step, words):
+    with pytest.raises(InvalidInputError, match=words):
+        apply_step(_img(), step)
+
+
+def test_rotate_then_fill_the_corners_gives_an_opaque_picture():
+    """Straighten a photo without losing its corners: rotate, then content-aware fill what is transparent."""
+    photo = _img(24, 32, seed=4)
+    recipe = Recipe().add("rotate", angle=7).add("fill", transparent=True, content_aware=True)
+    out = recipe.apply(photo, inpaint=_keep_colour)
+    turned = rotate(photo, 7)
+    corners = turned.alpha[0, 0] < 1 - 0.5 / 255
+    assert out.size == turned.size and float(out.alpha.min()) > 1 - 1e-6
+    assert torch.all(out.rgb[0][:, corners] == 0.5)  # filled by the inpainter
+    assert torch.equal(out.rgb[0][:, ~corners], turned.rgb[0][:, ~corners])  # the picture itself is kept
+    again = Recipe.from_json(recipe.to_json()).apply(photo, inpaint=_keep_colour)
+    assert torch.equal(again.rgb, out.rgb)
+    opaque = Recipe().add("fill", transparent=True, colour="#00ff00").apply(photo)
+    assert torch.equal(opaque.rgb, photo.rgb)  # nothing transparent: nothing to fill
+
+
+def test_pad_then_fill_extends_the_picture():
+    photo = _img(10, 10, seed=5)
+    out = Recipe().add("pad", right=6).add("fill", transparent=True, content_aware=True).apply(photo, _keep_colour)
+    assert out.size == (16, 10) and torch.all(out.alpha == 1)
+    assert torch.equal(out.rgb[..., :10], photo.rgb) and torch.all(out.rgb[..., 10:] == 0.5)

@@ -82,3 +82,26 @@ def test_a_click_centres_the_foreground_where_it_lands(ctx, tmp_path):
         assert abs(float(xs.float().mean()) - 49.5) <= 1 and abs(float(ys.float().mean()) - 39.5) <= 1
     out = np.asarray(Image.open(run_composite(ctx, str(tmp_path / "bg.png"), fg, x=40, y=35)))
     assert tuple(out[40, 50, :3]) == (255, 0, 0) and tuple(out[5, 5, :3]) == (0, 0, 255)
+
+
+def test_edit_straightens_a_photo_and_fills_its_corners_with_the_default_inpainter(ctx, tmp_path):
+    import json
+
+    from ui.edit import apply_recipe
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    photo = np.stack([xx * 4, yy * 5, 200 - xx * 2], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    steps = [
+        {"op": "rotate", "angle": 5},
+        {"op": "fill", "transparent": True, "content_aware": True},
+        {"op": "pad", "right": 8},
+    ]
+    path, text, _ = apply_recipe(ctx, str(tmp_path / "photo.png"), json.dumps({"version": 1, "steps": steps}))
+    out = np.asarray(Image.open(path))
+    assert out.shape == (54, 68 + 8, 4)  # 64x48 turned by 5 degrees needs 68x54, plus the margin
+    assert out[..., :-8, 3].min() == 255  # the corners are filled and opaque
+    assert out[..., -8:, 3].max() == 0  # the new margin is transparent
+    corner = out[:3, :3, :3].astype(int)  # a smooth gradient continues into the corner
+    assert np.abs(corner - photo[:3, :3].astype(int)).mean() < 40
+    assert json.loads(text)["steps"][1] == {"op": "fill", "transparent": True, "content_aware": True}

@@ -102,6 +102,17 @@ def build(ctx: AppContext) -> EditTab:
                 with gr.Row():
                     b_fliph = gr.Button("Flip horizontal")
                     b_flipv = gr.Button("Flip vertical")
+            with gr.Accordion("Canvas margins", open=False):
+                gr.Markdown("Grow the canvas; fill the transparent margins content-aware below to extend the picture.")
+                with gr.Row():
+                    p_left = gr.Number(0, label="left", precision=0, minimum=0)
+                    p_top = gr.Number(0, label="top", precision=0, minimum=0)
+                    p_right = gr.Number(0, label="right", precision=0, minimum=0)
+                    p_bottom = gr.Number(0, label="bottom", precision=0, minimum=0)
+                with gr.Row():
+                    p_transparent = gr.Checkbox(True, label="Transparent margins")
+                    p_fill = gr.ColorPicker("#ffffff", label="Margin colour")
+                b_pad = gr.Button("Add margins")
             with gr.Accordion("Resize", open=False):
                 with gr.Row():
                     s_w = gr.Number(512, label="width", precision=0)
@@ -122,6 +133,10 @@ def build(ctx: AppContext) -> EditTab:
                     b_erase = gr.Button("Erase to transparent")
                     b_fill = gr.Button("Fill with colour")
                     b_aware = gr.Button("Content-aware fill")
+                gr.Markdown("The transparent areas (a rotation's corners, new margins, erased parts):")
+                with gr.Row():
+                    b_fill_t = gr.Button("Fill them with colour")
+                    b_aware_t = gr.Button("Content-aware fill them", elem_id="edit-fill-transparent")
             with gr.Row():
                 b_undo = gr.Button("Undo")
                 b_reset = gr.Button("Reset")
@@ -196,6 +211,21 @@ def build(ctx: AppContext) -> EditTab:
         adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs, api_visibility="private"
     )
     b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, api_visibility="private")
+    b_pad.click(
+        adder(
+            "pad",
+            lambda lt, tp, rt, bt, t, c: dict(
+                left=whole_number(lt, "The left margin", 0),
+                top=whole_number(tp, "The top margin", 0),
+                right=whole_number(rt, "The right margin", 0),
+                bottom=whole_number(bt, "The bottom margin", 0),
+                fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0],
+            ),
+        ),
+        [image, recipe, p_left, p_top, p_right, p_bottom, p_transparent, p_fill],
+        outputs,
+        api_visibility="private",
+    )
     b_resize.click(
         adder(
             "resize",
@@ -238,6 +268,19 @@ def build(ctx: AppContext) -> EditTab:
     b_aware.click(
         adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
         [image, recipe, region],
+        outputs,
+        api_visibility="private",
+        concurrency_id="model",
+    )
+    b_fill_t.click(
+        adder("fill", lambda c: dict(transparent=True, colour=list(hex_to_rgb(c)))),
+        [image, recipe, f_colour],
+        outputs,
+        api_visibility="private",
+    )
+    b_aware_t.click(
+        adder("fill", lambda: dict(transparent=True, content_aware=True)),
+        [image, recipe],
         outputs,
         api_visibility="private",
         concurrency_id="model",
