@@ -231,3 +231,24 @@ def test_interpolate_endpoint_writes_an_animation(client):
     path = client.predict(spec.id, lab, lab, 1, 2, 4, 1.0, api_name="/interpolate")
     with Image.open(path) as im:
         assert getattr(im, "n_frames", 1) >= 4
+
+
+def test_the_readme_api_example_runs(client, images, monkeypatch):
+    """The README's gradio_client block, as written, against the launched app (files from the test's folder)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text.split("<!-- api:begin -->", 1)[1].split("<!-- api:end -->", 1)[0]
+    code = block.split("```python", 1)[1].split("```", 1)[0]
+    assert 'Client("http://127.0.0.1:7860/")' in code
+    monkeypatch.chdir(images)
+    scope: dict = {}
+    exec(compile(code.replace("http://127.0.0.1:7860/", client.src), "README.md", "exec"), scope)  # noqa: S102
+    assert len(scope["gallery"]) == 4 and _png(scope["first"]).shape == (64, 64, 4)
+    assert _png(scope["big"]).shape[:2] == (48 * 4, 64 * 4)
+    src, out = _png(images / "photo.png"), _png(scope["filled"])[..., :3]
+    far = np.ones(src.shape[:2], bool)
+    far[20 - 5 : 28 + 5, 30 - 5 : 40 + 5] = False  # the mask's box grown by the example's 4 px, and a pixel
+    assert np.array_equal(out[far], src[far]) and not np.array_equal(out, src)
+    straight = _png(scope["straight"])
+    assert straight.shape[1] > 64 and straight[..., 3].min() == 255  # turned, corners filled
