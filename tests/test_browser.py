@@ -182,13 +182,18 @@ def test_send_to_inpaint_fills_the_photo_and_the_editor(page, files, tmp_path):
     _until_photo_shown(canvas, send, attempts=1, what="the sent photo")
 
 
-def test_composite_tab(page, files, tmp_path):
+def _composite_sticker(page, files) -> np.ndarray:
+    """The red-square sticker composited at (0, 0) on the photo; the result's pixels."""
     page.get_by_role("tab", name="Composite").click()
     _upload(page, "composite-bg", files / "photo.png")
     _upload(page, "composite-fg", files / "sticker.png")
     page.locator("#composite-fg img").first.wait_for(state="visible")
     page.get_by_role("button", name="Composite", exact=True).click()
-    out = _result_pixels(page, "composite-result")
+    return _result_pixels(page, "composite-result")
+
+
+def test_composite_tab(page, files, tmp_path):
+    out = _composite_sticker(page, files)
     assert out.shape[:2] == (60, 80)
     assert tuple(out[10, 10, :3]) == (255, 0, 0)  # sticker at (0, 0), its red square from (5, 5)
     assert tuple(out[40, 60, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[40, 60])
@@ -340,12 +345,7 @@ def _castle_shown(canvas) -> bool:
 
 
 def test_composite_redraws_when_a_slider_is_let_go(page, files):
-    page.get_by_role("tab", name="Composite").click()
-    _upload(page, "composite-bg", files / "photo.png")
-    _upload(page, "composite-fg", files / "sticker.png")
-    page.locator("#composite-fg img").first.wait_for(state="visible")
-    page.get_by_role("button", name="Composite", exact=True).click()
-    first = _result_pixels(page, "composite-result")
+    first = _composite_sticker(page, files)
     assert tuple(first[10, 10, :3]) == (255, 0, 0)
     src = page.locator("#composite-result img").first.get_attribute("src")
     page.locator("#composite-opacity input[type=range]").fill("0.5")
