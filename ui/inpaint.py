@@ -126,7 +126,14 @@ def build(ctx: AppContext) -> InpaintTab:
                 )
                 margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
             go = gr.Button("Inpaint", variant="primary")
-            gr.Examples([[example("castle.jpg"), example("castle-mask.png")]], [source, mask_file])
+            # the same bush removed by the default and by the patch-based fill: smooth against sharp texture
+            offline = [s.id for s in ctx.registry.list(Task.INPAINT) if not s.needs_download]
+            shown = [default.id] if default else []
+            shown += [m for m in ("shift-map",) if m in offline and m not in shown]
+            gr.Examples(
+                [[example("castle.jpg"), example("castle-mask.png"), m] for m in shown],
+                [source, mask_file, model],
+            )
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
             result = gr.Image(
