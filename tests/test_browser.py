@@ -227,6 +227,29 @@ def test_edit_tab(page, files, tmp_path):
     _shot(page, "edit-synthetic", tmp_path, readme=False)
 
 
+def test_edit_straightens_and_fills_the_corners(page, files):
+    page.get_by_role("tab", name="Edit").click()
+    _upload(page, "edit-input", files / "photo.png")
+    _result_pixels(page, "edit-result")
+    page.get_by_text("Rotate / flip").click()
+    angle = page.locator("#edit-angle input[type=number]")
+    angle.fill("8")
+    angle.press("Enter")
+    page.get_by_role("button", name="Add rotate").click()
+    page.wait_for_function(  # 80x60 turned by 8 degrees is 88x71
+        "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 88; }"
+    )
+    assert _result_pixels(page, "edit-result")[..., 3].min() == 0  # transparent corners
+    src = page.locator("#edit-result img").first.get_attribute("src")
+    page.locator("#edit-fill-transparent").click()
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#edit-result img'); return i && i.src !== src; }", arg=src
+    )
+    out = _result_pixels(page, "edit-result")
+    assert out.shape == (71, 88, 4) and out[..., 3].min() == 255  # the corners are filled, opaque
+    assert '"transparent"' in page.content()  # the recipe shows the step
+
+
 def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     page.get_by_role("tab", name="Inpaint").click()
     canvas = page.locator("#inpaint-editor canvas").first

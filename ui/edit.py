@@ -93,7 +93,9 @@ def build(ctx: AppContext) -> EditTab:
                     c_h = gr.Number(256, label="height", precision=0)
                 b_crop = gr.Button("Add crop")
             with gr.Accordion("Rotate / flip", open=False):
-                r_angle = gr.Slider(-180, 180, value=90, step=0.5, label="Angle (deg, counter-clockwise)")
+                r_angle = gr.Slider(
+                    -180, 180, value=90, step=0.5, label="Angle (deg, counter-clockwise)", elem_id="edit-angle"
+                )
                 with gr.Row():
                     r_expand = gr.Checkbox(True, label="Expand canvas")
                     r_transparent = gr.Checkbox(True, label="Transparent corners")
