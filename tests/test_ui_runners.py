@@ -105,3 +105,10 @@ def test_edit_straightens_a_photo_and_fills_its_corners_with_the_default_inpaint
     corner = out[:3, :3, :3].astype(int)  # a smooth gradient continues into the corner
     assert np.abs(corner - photo[:3, :3].astype(int)).mean() < 40
     assert json.loads(text)["steps"][1] == {"op": "fill", "transparent": True, "content_aware": True}
+
+
+def test_a_click_without_a_point_is_a_plain_error():
+    from ui.composite import place_at
+
+    with pytest.raises(InvalidInputError, match="Click on the picture"):
+        place_at(None, 1.0, 0, None)

@@ -8,7 +8,7 @@ import gradio as gr
 from PIL import Image
 
 from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image
-from ops.errors import whole_number
+from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, example, friendly, read_image, read_optional
 
 MODES = ("alpha", "seamless", "depth")
@@ -67,6 +67,8 @@ def run_composite(
 
 def place_at(foreground, scale, rotate, point) -> tuple[int, int]:
     """x, y that centre the (scaled, rotated) foreground on ``point``, a clicked pixel of the background."""
+    if not isinstance(point, (list, tuple)) or len(point) != 2:
+        raise InvalidInputError("Click on the picture itself to place the foreground.")
     cx, cy = (int(v) for v in point)
     if not foreground:
         return cx, cy
@@ -224,6 +226,7 @@ def build(ctx: AppContext) -> CompositeTab:
             return gr.skip()
         return on_composite(background, foreground, *rest)
 
+    @friendly
     def on_click(foreground, scale, rotate, evt: gr.SelectData):
         return place_at(foreground, scale, rotate, evt.index)
 
