@@ -25,6 +25,7 @@ from PIL import Image
 from models.adapters import RESAMPLE_FILTERS, resample
 from ops.convert import MAX_PIXELS, ImageData
 from ops.errors import ImageTooLargeError, InvalidInputError
+from ops.inpaint import alpha_from_surroundings
 
 Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
 
@@ -367,20 +368,8 @@ def fill(
     rgb = torch.where(region, res.rgb.float(), img.rgb)
     alpha = img.alpha
     if alpha is not None:
-        alpha = torch.where(region, _alpha_from_surroundings(alpha, region), alpha)
+        alpha = torch.where(region, alpha_from_surroundings(alpha, region), alpha)
     return img.with_pixels(rgb, alpha)
-
-
-def _alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """Alpha inside ``region`` filled from the pixels around it (Navier-Stokes), opaque where nothing is around."""
-    import cv2
-
-    if bool(region.all()):
-        return torch.ones_like(alpha)
-    a = alpha[0, 0].float().numpy()
-    hole = region[0, 0].numpy().astype(np.uint8)
-    filled = cv2.inpaint(np.ascontiguousarray(a), hole, 3, cv2.INPAINT_NS)  # (its Telea misbehaves on float)
-    return torch.from_numpy(filled).clamp(0, 1)[None, None].to(alpha.dtype)
 
 
 # ----------------------------------------------------------------------------------- tones

@@ -3,8 +3,9 @@
 The mask is binarised and sized to the image, the model runs on the whole image, a downscaled
 copy ("resize") or crops around each masked region ("crop"), and only masked pixels are pasted
 back: everything outside the mask is returned bit-identical, so a 12 MP photo with a small mask
-costs what its crops cost. Alpha is never inpainted: the input alpha is returned unchanged
-everywhere (a filled hole in a transparent area stays transparent).
+costs what its crops cost. Alpha is kept outside the mask too; inside, it is filled from the
+surroundings like the colour (a hole erased in a photo comes back opaque, a hole in a sticker's
+transparent background stays transparent).
 """
 
 from __future__ import annotations
@@ -244,8 +245,36 @@ def inpaint(
         progress(1.0, "Inpainting done")
     if downscaled:
         notices.append(f"Large areas were inpainted at most {resize_limit} px on the long side and scaled back up.")
-    # Not with_pixels: its clamp would copy the whole image again, and alpha must stay the same object.
-    return InpaintResult(replace(image, rgb=result), notices, m)
+    alpha = image.alpha
+    if alpha is not None:
+        region = m > 0.5
+        alpha = torch.where(region, alpha_from_surroundings(alpha, region), alpha)
+    # Not with_pixels: its clamp would copy the whole image again.
+    return InpaintResult(replace(image, rgb=result, alpha=alpha), notices, m)
 
 
-__all__ = ["STRATEGIES", "InpaintResult", "inpaint", "prepare_mask"]
+def alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Alpha (1,1,H,W) with the pixels of ``region`` (bool, same shape) filled from those around them
+    (OpenCV Navier-Stokes, radius 3; its Telea goes outside [0, 1] on float input); opaque where nothing is
+    around. Only the region's bounding box (and a few pixels) is computed; outside the region the values are
+    those of ``alpha``."""
+    import cv2
+
+    ys, xs = torch.nonzero(region[0, 0], as_tuple=True)
+    if len(ys) == 0:
+        return alpha
+    h, w = alpha.shape[-2:]
+    y0, y1 = max(0, int(ys.min()) - 4), min(h, int(ys.max()) + 5)
+    x0, x1 = max(0, int(xs.min()) - 4), min(w, int(xs.max()) + 5)
+    part, hole = alpha[0, 0, y0:y1, x0:x1], region[0, 0, y0:y1, x0:x1]
+    out = alpha.clone()
+    if bool(hole.all()):
+        out[0, 0, y0:y1, x0:x1] = 1.0
+    elif not bool((part == 1).all()):  # an opaque neighbourhood needs no work
+        a = np.ascontiguousarray(part.float().numpy())
+        filled = cv2.inpaint(a, hole.numpy().astype(np.uint8), 3, cv2.INPAINT_NS)
+        out[0, 0, y0:y1, x0:x1] = torch.from_numpy(filled).clamp(0, 1).to(alpha.dtype)
+    return out
+
+
+__all__ = ["STRATEGIES", "InpaintResult", "alpha_from_surroundings", "inpaint", "prepare_mask"]

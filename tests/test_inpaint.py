@@ -193,10 +193,12 @@ def test_mask_from_rgba_layer_uses_alpha_and_plain_mask_uses_luminance():
     assert m[0, 0].nonzero().tolist() == [[2, 1]]
 
 
-def test_alpha_preserved_and_grayscale_kept():
+def test_alpha_kept_outside_and_grayscale_kept():
     img = noise_image(32, 32, alpha=True)
-    res = inpaint(img, box_mask(32, 32, 8, 8, 16, 16), fake(), margin=4)
-    assert torch.equal(res.image.alpha, img.alpha)
+    mask = box_mask(32, 32, 8, 8, 16, 16)
+    res = inpaint(img, mask, fake(), margin=4)
+    outside = mask[0, 0] < 0.5
+    assert torch.equal(res.image.alpha[0, 0][outside], img.alpha[0, 0][outside])
     gray = ImageData(torch.rand(1, 1, 16, 16).expand(1, 3, -1, -1).contiguous(), grayscale=True, bit_depth=16)
 
     class Tinted(FakeInpainter):
@@ -335,3 +337,25 @@ def test_tab_inputs_say_what_is_missing(tmp_path):
     Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "p.png")
     with pytest.raises(InvalidInputError, match="Paint over"):
         inpaint_inputs(str(tmp_path / "p.png"), _editor(tmp_path / "p.png"), None)  # an untouched mask layer
+
+
+def test_the_hole_takes_its_transparency_from_the_surroundings():
+    photo = noise_image(40, 30, alpha=True)
+    photo.alpha.fill_(1.0)
+    photo.alpha[..., 10:20, 12:24] = 0  # erased earlier: a transparent hole in an opaque photo
+    mask = box_mask(40, 30, 12, 10, 24, 20)
+    res = inpaint(photo, mask, fake(), strategy="crop", margin=8)
+    assert torch.all(res.image.alpha == 1)  # the fill is visible
+    sticker = noise_image(40, 30, alpha=True)
+    sticker.alpha.zero_()
+    sticker.alpha[..., 5:25, 20:38] = 1
+    res = inpaint(sticker, box_mask(40, 30, 2, 2, 10, 10), fake(), strategy="crop", margin=8)
+    assert torch.equal(res.image.alpha, sticker.alpha)  # a hole in the transparent background stays transparent
+    soft = noise_image(40, 30, alpha=True)
+    res = inpaint(soft, box_mask(40, 30, 15, 10, 25, 20), fake(), strategy="crop", margin=8)
+    inside = res.image.alpha[..., 10:20, 15:25]
+    around = torch.zeros(30, 40, dtype=torch.bool)
+    around[7:23, 12:28] = True
+    around[10:20, 15:25] = False
+    ring = soft.alpha[0, 0][around]  # NS fills with values between those around the hole
+    assert float(inside.min()) >= float(ring.min()) - 1e-6 and float(inside.max()) <= float(ring.max()) + 1e-6
