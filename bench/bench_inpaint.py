@@ -32,12 +32,13 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from models.training.masks import random_mask  # noqa: E402
 from models.training.train_inpaint import hole_psnr, load_photo, photo_paths, validation_set  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "inpaint.md"
-MODELS = ("ganvas-inpaint", "telea", "navier-stokes", "shift-map")
+MODELS = ("ganvas-inpaint", "telea", "navier-stokes", "shift-map", "auto")
 SLOW_ORIGINAL = ("shift-map",)  # classical, but minutes on a whole 12 MP photo: crop strategy only
 BIG = (3000, 4000)  # height, width of the 12 MP test
 
@@ -90,6 +91,50 @@ def object_holes(photos: Path) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     return out
 
 
+_LITE0: list = []
+
+
+def feature_distance(a: np.ndarray, b: np.ndarray) -> float | None:
+    """An LPIPS-style distance (uncalibrated): EfficientNet-Lite0 ImageNet feature maps of five blocks, each
+    unit-normalised per position, mean squared difference summed over the blocks, on two uint8 RGB windows
+    brought to 224 px. Deep-feature distances follow what people see better than PSNR (Zhang et al. 2018);
+    None when the bench requirements (requirements-bench.txt) are not installed."""
+    if not _LITE0:
+        try:
+            from bench_generate import load_lite0
+        except ImportError:
+            return None
+        try:
+            _LITE0.append(load_lite0())
+        except ImportError:
+            return None
+    net = _LITE0[0]
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def maps(x: np.ndarray) -> list[torch.Tensor]:
+        t = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255
+        h = (F.interpolate(t, size=(224, 224), mode="bicubic", align_corners=False).clamp(0, 1) - mean) / std
+        h = net._swish(net._bn0(net._conv_stem(h)))
+        out = []
+        for i, block in enumerate(net._blocks):
+            h = block(h)
+            if i in (1, 3, 5, 8, 11):
+                out.append(h / (h.norm(dim=1, keepdim=True) + 1e-10))
+        return out
+
+    with torch.no_grad():
+        return float(sum(((fa - fb) ** 2).sum(1).mean() for fa, fb in zip(maps(a), maps(b), strict=True)))
+
+
+def _window(img: np.ndarray, hole: np.ndarray, size: int = 128) -> np.ndarray:
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    y0 = min(max(0, int(ys.mean()) - size // 2), h - size)
+    x0 = min(max(0, int(xs.mean()) - size // 2), w - size)
+    return img[y0 : y0 + size, x0 : x0 + size]
+
+
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
     return (t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
 
@@ -125,11 +170,12 @@ def worker(model_id: str, photos: Path, threads: int, big_original: bool) -> dic
         ssim.append(float(smap.mean()))
         ssim_hole.append(float(smap[mask].mean()))
         detail.append(detail_ratio(out, crop, mask))
-    objects = []  # (psnr, detail, textured) per object-sized hole, through the tab's default crop strategy
+    objects = []  # (psnr, detail, feature distance, textured) per object-sized hole, strategy crop as the tab
     for crop, hole, textured in object_holes(photos):
         res = inpaint(from_numpy(crop), hole.astype(np.uint8) * 255, model, strategy="crop")
         out = _to_uint8(res.image.rgb)
-        objects.append((hole_psnr(out, crop, hole), detail_ratio(out, crop, hole), textured))
+        fd = feature_distance(_window(out, hole), _window(crop, hole))
+        objects.append((hole_psnr(out, crop, hole), detail_ratio(out, crop, hole), fd, textured))
     img, mask = big_case(photos)
     big = {}
     for strategy in ("crop", "original") if big_original else ("crop",):
@@ -214,25 +260,27 @@ def table(rows: list[dict], threads: int) -> str:
         lines += ["", "; ".join(wins) + "."]
     done = [r for r in rows if "error" not in r and r.get("objects")]
     if done:
-        n_tex = sum(t for *_, t in done[0]["objects"])
+        n_tex = sum(o[3] for o in done[0]["objects"])
         lines += [
             "",
             f"Object-sized holes: the same {len(done[0]['objects'])} crops with one ellipse of 30-80 px each "
             f"(strategy crop, as the tab); {n_tex} of them in textured surroundings (mean gradient above "
-            f"{TEXTURED:g} in a 15 px ring), the rest smooth (sky, walls, blur). PSNR inside the hole / detail.",
+            f"{TEXTURED:g} in a 15 px ring), the rest smooth (sky, walls, blur). PSNR inside the hole / detail / "
+            "feature distance (LPIPS-style on EfficientNet-Lite0 features of a 128 px window around the hole, "
+            "uncalibrated; lower = closer to the photo as a network sees it; needs requirements-bench.txt).",
             "",
-            "| model | all: PSNR | all: detail | textured: PSNR | textured: detail | smooth: PSNR | smooth: detail |",
-            "|---|---|---|---|---|---|---|",
+            "| model | all: PSNR / detail / features | textured: PSNR / detail / features "
+            "| smooth: PSNR / detail / features |",
+            "|---|---|---|---|",
         ]
         for r in done:
             cells = []
             for want in (None, True, False):  # all, textured, smooth
-                part = [(p, d) for p, d, t in r["objects"] if want is None or t == want]
-                cells += (
-                    [f"{np.mean([p for p, _ in part]):.2f}", f"{np.mean([d for _, d in part]):.2f}"]
-                    if part
-                    else ["-", "-"]
-                )
+                part = [o for o in r["objects"] if want is None or o[3] == want]
+                fds = [o[2] for o in part if o[2] is not None]
+                fd = f"{np.mean(fds):.3f}" if fds and len(fds) == len(part) else "-"
+                psnr, det = np.mean([o[0] for o in part]), np.mean([o[1] for o in part])
+                cells.append(f"{psnr:.2f} / {det:.2f} / {fd}" if part else "-")
             lines.append(f"| {r['title']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

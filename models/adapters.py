@@ -117,6 +117,46 @@ class Inpainter(LoadedModel):
         """Fill the masked pixels."""
 
 
+def surroundings_texture(rgb: torch.Tensor, hole: torch.Tensor, ring: int = 15) -> float:
+    """Mean gradient magnitude (Sobel on 8-bit gray) in a ``ring``-pixel band around the hole: about 10 for sky
+    or a wall, above 50 for foliage, brick or grass. ``rgb`` (1,3,H,W) in [0,1], ``hole`` (1,1,H,W), >0.5 = hole."""
+    import cv2
+    import numpy as np
+
+    gray = (rgb[0].float().mean(dim=0).clamp(0, 1).numpy() * 255).astype(np.float32)
+    inside = (hole[0, 0] > 0.5).numpy().astype(np.uint8)
+    band = cv2.dilate(inside, np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)).astype(bool) & ~inside.astype(bool)
+    if not band.any():
+        return 0.0
+    mag = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    return float(mag[band].mean())
+
+
+class AutoInpainter(Inpainter):
+    """Picks a fill per region by what surrounds it: a patch-based one (shift-map) where the surroundings are
+    textured, so foliage, brick and grass stay sharp, the network elsewhere (smooth surroundings, where it
+    fills best, and regions too large for the patch search to be quick)."""
+
+    def __init__(self, spec, smooth: Inpainter, textured: Inpainter | None) -> None:
+        super().__init__(spec, smooth.device, smooth.dtype, smooth.module)
+        self.smooth, self.textured = smooth, textured
+        self.last_choice = ""  # which fill the last call used, for reports and tests
+
+    def param_count(self) -> int:
+        return self.smooth.param_count()
+
+    def choose(self, image: torch.Tensor, mask: torch.Tensor) -> Inpainter:
+        p = self.spec.params
+        if self.textured is None or image.shape[-2] * image.shape[-1] > p["max_textured_pixels"]:
+            return self.smooth
+        return self.textured if surroundings_texture(image, mask) > p["threshold"] else self.smooth
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        model = self.choose(image, mask)
+        self.last_choice = model.spec.id
+        return model(image, mask)
+
+
 class OpenCVInpainter(Inpainter):
     """OpenCV's classical fills: Telea or Navier-Stokes (``cv2.inpaint``, radius from the spec), or the
     patch-based shift-map of ``cv2.xphoto`` (opencv-contrib), which copies texture from the rest of the image."""

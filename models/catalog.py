@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.registry import Builtin, EmbeddedFile, HubFile, ModelSpec, PackageFile, Task
+from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile, Task
 
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
@@ -218,8 +218,26 @@ SPECS: list[ModelSpec] = [
         arch="ganvas-inpaint",
         size_multiple=8,
         supports_half=True,
-        default=True,
         params={"channels": [24, 48, 96, 128], "blocks": 4, "base": "telea"},
+    ),
+    ModelSpec(
+        id="auto",
+        task=Task.INPAINT,
+        title="Auto: Ganvas inpaint or shift-map",
+        description="Looks at what surrounds each hole: where it is textured (foliage, brick, grass) the "
+        "patch-based shift-map carries the texture across, elsewhere (sky, walls, blur) the Ganvas network "
+        "fills it; holes too big for a quick patch search go to the network. Works offline.",
+        license="CC-BY-SA-4.0 (Ganvas inpaint) + Apache-2.0 (OpenCV)",
+        source=Combined(parts=("ganvas-inpaint", "shift-map")),
+        arch="inpaint-auto",
+        size_multiple=8,
+        default=True,  # object holes: closest to the photo by deep features, texture kept (bench_inpaint)
+        params={
+            "smooth": "ganvas-inpaint",
+            "textured": "shift-map",
+            "threshold": 50.0,  # mean gradient in a 15 px ring (bench_inpaint's split of the held-out crops)
+            "max_textured_pixels": 640 * 640,  # shift-map takes ~10 s for 512x512 with big holes on 1 thread
+        },
     ),
     ModelSpec(
         id="telea",

@@ -6,12 +6,14 @@ registers itself with :func:`loader`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
 
 from models import weights
 from models.adapters import (
+    AutoInpainter,
     Generator,
     LoadedModel,
     ModuleInpainter,
@@ -24,6 +26,7 @@ from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 LoaderFn = Callable[[ModelSpec, torch.device, torch.dtype, "str | None"], LoadedModel]
 LOADERS: dict[str, LoaderFn] = {}
+log = logging.getLogger("ganvas")
 
 
 def loader(name: str) -> Callable[[LoaderFn], LoaderFn]:
@@ -72,6 +75,19 @@ def _load_opencv(spec, device, dtype, alternative):
                 "pip install --force-reinstall --no-deps opencv-contrib-python-headless"
             )
     return OpenCVInpainter(spec, torch.device("cpu"), torch.float32)
+
+
+@loader("inpaint-auto")
+def _load_auto(spec, device, dtype, alternative):
+    from models.registry import get_spec
+
+    smooth = load_model(get_spec(spec.params["smooth"]), device, dtype)
+    try:
+        textured = load_model(get_spec(spec.params["textured"]), device, dtype)
+    except WeightsUnavailableError as exc:  # e.g. OpenCV without its contrib modules: the network fills all
+        log.warning("%s: %s; every hole goes to %s", spec.title, exc, smooth.spec.title)
+        textured = None
+    return AutoInpainter(spec, smooth, textured)
 
 
 def spandrel_from_state_dict(state_dict: dict[str, torch.Tensor], name: str):

@@ -40,6 +40,17 @@ class Builtin:
 
 
 @dataclass(frozen=True)
+class Combined:
+    """A method made of other registry entries (each checked and loaded as itself): no weights of its own."""
+
+    parts: tuple[str, ...]  # registry ids
+    kind: str = "combined"
+
+    def describe(self) -> str:
+        return "uses " + " + ".join(f"`{p}`" for p in self.parts)
+
+
+@dataclass(frozen=True)
 class EmbeddedFile:
     """A weights file shipped in ``assets/`` (trained here; see its model card)."""
 
@@ -91,7 +102,7 @@ class PackageFile:
         return f"package: {self.distribution}"
 
 
-WeightSource = Builtin | EmbeddedFile | HubFile | PackageFile
+WeightSource = Builtin | Combined | EmbeddedFile | HubFile | PackageFile
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from models.registry import Builtin, EmbeddedFile, HubFile, ModelSpec, PackageFile
+from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile
 from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def embedded_path(src: EmbeddedFile, title: str) -> Path:
 def resolve(spec: ModelSpec, alternative: str | None = None) -> Path | None:
     """Local, verified path of a spec's weights (None for classical methods)."""
     src = spec.source
-    if isinstance(src, Builtin):
+    if isinstance(src, (Builtin, Combined)):
         return None
     if isinstance(src, EmbeddedFile):
         return embedded_path(src, spec.title)

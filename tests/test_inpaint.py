@@ -359,3 +359,36 @@ def test_the_hole_takes_its_transparency_from_the_surroundings():
     around[10:20, 15:25] = False
     ring = soft.alpha[0, 0][around]  # NS fills with values between those around the hole
     assert float(inside.min()) >= float(ring.min()) - 1e-6 and float(inside.max()) <= float(ring.max()) + 1e-6
+
+
+def test_auto_sends_textured_surroundings_to_the_patch_fill_and_the_rest_to_the_network():
+    from models.adapters import AutoInpainter, surroundings_texture
+    from models.loaders import load_model
+    from models.registry import get_spec
+
+    spec = get_spec("auto")
+    cpu = torch.device("cpu")
+    auto = load_model(spec, cpu, torch.float32)
+    assert (
+        isinstance(auto, AutoInpainter)
+        and auto.param_count() == load_model(get_spec(spec.params["smooth"]), cpu, torch.float32).param_count()
+    )
+    g = torch.Generator().manual_seed(1)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 96), indexing="ij")
+    smooth = torch.stack([xx, yy, 1 - xx])[None]  # a sky-like gradient
+    checker = ((torch.arange(96)[:, None] // 3 + torch.arange(96)[None] // 3) % 2).float()
+    textured = (0.2 + 0.6 * checker + 0.05 * torch.rand(96, 96, generator=g)).expand(1, 3, 96, 96).contiguous()
+    hole = box_mask(96, 96, 36, 36, 60, 60)
+    assert surroundings_texture(smooth, hole) < spec.params["threshold"] < surroundings_texture(textured, hole)
+    for image, want in ((smooth, spec.params["smooth"]), (textured, spec.params["textured"])):
+        res = inpaint(ImageData(image), hole, auto, strategy="original")
+        assert auto.last_choice == want
+        outside = hole[0, 0] < 0.5
+        assert torch.equal(res.image.rgb[0][:, outside], image[0][:, outside])
+    filled = inpaint(ImageData(textured), hole, auto, strategy="original").image.rgb
+    right = textured[..., 36:60, 36:60]
+    assert (filled[..., 36:60, 36:60] - right).abs().mean() < 0.1  # the checkerboard goes on across the hole
+    big = torch.nn.functional.interpolate(textured, size=(720, 720), mode="nearest")
+    assert auto.choose(big, torch.nn.functional.interpolate(hole, size=(720, 720))) is auto.smooth  # too big
+    alone = AutoInpainter(spec, auto.smooth, None)  # OpenCV without its contrib modules
+    assert alone.choose(textured, hole) is auto.smooth

@@ -12,6 +12,7 @@ from models.registry import (
     SHA256_PREFIX_RE,
     SHA256_RE,
     Builtin,
+    Combined,
     EmbeddedFile,
     HubFile,
     ModelSpec,
@@ -51,7 +52,10 @@ def test_spec_schema(spec: ModelSpec):
         assert spec.output_size and spec.output_size > 0
         assert len(set(spec.labels)) == len(spec.labels)
     src = spec.source
-    assert isinstance(src, (Builtin, EmbeddedFile, HubFile, PackageFile))
+    assert isinstance(src, (Builtin, Combined, EmbeddedFile, HubFile, PackageFile))
+    if isinstance(src, Combined):  # made of other entries of the same task, each offline
+        parts = [get_spec(p) for p in src.parts]
+        assert all(p.task == spec.task and not p.needs_download and p.id != spec.id for p in parts)
     if isinstance(src, HubFile):
         assert "/" in src.repo_id and src.filename
         assert COMMIT_RE.match(src.revision), "Hub revisions are pinned to a 40-hex commit"

@@ -126,10 +126,10 @@ def build(ctx: AppContext) -> InpaintTab:
                 )
                 margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
             go = gr.Button("Inpaint", variant="primary")
-            # the same bush removed by the default and by the patch-based fill: smooth against sharp texture
+            # the same bush removed by the default and by the network alone: texture against a smooth fill
             offline = [s.id for s in ctx.registry.list(Task.INPAINT) if not s.needs_download]
             shown = [default.id] if default else []
-            shown += [m for m in ("shift-map",) if m in offline and m not in shown]
+            shown += [m for m in ("ganvas-inpaint", "shift-map") if m in offline and m not in shown][:1]
             gr.Examples(
                 [[example("castle.jpg"), example("castle-mask.png"), m] for m in shown],
                 [source, mask_file, model],
