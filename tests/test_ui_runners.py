@@ -112,3 +112,27 @@ def test_a_click_without_a_point_is_a_plain_error():
 
     with pytest.raises(InvalidInputError, match="Click on the picture"):
         place_at(None, 1.0, 0, None)
+
+
+def test_send_to_opens_the_tab_then_hands_the_picture_over():
+    """Every "Send result to" button first selects its tab, then (only if there was a result) puts the picture
+    in the target input, as two separate updates: an editor given a picture in the update that shows its tab
+    could drop it."""
+    import gradio as gr
+
+    from app import build_demo
+
+    demo = build_demo()
+    buttons = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and str(b.value).startswith("Send result")]
+    assert len(buttons) == 5 * 5  # five buttons under each of the five tabs
+    fns = list(demo.fns.values())
+    for button in buttons:
+        [first] = [f for f in fns if (button._id, "click") in f.targets]
+        assert [type(o) for o in first.outputs] == [gr.Tabs]
+        update = first.fn("/tmp/result.png")
+        assert update.selected in {"composite", "edit", "inpaint", "upscale"}
+        with pytest.raises(gr.Error, match="no result to send"):
+            first.fn(None)
+        [second] = [f for f in fns if f.trigger_after == first._id and f.trigger_only_on_success]
+        assert len(second.outputs) == 1 and not isinstance(second.outputs[0], gr.Tabs)
+        assert second.fn("/tmp/result.png") == "/tmp/result.png"
