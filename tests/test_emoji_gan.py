@@ -344,3 +344,80 @@ def test_mode_seeking_term_punishes_pairs_that_give_the_same_image():
     assert (moved[:4] - moved[4:]).abs().mean() > (apart[:4] - apart[4:]).abs().mean()
     # and more latent distance asks for more image distance
     assert mode_seeking_loss(apart, 2 * z) > mode_seeking_loss(apart, z)
+
+
+def test_batch_translation_matches_shifting_each_image():
+    from models.training.train_gan import translate
+
+    torch.manual_seed(1)
+    x = torch.randn(5, 4, 12, 10)
+    dx, dy = torch.tensor([-3, 0, 2, 1, -1]), torch.tensor([1, -2, 0, 3, -3])
+    out = translate(x, dx, dy)
+    for i in range(5):
+        want = torch.full((4, 12, 10), -1.0)
+        for r in range(12):
+            for c in range(10):
+                sr, sc = r + int(dy[i]), c + int(dx[i])
+                if 0 <= sr < 12 and 0 <= sc < 10:
+                    want[:, r, c] = x[i, :, sr, sc]
+        assert torch.equal(out[i], want)
+
+
+def _tiny_dataset(folder) -> None:
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(0)
+    n = 45
+    labels = torch.arange(n) % 9
+    save_file(
+        {
+            "images": (torch.rand(n, 4, 64, 64, generator=g) * 255).to(torch.uint8),
+            "labels": labels,
+            "sublabels": labels * 2 + (torch.arange(n) // 9) % 2,
+            "held_out": (torch.arange(n) >= 36).to(torch.uint8),
+        },
+        str(folder / "emoji64.safetensors"),
+    )
+
+
+def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_path):
+    """A fresh run with its own generator size, on the device named (here the CPU, as CI has no GPU), to a
+    fixed step; --resume continues it; the export loads as a generator of that size."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from models.training.train_gan import main
+
+    _tiny_dataset(tmp_path)
+    run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
+    main([*run, "--device", "cpu", "--channels", "32,16,8", "--base-size", "16", "--max-steps", "3"])
+    state = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 3 and state["cfg"]["channels"] == [32, 16, 8] and state["cfg"]["base_size"] == 16
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["device"] == "cpu"
+    main([*run, "--device", "auto", "--resume", "--max-steps", "5"])
+    assert torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)["step"] == 5
+    with pytest.raises(SystemExit, match="new run"):
+        main([*run, "--resume", "--channels", "64,32,16", "--max-steps", "6"])
+    main(["--out", str(tmp_path / "run"), "--export", str(tmp_path / "g.safetensors")])
+    with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as f:
+        cfg = json.loads(f.metadata()["config"])
+    g = EmojiGenerator(**cfg).eval()
+    g.load_state_dict(load_file(str(tmp_path / "g.safetensors")), strict=True)
+    out = g(torch.randn(2, cfg["z_dim"]), torch.eye(9)[:2])
+    assert out.shape == (2, 4, 16, 16) and 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+def test_train_gan_device_and_size_errors_are_plain(monkeypatch):
+    from models.training.train_gan import fresh_config, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert fresh_config("256,128,64,32", 64)["output_size"] == 64
+    with pytest.raises(SystemExit, match="multiple of 32"):
+        fresh_config("256,128,64,32", 48)

@@ -13,6 +13,10 @@ channels start with zero outgoing weights), so a larger generator can take over 
 ``--projected PX`` swaps the pixel discriminator for one in the features of frozen EfficientNet-Lite1
 (``models/training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
 so a new discriminator can take over a trained generator.
+
+``--device auto`` (the default) trains on a CUDA GPU when there is one, else on the CPU; a fresh run
+can set the generator's size with ``--channels`` and ``--base-size`` (e.g. 64 px native, no
+upsampler, on a GPU). ``scripts/device_gan.sh`` is a prepared run for a lent GPU machine.
 """
 
 from __future__ import annotations
@@ -126,6 +130,21 @@ def widen_checkpoint(state: dict, channels: list[int]) -> dict:
     }
 
 
+def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, fill: float = -1.0) -> torch.Tensor:
+    """Each image ``i`` of ``x`` (N, C, H, W) shifted so that its pixel (0, 0) comes from (``dy[i]``, ``dx[i]``);
+    pixels from outside the image are ``fill``. Shifts up to the size in either direction; one gather for
+    the whole batch (no per-image loop, which would cost a kernel launch per image on a GPU)."""
+    n, c, h, w = x.shape
+    sy, sx = h, w
+    padded = F.pad(x, (sx, sx, sy, sy), value=fill)
+    dev = x.device
+    rows = (dy.to(dev)[:, None] + sy + torch.arange(h, device=dev))[:, None, :, None]
+    cols = (dx.to(dev)[:, None] + sx + torch.arange(w, device=dev))[:, None, None, :]
+    return padded[
+        torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols
+    ]
+
+
 def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bool = False) -> torch.Tensor:
     """DiffAugment (Zhao et al. 2020) for RGBA in [-1, 1]: colour, translation, optional cutout.
 
@@ -143,10 +162,9 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bo
     x = torch.cat([rgb, a], 1)
     # translation by up to 1/8 of the size, filled with transparent black (-1)
     s = h // 8
-    padded = F.pad(x, (s, s, s, s), value=-1.0)
     dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
     dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
-    x = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+    x = translate(x, dx - s, dy - s)
     if not cutout:
         return x
     # cutout of a quarter-size square
@@ -212,9 +230,40 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             be.copy_(bm)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto``: the CUDA GPU when there is one, else the CPU; ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: this machine has no CUDA GPU that PyTorch can use")
+    return torch.device(name)
+
+
+def fresh_config(channels: str | None, base_size: int | None) -> dict:
+    """The generator config of a new run: the default, with ``--channels`` and ``--base-size`` if given."""
+    cfg = dict(DEFAULT_CONFIG)
+    if channels:
+        cfg["channels"] = [int(c) for c in channels.split(",")]
+    if base_size:
+        cfg["base_size"] = base_size
+    cfg["output_size"] = max(cfg["output_size"], cfg["base_size"])
+    blocks = len(cfg["channels"]) - 1
+    if blocks < 1 or cfg["base_size"] % (4 * 2**blocks):
+        raise SystemExit(
+            f"--base-size {cfg['base_size']} with {len(cfg['channels'])} widths: the size must be a multiple of "
+            f"{4 * 2**blocks} (each of the {blocks} blocks doubles a start of at least 4x4)"
+        )
+    return cfg
+
+
 def train(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # denormals in the tiny early weights slow CPU steps tenfold
+    dev = resolve_device(args.device)
+    if dev.type == "cpu":
+        torch.set_num_threads(args.threads)
+        torch.set_flush_denormal(True)  # denormals in the tiny early weights slow CPU steps tenfold
+    else:
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")  # TF32 matrix products
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,14 +274,16 @@ def train(args: argparse.Namespace) -> None:
             raise SystemExit("--widen grows a run's generator: use it with --resume")
         state = widen_checkpoint(state, [int(c) for c in args.widen.split(",")])
         log.info("generator widened to %s channels", args.widen)
-    cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else dict(DEFAULT_CONFIG)
+    if state and (args.channels or args.base_size):
+        raise SystemExit("--channels and --base-size shape a new run; a resumed run keeps its own (see --widen)")
+    cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else fresh_config(args.channels, args.base_size)
     x_all, y_all, s_all, subgroup_count = load_split(Path(args.data), cfg["base_size"], held_out=False)
-    x_all = x_all * 2 - 1
+    x_all, y_all, s_all = (x_all * 2 - 1).to(dev), y_all.to(dev), s_all.to(dev)
     n = len(x_all)
     if args.subclasses and not state:
         cfg["num_subclasses"] = subgroup_count
     num_sub = cfg.get("num_subclasses", 0)
-    log.info("train images %d at %d px, %d subclasses", n, cfg["base_size"], num_sub)
+    log.info("train images %d at %d px, %d subclasses, on %s", n, cfg["base_size"], num_sub, dev)
     g = EmojiGenerator(**cfg)
     d_cfg = {"num_classes": cfg["num_classes"], "num_subclasses": num_sub, **(state.get("d_cfg", {}) if state else {})}
     if args.projected and not state:
@@ -242,13 +293,14 @@ def train(args: argparse.Namespace) -> None:
     if args.aux_weight > 0:
         d_cfg["aux_classifier"] = True
     d = build_discriminator(d_cfg)
+    if num_sub:
+        g.sub_group, g.sub_prior = subclass_table(y_all.cpu(), s_all.cpu(), num_sub)
+    g, d = g.to(dev), d.to(dev)  # before the optimisers and the EMA copy; checkpoints load into these
     if d_cfg.get("projected"):
         log.info("projected discriminator on EfficientNet-Lite1 features at %d px", d_cfg["feature_size"])
     aux = d.aux_classifier
     if aux and args.aux_weight <= 0:
         log.warning("this run's discriminator has an auxiliary class head, but --aux-weight is 0: its loss is off")
-    if num_sub:
-        g.sub_group, g.sub_prior = subclass_table(y_all, s_all, num_sub)
     ema = copy.deepcopy(g).eval()
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam([p for _, p in _trained(d)], lr=args.lr_d, betas=(0.0, 0.999))
@@ -290,16 +342,16 @@ def train(args: argparse.Namespace) -> None:
         for group in opt.param_groups:
             group["lr"] = lr  # the command line wins over the checkpoint's learning rates
     start = time.monotonic() - spent
-    last_ckpt = time.monotonic()
+    last_ckpt = last_log = time.monotonic()
     bs = args.batch
-    draw = group_sampler(y_all, args.balance)
+    draw = group_sampler(y_all.cpu(), args.balance)
     if args.balance:
-        share = torch.bincount(y_all).float() ** (1 - args.balance)
+        share = torch.bincount(y_all.cpu()).float() ** (1 - args.balance)
         log.info("group shares per batch: %s", " ".join(f"{v:.3f}" for v in (share / share.sum()).tolist()))
-    while time.monotonic() - start < args.minutes * 60:
-        idx = draw(bs)
+    while time.monotonic() - start < args.minutes * 60 and not (args.max_steps and step >= args.max_steps):
+        idx = draw(bs).to(dev)
         real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
-        fidx = draw(bs)  # fake (group, subgroup) pairs as often as the real ones
+        fidx = draw(bs).to(dev)  # fake (group, subgroup) pairs as often as the real ones
         if args.mode_seeking > 0:
             fidx[bs // 2 : bs // 2 * 2] = fidx[: bs // 2]  # pairs of fakes with one label, for the mode-seeking term
         fake_labels, fake_subs = y_all[fidx], s_all[fidx]
@@ -307,11 +359,11 @@ def train(args: argparse.Namespace) -> None:
         if num_sub:
             cond.append(F.one_hot(fake_subs, num_sub).float())
         fake_d = (fake_labels, fake_subs) if num_sub else (fake_labels,)
-        z = torch.randn(bs, cfg["z_dim"])
+        z = torch.randn(bs, cfg["z_dim"], device=dev)
         # discriminator (``--d-steps`` updates per generator update)
         for k in range(args.d_steps):
             if k:
-                idx = draw(bs)
+                idx = draw(bs).to(dev)
                 real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
             with torch.no_grad():
                 fake = g(z, *cond) * 2 - 1
@@ -336,15 +388,19 @@ def train(args: argparse.Namespace) -> None:
         ema_update(ema, g, args.ema if step > 200 else 0.0)
         step += 1
         if step % 50 == 0:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
             log.info(
-                "step %d  %.1f min  loss_d %.3f  loss_g %.3f%s%s",
+                "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s",
                 step,
                 (time.monotonic() - start) / 60,
+                50 * bs / max(time.monotonic() - last_log, 1e-9),
                 loss_d.item(),
                 loss_g.item(),
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
                 f"  ms {ms.item():.3f}" if args.mode_seeking > 0 else "",
             )
+            last_log = time.monotonic()
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
             _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
@@ -355,6 +411,7 @@ def train(args: argparse.Namespace) -> None:
         "minutes": (time.monotonic() - start) / 60,
         "batch": bs,
         "threads": args.threads,
+        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
         "lr_g": args.lr_g,
         "lr_d": args.lr_d,
         "d_steps": args.d_steps,
@@ -414,17 +471,21 @@ def export(run: Path, dest: Path, upsampler: Path | None = None) -> None:
     save_file(sd, str(dest), metadata=meta)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/emoji")
     p.add_argument("--out", default="runs/gan")
     p.add_argument("--minutes", type=float, default=45)
+    p.add_argument("--max-steps", type=int, default=0, help="stop at this step even before --minutes (0 = no limit)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr-g", type=float, default=2e-4)
     p.add_argument("--lr-d", type=float, default=4e-4)
     p.add_argument("--ema", type=float, default=0.99)  # short CPU runs: a long EMA lags far behind
     p.add_argument("--d-steps", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (on the CPU)")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU if there is one, else the CPU), cpu or cuda")
+    p.add_argument("--channels", metavar="C0,C1,...", help="a new run's generator widths (default 128,96,64,32)")
+    p.add_argument("--base-size", type=int, help="a new run's native generator size in px (default 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=4)
     p.add_argument("--resume", action="store_true")
@@ -464,7 +525,7 @@ def main() -> None:
     p.add_argument("--init-g", help="start the generator (and its EMA) from an exported .safetensors file")
     p.add_argument("--upsampler", help="with --export: fold in this sticker upsampler (train_emoji_upsampler)")
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
         export(Path(args.out), Path(args.export), Path(args.upsampler) if args.upsampler else None)
