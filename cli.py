@@ -115,8 +115,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(path):
+    """The image at ``path``; a note on stderr when it is an animation (only its first frame is used)."""
+    from ops.convert import frame_count, load_image
+
+    frames = frame_count(path)
+    if frames > 1:
+        print(f"note: {Path(path).name} is an animation of {frames} frames: only the first is used.", file=sys.stderr)
+    return load_image(path)
+
+
+def _output(out: str, source: str) -> Path:
+    """One output file: ``out`` itself, or ``<out>/<source's stem>.png`` when ``out`` is an existing folder
+    (as upscale does); its name is checked before any work."""
+    from ops.convert import check_can_save
+
+    o = Path(out)
+    if o.is_dir():
+        o = o / f"{Path(source).stem}.png"
+    check_can_save(o, has_alpha=False)  # the file type; alpha and bit depth are checked again on saving
+    return o
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ops.convert import check_can_save, load_image, save_image
+    from ops.convert import check_can_save, save_image
     from ops.upscale import upscale
 
     files, folder = _inputs(args.inputs)
@@ -125,7 +147,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     spec = _spec(cache, "upscale", args.model)
     model = cache.get(spec.id)
     for src, dst in zip(files, outs, strict=True):
-        image = load_image(src)
+        image = _load(src)
         check_can_save(dst, image.alpha is not None, image.bit_depth)  # before minutes of upscaling
         update, close = _progress_bar(src.name)
         try:
@@ -138,13 +160,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    from ops.convert import check_can_save, load_image, save_image
+    from ops.convert import check_can_save, save_image
     from ops.inpaint import inpaint
 
     cache = _cache(args.device)
     spec = _spec(cache, "inpaint", args.model)
-    image, mask = load_image(args.image), load_image(args.mask)
-    check_can_save(args.output, image.alpha is not None, image.bit_depth)
+    output = _output(args.output, args.image)
+    image, mask = _load(args.image), _load(args.mask)
+    check_can_save(output, image.alpha is not None, image.bit_depth)
     update, close = _progress_bar(Path(args.image).name)
     try:
         res = inpaint(
@@ -161,8 +184,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         close()
     for note in res.notices:
         print(f"note: {note}", file=sys.stderr)
-    save_image(res.image, args.output)
-    print(f"{args.image} -> {args.output} ({spec.id})")
+    save_image(res.image, output)
+    print(f"{args.image} -> {output} ({spec.id})")
     return 0
 
 
@@ -207,8 +230,9 @@ def cmd_composite(args: argparse.Namespace) -> int:
     from ops.convert import load_image, save_image
     from ops.errors import InvalidInputError
 
-    bg, fg = load_image(args.background), load_image(args.foreground)
-    mask = load_image(args.mask) if args.mask else None
+    output = _output(args.output, args.background)
+    bg, fg = _load(args.background), _load(args.foreground)
+    mask = _load(args.mask) if args.mask else None
     place = dict(x=args.x, y=args.y, scale=args.scale, rotate=args.rotate, opacity=args.opacity)
     if args.depth:
 
@@ -235,13 +259,13 @@ def cmd_composite(args: argparse.Namespace) -> int:
         result = composite(
             bg, fg, mask=mask, feather=args.feather, blend_mode=args.blend, seamless=args.seamless, **place
         )
-    save_image(result, args.output)
-    print(f"-> {args.output} ({result.width}x{result.height})")
+    save_image(result, output)
+    print(f"-> {output} ({result.width}x{result.height})")
     return 0
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from ops.convert import load_image, save_image
+    from ops.convert import save_image
     from ops.edit import Recipe
     from ops.errors import InvalidInputError
     from ops.inpaint import inpaint
@@ -251,6 +275,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InvalidInputError(f"Cannot read the recipe {args.recipe} ({exc.strerror}).") from exc
     recipe = Recipe.from_json(text)
+    output = _output(args.output, args.input)
     cache = None
 
     def content_aware(image, mask):
@@ -259,9 +284,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
         spec = cache.registry.default_for("inpaint")
         return inpaint(image, mask, cache.get(spec.id), strategy="crop").image
 
-    result = recipe.apply(load_image(args.input), inpaint=content_aware)
-    save_image(result, args.output)
-    print(f"{args.input} -> {args.output} ({len(recipe.steps)} steps)")
+    result = recipe.apply(_load(args.input), inpaint=content_aware)
+    save_image(result, output)
+    print(f"{args.input} -> {output} ({len(recipe.steps)} steps)")
     return 0
 
 
@@ -285,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("upscale", help="upscale files or a folder")
     u.add_argument("inputs", nargs="+")
-    u.add_argument("-o", "--output", required=True)
+    u.add_argument("-o", "--output", required=True, help="output file, or a folder (NAME.png for each input)")
     u.add_argument("--model")
     u.add_argument("--scale", type=float, default=4.0)
     u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default or 0: automatic)")
@@ -294,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inpaint", help="fill the masked region (mask: non-zero = fill)")
     i.add_argument("image")
     i.add_argument("mask")
-    i.add_argument("-o", "--output", required=True)
+    i.add_argument("-o", "--output", required=True, help="output file, or an existing folder (NAME.png in it)")
     i.add_argument("--model")
     i.add_argument("--strategy", choices=["crop", "resize", "original"], default="crop")
     i.add_argument("--dilate", type=int, default=DEFAULT_DILATE, help="grow the mask by this many pixels (as the app)")
@@ -327,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("composite", help="composite a foreground onto a background")
     c.add_argument("background")
     c.add_argument("foreground")
-    c.add_argument("-o", "--output", required=True)
+    c.add_argument("-o", "--output", required=True, help="output file, or an existing folder (BACKGROUND.png in it)")
     c.add_argument("--mask")
     c.add_argument("--x", type=int, default=0)
     c.add_argument("--y", type=int, default=0)
@@ -345,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("edit", help="replay an edit recipe exported by the app")
     e.add_argument("input")
-    e.add_argument("-o", "--output", required=True)
+    e.add_argument("-o", "--output", required=True, help="output file, or an existing folder (INPUT.png in it)")
     e.add_argument("--recipe", required=True)
     e.set_defaults(fn=cmd_edit)
     return p

@@ -104,6 +104,16 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
         return from_pil(img, max_pixels=max_pixels)
 
 
+def frame_count(path: str | Path) -> int:
+    """How many frames the file at ``path`` holds (an animated GIF, WebP or APNG has several; Ganvas works on
+    the first); 1 for a still image or a file PIL cannot open."""
+    try:
+        with Image.open(path) as img:
+            return int(getattr(img, "n_frames", 1) or 1)
+    except Exception:  # unreadable files get their own message from load_image
+        return 1
+
+
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     w, h = size
     if w <= 0 or h <= 0:
@@ -273,16 +283,27 @@ _NO_ALPHA = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 _FORMAT_NAMES = {".png": "PNG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF", **_NO_ALPHA}
 
 
+#: file types :func:`save_image` writes (GIF is refused by name: it would drop colours)
+WRITABLE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
 def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> None:
     """Raise :class:`InvalidInputError` if the file type of ``path`` would drop transparency, bit depth
     or colours (call it before long work so nothing is computed for a file that cannot be written)."""
-    suffix = Path(path).suffix.lower()
+    path = Path(path)
+    suffix = path.suffix.lower()
     name = _FORMAT_NAMES.get(suffix, suffix.lstrip(".").upper() or "A file without a suffix")
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder: give a file name such as {path / 'result.png'}.")
     if suffix == ".gif":
         raise InvalidInputError("GIF keeps only 256 colours: save as PNG or WebP instead.")
+    if suffix not in WRITABLE_SUFFIXES:
+        raise InvalidInputError(
+            f"Cannot tell what to write from the name {path.name}: end it in .png, .webp, .jpg, .bmp or .tif."
+        )
     if has_alpha and suffix in _NO_ALPHA:
         raise InvalidInputError(f"{name} cannot hold transparency: save as PNG or WebP instead.")
-    if bit_depth == 16 and suffix not in (".png", ""):
+    if bit_depth == 16 and suffix != ".png":
         raise InvalidInputError(f"{name} is written with 8 bits per channel here: save as PNG to keep the 16 bits.")
 
 

@@ -91,6 +91,44 @@ def test_composite_and_edit(tmp_path, photo):
     assert np.array_equal(e[..., :3], np.asarray(Image.open(photo))[3:8, 2:12])
 
 
+def test_an_animation_is_upscaled_as_its_first_frame_with_a_note(tmp_path, capsys):
+    frames = [Image.new("RGB", (8, 6), (0, 80 * i, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    out = tmp_path / "o.png"
+    assert cli.main(["upscale", str(tmp_path / "anim.gif"), "-o", str(out), "--model", "bicubic", "--scale", "2"]) == 0
+    assert "note: anim.gif is an animation of 3 frames: only the first is used." in capsys.readouterr().err
+    assert Image.open(out).size == (16, 12) and np.asarray(Image.open(out))[..., 1].max() == 0  # frame 0
+
+
+def test_single_output_commands_write_into_an_existing_folder(tmp_path, photo):
+    """inpaint, composite and edit take an existing folder as -o, like upscale: the result is named after the
+    input (the background for composite); a folder given where a file must be written is a plain error."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    mask = np.zeros((24, 32), np.uint8)
+    mask[8:14, 10:20] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"version": 1, "steps": [{"op": "flip", "direction": "horizontal"}]}')
+    assert cli.main(["inpaint", str(photo), str(tmp_path / "m.png"), "-o", str(folder), "--model", "telea"]) == 0
+    assert Image.open(folder / "photo.png").size == (32, 24)
+    (folder / "photo.png").unlink()
+    assert cli.main(["composite", str(photo), str(tmp_path / "m.png"), "-o", str(folder)]) == 0
+    assert Image.open(folder / "photo.png").size == (32, 24)
+    (folder / "photo.png").unlink()
+    assert cli.main(["edit", str(photo), "-o", str(folder), "--recipe", str(recipe)]) == 0
+    flipped = np.asarray(Image.open(folder / "photo.png"))[..., :3]
+    assert np.array_equal(flipped, np.asarray(Image.open(photo))[:, ::-1])
+
+    from ops.convert import check_can_save
+    from ops.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        check_can_save(folder, has_alpha=False)
+    with pytest.raises(InvalidInputError, match="end it in .png"):
+        check_can_save(tmp_path / "result", has_alpha=False, bit_depth=16)
+
+
 @pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
 def test_generate_is_reproducible(tmp_path):
     for d in ("a", "b"):
@@ -133,10 +171,14 @@ def test_generate_variations_and_gif(tmp_path):
         ["upscale", "{photo}", "{photo}", "-o", "out", "--model", "bicubic"],
         ["upscale", "{photo}", "{photo}", "-o", "x.png", "--model", "bicubic"],
         ["upscale", "{photo}", "-o", "x.png", "--model", "bicubic", "--tile", "-1"],
+        ["inpaint", "{photo}", "{photo}", "-o", "out", "--model", "telea"],  # no file type in the name
+        ["composite", "{photo}", "{photo}", "-o", "out.xyz"],
+        ["edit", "{photo}", "-o", "out", "--recipe", "{recipe}"],
     ],
 )
 def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
-    argv = [a.replace("{photo}", str(photo)) for a in args]
+    (tmp_path / "r.json").write_text('{"version": 1, "steps": [{"op": "flip", "direction": "horizontal"}]}')
+    argv = [a.replace("{photo}", str(photo)).replace("{recipe}", str(tmp_path / "r.json")) for a in args]
     proc = subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )

@@ -136,3 +136,19 @@ def test_send_to_opens_the_tab_then_hands_the_picture_over():
         [second] = [f for f in fns if f.trigger_after == first._id and f.trigger_only_on_success]
         assert len(second.outputs) == 1 and not isinstance(second.outputs[0], gr.Tabs)
         assert second.fn("/tmp/result.png") == "/tmp/result.png"
+
+
+def test_an_animation_is_read_as_its_first_frame_with_a_warning(tmp_path, monkeypatch):
+    import ui.common
+    from ui.common import read_image
+
+    frames = [Image.new("RGB", (8, 6), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "still.gif")
+    said: list[str] = []
+    monkeypatch.setattr(ui.common.gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    image = read_image(str(tmp_path / "anim.gif"))
+    assert said == ["anim.gif is an animation of 3 frames: only the first is used."]
+    assert image.size == (8, 6) and float(image.rgb.max()) == 0.0  # frame 0 is black
+    read_image(str(tmp_path / "still.gif"))
+    assert len(said) == 1
