@@ -226,7 +226,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_composite(args: argparse.Namespace) -> int:
-    from ops.composite import composite, depth_composite, depth_from_image
+    from ops.composite import composite, depth_composite, depth_from_image, misses_canvas
     from ops.convert import load_image, save_image
     from ops.errors import InvalidInputError
 
@@ -234,6 +234,9 @@ def cmd_composite(args: argparse.Namespace) -> int:
     bg, fg = _load(args.background), _load(args.foreground)
     mask = _load(args.mask) if args.mask else None
     place = dict(x=args.x, y=args.y, scale=args.scale, rotate=args.rotate, opacity=args.opacity)
+    missed = misses_canvas(fg.size, bg.size, args.x, args.y, args.scale, args.rotate)
+    if missed:
+        print(f"note: {missed} Change --x and --y.", file=sys.stderr)
     if args.depth:
 
         def depth(value: str):

@@ -213,6 +213,21 @@ def centred_at(
     return round(centre[0] - bw / 2), round(centre[1] - bh / 2)
 
 
+def misses_canvas(
+    size: tuple[int, int], canvas_size: tuple[int, int], x: int, y: int, scale: float = 1.0, rotate: float = 0.0
+) -> str | None:
+    """A sentence for the user when a layer of ``size`` placed at (x, y) lies wholly off the canvas (the result
+    would be the background unchanged), else None."""
+    bw, bh = placed_size(size, scale, rotate)
+    cw, ch = canvas_size
+    if x < cw and y < ch and x + bw > 0 and y + bh > 0:
+        return None
+    return (
+        f"The foreground ({bw}x{bh} at x {x}, y {y}) lies wholly outside the {cw}x{ch} background, so the result "
+        "is the background unchanged."
+    )
+
+
 def _place_window(
     chans: torch.Tensor,
     alpha: torch.Tensor,
@@ -343,7 +358,7 @@ def _depth_map(depth: torch.Tensor | float, img: ImageData, name: str) -> torch.
             d = d[None]
         if d.shape != (1, 1, img.height, img.width):
             raise InvalidInputError(
-                f"The {name} depth map is {tuple(d.shape[-2:])[::-1]} pixels but its image is "
+                f"The {name} depth map is {d.shape[-1]}x{d.shape[-2]} pixels but its image is "
                 f"{img.width}x{img.height}: they must be the same size."
             )
     else:

@@ -100,6 +100,15 @@ def test_an_animation_is_upscaled_as_its_first_frame_with_a_note(tmp_path, capsy
     assert Image.open(out).size == (16, 12) and np.asarray(Image.open(out))[..., 1].max() == 0  # frame 0
 
 
+def test_a_foreground_off_the_background_is_a_note(tmp_path, photo, capsys):
+    out = tmp_path / "c.png"
+    assert cli.main(["composite", str(photo), str(photo), "-o", str(out), "--x", "500"]) == 0
+    assert "note: The foreground (32x24 at x 500, y 0) lies wholly outside" in capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(out))[..., :3], np.asarray(Image.open(photo)))
+    assert cli.main(["composite", str(photo), str(photo), "-o", str(out), "--x", "31"]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
 def test_single_output_commands_write_into_an_existing_folder(tmp_path, photo):
     """inpaint, composite and edit take an existing folder as -o, like upscale: the result is named after the
     input (the background for composite); a folder given where a file must be written is a plain error."""

@@ -409,8 +409,8 @@ def test_depth_composite_takes_the_mask_feather_and_blend_mode():
 
 def test_depth_composite_validates_maps():
     bg, fg = _solid(4, 4, 0.0), _solid(2, 2, 1.0)
-    with pytest.raises(InvalidInputError, match="same size"):
-        depth_composite(bg, fg, bg_depth=torch.zeros(1, 1, 3, 3), fg_depth=0.5)
+    with pytest.raises(InvalidInputError, match="depth map is 5x3 pixels but its image is 4x4: .* same size"):
+        depth_composite(bg, fg, bg_depth=torch.zeros(1, 1, 3, 5), fg_depth=0.5)
     with pytest.raises(InvalidInputError, match="between 0"):
         depth_composite(bg, fg, bg_depth=1.5, fg_depth=0.5)
     with pytest.raises(InvalidInputError, match="Softness"):
@@ -422,3 +422,22 @@ def test_depth_from_image_luminance():
     torch.testing.assert_close(d, torch.tensor([[[[0.299, 0.114]]]]))
     gray = _img(np.array([[0.3, 0.7]]), grayscale=True)
     assert torch.equal(depth_from_image(gray), gray.rgb[:, :1])
+
+
+def test_misses_canvas_says_when_the_layer_lands_wholly_off_the_background():
+    from ops.composite import misses_canvas
+
+    assert misses_canvas((10, 4), (50, 40), 45, 0) is None  # partly on
+    assert misses_canvas((10, 4), (50, 40), -9, -3) is None  # its last pixel still on
+    assert misses_canvas((10, 4), (50, 40), -10, 0) is not None
+    assert misses_canvas((10, 4), (50, 40), 0, 40) is not None
+    # scaled and turned upright the layer reaches further: 10x4 -> 8x20 at scale 2 turned 90
+    assert misses_canvas((10, 4), (50, 40), 0, -19, 2.0, 90) is None
+    assert misses_canvas((10, 4), (50, 40), 0, -20, 2.0, 90) is not None
+    assert misses_canvas((10, 4), (50, 40), 0, -19, 1.0, 90) is not None  # unscaled: 4x10
+    assert misses_canvas((10, 4), (50, 40), -15, 0, 2.0, 0) is None
+    said = misses_canvas((10, 4), (50, 40), 500, 7)
+    assert said == (
+        "The foreground (10x4 at x 500, y 7) lies wholly outside the 50x40 background, so the result is the "
+        "background unchanged."
+    )

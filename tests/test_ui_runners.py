@@ -152,3 +152,18 @@ def test_an_animation_is_read_as_its_first_frame_with_a_warning(tmp_path, monkey
     assert image.size == (8, 6) and float(image.rgb.max()) == 0.0  # frame 0 is black
     read_image(str(tmp_path / "still.gif"))
     assert len(said) == 1
+
+
+def test_composite_warns_when_the_foreground_misses_the_background(ctx, tmp_path, monkeypatch):
+    import ui.common
+    from ui.composite import run_composite
+
+    Image.new("RGB", (30, 20), (0, 0, 255)).save(tmp_path / "bg.png")
+    Image.new("RGB", (6, 6), (255, 0, 0)).save(tmp_path / "fg.png")
+    said: list[str] = []
+    monkeypatch.setattr(ui.common.gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    out = run_composite(ctx, str(tmp_path / "bg.png"), str(tmp_path / "fg.png"), x=40, y=0)
+    assert len(said) == 1 and "wholly outside the 30x20 background" in said[0] and "click" in said[0]
+    assert np.array_equal(np.asarray(Image.open(out))[..., :3], np.asarray(Image.open(tmp_path / "bg.png")))
+    run_composite(ctx, str(tmp_path / "bg.png"), str(tmp_path / "fg.png"), x=25, y=0)
+    assert len(said) == 1

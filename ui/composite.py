@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image
+from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image, misses_canvas
 from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, example, friendly, read_image, read_optional
 
@@ -44,6 +44,9 @@ def run_composite(
         rotate=float(rotate),
         opacity=float(opacity),
     )
+    missed = misses_canvas(fg.size, bg.size, place["x"], place["y"], place["scale"], place["rotate"])
+    if missed:
+        gr.Warning(f"{missed} Change x and y, or click where it should go.")
     if mode == "depth":
         bgd = read_optional(bg_depth_file)
         fgd = read_optional(fg_depth_file)
