@@ -343,6 +343,7 @@ def train(args: argparse.Namespace) -> None:
             group["lr"] = lr  # the command line wins over the checkpoint's learning rates
     start = time.monotonic() - spent
     last_ckpt = last_log = time.monotonic()
+    last_log_step = step
     bs = args.batch
     draw = group_sampler(y_all.cpu(), args.balance)
     if args.balance:
@@ -394,13 +395,13 @@ def train(args: argparse.Namespace) -> None:
                 "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s",
                 step,
                 (time.monotonic() - start) / 60,
-                50 * bs / max(time.monotonic() - last_log, 1e-9),
+                (step - last_log_step) * bs / max(time.monotonic() - last_log, 1e-9),
                 loss_d.item(),
                 loss_g.item(),
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
                 f"  ms {ms.item():.3f}" if args.mode_seeking > 0 else "",
             )
-            last_log = time.monotonic()
+            last_log, last_log_step = time.monotonic(), step
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
             _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
             last_ckpt = time.monotonic()
