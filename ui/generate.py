@@ -138,7 +138,7 @@ def build(ctx: AppContext) -> GenerateTab:
         """Generate images with a GAN.
 
         Args:
-            model_id: generator id (empty = default).
+            model_id: generator id (None or left out = the default).
             label: class name (or index) for conditional generators.
             seed: integer seed of the first image; image i uses seed + i.
             count: number of images, 1 to 16.

@@ -158,7 +158,7 @@ def build(ctx: AppContext) -> InpaintTab:
             source_path: the photo to inpaint (its own file: bit depth, alpha and EXIF are kept).
             editor_value: ImageEditor value: the photo as a background plus a painted mask layer.
             mask_path: optional mask image, white = fill; replaces the painted mask.
-            model_id: inpainting model id (empty = default).
+            model_id: inpainting model id (None or left out = the default).
             dilate: grow the mask by this many pixels.
             feather: blend width inside the mask edge, in pixels.
             strategy: original, resize or crop (for big images).

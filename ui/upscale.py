@@ -78,7 +78,7 @@ def build(ctx: AppContext) -> UpscaleTab:
 
         Args:
             image: the image file to upscale.
-            model_id: a model id from the registry (empty = the default upscaler).
+            model_id: a model id from the registry (None or left out = the default upscaler).
             scale: output scale, 1 to 8.
             tile: tile size in pixels, 0 = automatic.
         """
