@@ -85,11 +85,19 @@ class ModelCache:
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
     def alternative_for(self, spec: ModelSpec) -> str | None:
-        """An offline model of the same task, named in 'cannot download' messages."""
-        for other in self.registry.list(spec.task):
-            if other.id != spec.id and not other.needs_download:
-                return other.id
-        return None
+        """The offline model named in 'cannot download' messages: the same network shipped another way (the
+        id before its ``.hub``/``.offline`` suffix), else one of the same scale, preferring the task's default,
+        else the default; ``None`` when the task has no offline model."""
+        offline = [o for o in self.registry.list(spec.task) if o.id != spec.id and not o.needs_download]
+        if not offline:
+            return None
+        default = self.registry.default_for(spec.task)
+        family = spec.id.split(".")[0]
+
+        def rank(o: ModelSpec) -> tuple[bool, bool, bool]:
+            return (o.id.split(".")[0] != family, o.scale != spec.scale, default is None or o.id != default.id)
+
+        return min(offline, key=rank).id  # ties keep the registry's order
 
     def get(self, model_id: str, dtype: torch.dtype | None = None):
         """The loaded model for this id on the cache's device, loading it on first use."""

@@ -90,7 +90,11 @@ def test_real_registry_hub_entry_offline_names_an_embedded_alternative(hf_home, 
     with pytest.raises(WeightsUnavailableError) as err:
         cache.get("realesrgan-x4plus.hub")
     alt = cache.alternative_for(cache.registry.get("realesrgan-x4plus.hub"))
-    assert alt and alt in str(err.value)
+    assert alt == "realesrgan-x4plus.offline" and alt in str(err.value)  # the same network, shipped offline
+    # else one of the same scale (the task's default first), else the default
+    assert cache.alternative_for(cache.registry.get("realesrgan-x2plus.hub")) == "ganvas-sr-x2"
+    assert cache.alternative_for(cache.registry.get("realesr-general-x4v3.hub")) == "ganvas-sr-x4"
+    assert cache.alternative_for(cache.registry.get("big-lama.hub")) == cache.registry.default_for("inpaint").id
 
 
 def test_embedded_file_sha_mismatch(tmp_path, monkeypatch):
