@@ -164,6 +164,14 @@ def test_upscale_tab(page, files, tmp_path):
     assert page.get_by_role("tab", name="Edit").get_attribute("aria-selected") == "true"
 
 
+def test_an_upload_that_is_no_image_gets_a_plain_message(page, tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    page.get_by_role("tab", name="Upscale").click()
+    _upload(page, "upscale-input", tmp_path / "notes.png")
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    page.get_by_text("notes.png is not an image Ganvas can read").first.wait_for(state="visible", timeout=30_000)
+
+
 def test_send_to_inpaint_fills_the_photo_and_the_editor(page, files, tmp_path):
     page.get_by_role("tab", name="Upscale").click()
     _upload(page, "upscale-input", files / "photo.png")

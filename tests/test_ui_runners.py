@@ -167,3 +167,24 @@ def test_composite_warns_when_the_foreground_misses_the_background(ctx, tmp_path
     assert np.array_equal(np.asarray(Image.open(out))[..., :3], np.asarray(Image.open(tmp_path / "bg.png")))
     run_composite(ctx, str(tmp_path / "bg.png"), str(tmp_path / "fg.png"), x=25, y=0)
     assert len(said) == 1
+
+
+def test_an_upload_that_is_no_image_is_a_plain_message(tmp_path):
+    """Every image input of the app hands its file on as uploaded, and one PIL cannot open is a gr.Error
+    naming it (Gradio's own preprocessing failed there with an unexplained server error)."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+
+    from app import build_demo
+
+    demo = build_demo()
+    inputs = {b for f in demo.fns.values() for b in f.inputs if isinstance(b, gr.Image) and b.interactive is not False}
+    assert len(inputs) >= 9 and all(b.type == "filepath" and b.image_mode is None for b in inputs)
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.new("LA", (5, 4), (9, 200)).save(tmp_path / "ok.png")
+    for field in inputs:
+        with pytest.raises(gr.Error, match="notes.png is not an image Ganvas can read"):
+            field.preprocess(FileData(path=str(tmp_path / "notes.png"), orig_name="notes.png"))
+    field = next(iter(inputs))
+    assert field.preprocess(FileData(path=str(tmp_path / "ok.png"), orig_name="ok.png")) == str(tmp_path / "ok.png")
+    assert field.preprocess(None) is None

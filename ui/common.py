@@ -138,6 +138,30 @@ def on_gpu(duration: int) -> Callable[[Callable], Callable]:
     return wrap
 
 
+def image_input(label: str, **kwargs: Any) -> gr.Image:
+    """An image upload that hands its file on as uploaded (a path: Ganvas reads bit depth, alpha and EXIF itself).
+
+    Gradio's input opens every upload with PIL first, and a file that is no image (a damaged PNG, text named
+    .png) then failed as an unexplained server error; this one's preprocessing turns that into a plain
+    message. (A subclass of gr.Image would do it too, but Gradio writes a ``.pyi`` stub beside the source
+    file of every component class, at import.)
+    """
+    field = gr.Image(label=label, type="filepath", image_mode=None, **kwargs)
+    plain = field.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # PIL raises several unrelated types for unreadable files
+            name = (payload.orig_name or Path(payload.path or "").name) if payload is not None else "The file"
+            raise gr.Error(f"{name} is not an image Ganvas can read: it is damaged, or not an image at all.") from exc
+
+    field.preprocess = preprocess
+    return field
+
+
 def read_image(value: Any, what: str = "an image") -> ImageData:
     """Image from a Gradio value (file path, numpy array or FileData dict); clear error if missing."""
     if value is None or (isinstance(value, str) and not value):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image, misses_canvas
 from ops.errors import InvalidInputError, whole_number
-from ui.common import AppContext, example, friendly, read_image, read_optional
+from ui.common import AppContext, example, friendly, image_input, read_image, read_optional
 
 MODES = ("alpha", "seamless", "depth")
 
@@ -101,18 +101,14 @@ def build(ctx: AppContext) -> CompositeTab:
     with gr.Row():
         with gr.Column():
             with gr.Row():
-                background = gr.Image(
-                    label="Background", elem_id="composite-bg", type="filepath", image_mode=None, height=220
-                )
-                foreground = gr.Image(
+                background = image_input(label="Background", elem_id="composite-bg", height=220)
+                foreground = image_input(
                     label="Foreground (PNG with transparency works best)",
                     elem_id="composite-fg",
-                    type="filepath",
-                    image_mode=None,
                     height=220,
                 )
             with gr.Accordion("Foreground mask (optional, white = keep)", open=False):
-                mask = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
+                mask = image_input(label="Mask", height=160)
             mode = gr.Radio(list(MODES), value="alpha", label="Mode")
             with gr.Row():
                 x = gr.Number(0, label="x (px)", precision=0)
@@ -125,8 +121,8 @@ def build(ctx: AppContext) -> CompositeTab:
                 blend_mode = gr.Dropdown(list(BLEND_MODES), value="normal", label="Blend mode")
             with gr.Accordion("Depth", open=False):
                 with gr.Row():
-                    bg_depth_file = gr.Image(label="Background depth map", type="filepath", image_mode=None, height=140)
-                    fg_depth_file = gr.Image(label="Foreground depth map", type="filepath", image_mode=None, height=140)
+                    bg_depth_file = image_input(label="Background depth map", height=140)
+                    fg_depth_file = image_input(label="Foreground depth map", height=140)
                 with gr.Row():
                     bg_depth = gr.Slider(0, 1, value=0.6, step=0.01, label="Background depth (no map)")
                     fg_depth = gr.Slider(0, 1, value=0.4, step=0.01, label="Foreground depth (no map)")

@@ -15,7 +15,7 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, on_gpu, read_image
+from ui.common import AppContext, editor_parts, example, friendly, image_input, on_gpu, read_image
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -83,7 +83,7 @@ def build(ctx: AppContext) -> EditTab:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Original", elem_id="edit-input", type="filepath", image_mode=None, height=240)
+            image = image_input(label="Original", elem_id="edit-input", height=240)
             gr.Examples([[example("castle.jpg")]], [image])
             with gr.Accordion("Crop", open=False):
                 with gr.Row():

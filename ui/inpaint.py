@@ -12,7 +12,17 @@ from ops.convert import ImageData, from_numpy
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import AppContext, editor_parts, example, friendly, model_picker, on_gpu, read_optional, spec_for
+from ui.common import (
+    AppContext,
+    editor_parts,
+    example,
+    friendly,
+    image_input,
+    model_picker,
+    on_gpu,
+    read_optional,
+    spec_for,
+)
 
 
 def run_inpaint(
@@ -91,10 +101,8 @@ def build(ctx: AppContext) -> InpaintTab:
     )
     with gr.Row():
         with gr.Column():
-            source = gr.Image(
+            source = image_input(
                 label="Photo (16-bit, alpha and EXIF are kept)",
-                type="filepath",
-                image_mode=None,
                 height=160,
                 elem_id="inpaint-source",
             )
@@ -112,7 +120,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 elem_id="inpaint-editor",
             )
             with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
-                mask_file = gr.Image(label="Mask", type="filepath", image_mode=None, height=160)
+                mask_file = image_input(label="Mask", height=160)
             model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
             with gr.Row():
                 dilate = gr.Slider(0, 64, value=DEFAULT_DILATE, step=1, label="Grow mask (px)")

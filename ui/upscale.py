@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, example, friendly, model_picker, on_gpu, read_image, spec_for
+from ui.common import AppContext, example, friendly, image_input, model_picker, on_gpu, read_image, spec_for
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -45,11 +45,9 @@ def build(ctx: AppContext) -> UpscaleTab:
     )
     with gr.Row():
         with gr.Column():
-            image = gr.Image(
+            image = image_input(
                 label="Image",
                 elem_id="upscale-input",
-                type="filepath",
-                image_mode=None,
                 sources=["upload", "clipboard"],
                 height=320,
             )
