@@ -117,11 +117,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _load(path):
     """The image at ``path``; a note on stderr when it is an animation (only its first frame is used)."""
-    from ops.convert import frame_count, load_image
+    from ops.convert import animation_note, load_image
 
-    frames = frame_count(path)
-    if frames > 1:
-        print(f"note: {Path(path).name} is an animation of {frames} frames: only the first is used.", file=sys.stderr)
+    note = animation_note(path)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return load_image(path)
 
 

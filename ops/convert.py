@@ -114,6 +114,12 @@ def frame_count(path: str | Path) -> int:
         return 1
 
 
+def animation_note(path: str | Path) -> str | None:
+    """The sentence telling the user that only the first frame of an animation is used, or None for a still."""
+    frames = frame_count(path)
+    return f"{Path(path).name} is an animation of {frames} frames: only the first is used." if frames > 1 else None
+
+
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     w, h = size
     if w <= 0 or h <= 0:

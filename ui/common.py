@@ -17,7 +17,7 @@ import numpy as np
 
 from models.registry import ModelSpec, Registry, Task
 from models.runtime import ModelCache
-from ops.convert import ImageData, frame_count, from_numpy, load_image, save_image
+from ops.convert import ImageData, animation_note, from_numpy, load_image, save_image
 from ops.errors import GanvasError, InvalidInputError
 
 log = logging.getLogger("ganvas")
@@ -170,9 +170,9 @@ def read_image(value: Any, what: str = "an image") -> ImageData:
         value = value.get("path") or value.get("url")
     if isinstance(value, np.ndarray):
         return from_numpy(value)
-    frames = frame_count(value) if isinstance(value, (str, Path)) else 1
-    if frames > 1:
-        gr.Warning(f"{Path(value).name} is an animation of {frames} frames: only the first is used.")
+    note = animation_note(value) if isinstance(value, (str, Path)) else None
+    if note:
+        gr.Warning(note)
     return load_image(value)
 
 
