@@ -240,12 +240,30 @@ def test_edit_straightens_and_fills_the_corners(page, files):
     _result_pixels(page, "edit-result")
     page.get_by_text("Rotate / flip").click()
     angle = page.locator("#edit-angle input[type=number]")
-    angle.fill("8")
-    angle.press("Enter")
+    angle.wait_for(state="visible")
+
+    def slider_at_8() -> bool:
+        return page.locator("#edit-angle input[type=range]").first.input_value() == "8"
+
+    # The slider mounts as its accordion opens; a value typed in that moment can be reset by the mount
+    # (once in CI the rotation went in as 0 degrees), so the test types until the slider shows it.
+    for _attempt in range(3):
+        angle.fill("8")
+        angle.press("Enter")
+        if _wait_until(slider_at_8, seconds=5):
+            break
+    assert slider_at_8(), "the angle slider did not take the typed 8"
     page.get_by_role("button", name="Add rotate").click()
-    page.wait_for_function(  # 80x60 turned by 8 degrees is 88x71
-        "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 88; }"
-    )
+
+    def turned() -> bool:  # 80x60 turned by 8 degrees is 88x71
+        return (
+            page.evaluate("() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth; }")
+            == 88
+        )
+
+    if not _wait_until(turned, seconds=60):
+        text = page.inner_text("body")
+        pytest.fail(f"the result never turned; the recipe read: {text[text.find('steps') - 20 :][:300]!r}")
     assert _result_pixels(page, "edit-result")[..., 3].min() == 0  # transparent corners
     src = page.locator("#edit-result img").first.get_attribute("src")
     page.locator("#edit-fill-transparent").click()
