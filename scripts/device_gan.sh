@@ -24,7 +24,6 @@ CHANNELS=${CHANNELS:-256,192,128,64,32}
 case "${1:-}" in
 prepare)
     mkdir -p .device/whl
-    grep -qxF '/.device/' .gitignore || echo '/.device/' >>.gitignore
     [ -f data/emoji/emoji64.safetensors ] || .venv/bin/python -m models.training.emoji_data --out data/emoji
     gzip -6 -c data/emoji/emoji64.safetensors >.device/emoji64.safetensors.gz
     .venv/bin/python -m pip download -q --no-deps --only-binary=:all: -d .device/whl \
