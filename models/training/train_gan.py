@@ -12,7 +12,10 @@ few minutes; ``--resume`` continues from the last one. Trains on the train split
 channels start with zero outgoing weights), so a larger generator can take over a trained one.
 ``--projected PX`` swaps the pixel discriminator for one in the features of frozen EfficientNet-Lite1
 (``models/training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
-so a new discriminator can take over a trained generator.
+so a new discriminator can take over a trained generator. With ``--subclasses`` as well, generator and
+projected discriminator are conditioned on the 99 Unicode subgroups too (the generator's subgroup embedding
+starts at zero, so an exported class-only file starts such a run unchanged), and the class head tells
+the subgroups apart.
 
 ``--device auto`` (the default) trains on a CUDA GPU when there is one, else on the CPU; a fresh run
 can set the generator's size with ``--channels`` and ``--base-size`` (e.g. 64 px native, no
@@ -201,7 +204,7 @@ def group_sampler(labels: torch.Tensor, balance: float):
 def build_discriminator(d_cfg: dict) -> torch.nn.Module:
     """The pixel discriminator, or with ``projected`` the one in frozen EfficientNet-Lite1 features."""
     if d_cfg.get("projected"):
-        keys = ("num_classes", "feature_size", "aux_classifier")
+        keys = ("num_classes", "feature_size", "aux_classifier", "num_subclasses")
         return ProjectedDiscriminator(**{k: d_cfg[k] for k in keys if k in d_cfg})
     return EmojiDiscriminator(**d_cfg)
 
@@ -282,14 +285,18 @@ def train(args: argparse.Namespace) -> None:
     n = len(x_all)
     if args.subclasses and not state:
         cfg["num_subclasses"] = subgroup_count
+        if args.sub_scale != 1.0:
+            cfg["sub_scale"] = args.sub_scale
     num_sub = cfg.get("num_subclasses", 0)
     log.info("train images %d at %d px, %d subclasses, on %s", n, cfg["base_size"], num_sub, dev)
     g = EmojiGenerator(**cfg)
     d_cfg = {"num_classes": cfg["num_classes"], "num_subclasses": num_sub, **(state.get("d_cfg", {}) if state else {})}
     if args.projected and not state:
         d_cfg = {"projected": True, "num_classes": cfg["num_classes"], "feature_size": args.projected}
-    if d_cfg.get("projected") and (num_sub or args.init_from):
-        raise SystemExit("--projected works on the groups alone: no --subclasses or --init-from")
+        if num_sub:
+            d_cfg["num_subclasses"] = num_sub
+    if d_cfg.get("projected") and args.init_from:
+        raise SystemExit("--init-from warm-starts a pixel discriminator; a projected one starts from --init-g")
     if args.aux_weight > 0:
         d_cfg["aux_classifier"] = True
     d = build_discriminator(d_cfg)
@@ -299,6 +306,8 @@ def train(args: argparse.Namespace) -> None:
     if d_cfg.get("projected"):
         log.info("projected discriminator on EfficientNet-Lite1 features at %d px", d_cfg["feature_size"])
     aux = d.aux_classifier
+    # a projected discriminator with subclasses has its class head tell the subclasses apart
+    sub_head = aux and isinstance(d, ProjectedDiscriminator) and d.num_subclasses > 0
     if aux and args.aux_weight <= 0:
         log.warning("this run's discriminator has an auxiliary class head, but --aux-weight is 0: its loss is off")
     ema = copy.deepcopy(g).eval()
@@ -308,8 +317,8 @@ def train(args: argparse.Namespace) -> None:
     if args.init_g and not state:
         # a fresh discriminator against a trained generator (the exported EMA weights, without the upsampler)
         sd = exported_generator_state(Path(args.init_g))
-        g.load_state_dict(sd)
-        ema.load_state_dict(sd)
+        for module in (g, ema):
+            warm_start(module, sd)  # a class-only file into a subclass generator: its sub_* parts start at zero
         log.info("generator warm-started from %s", args.init_g)
     if state:
         g.load_state_dict(state["g"])
@@ -370,7 +379,7 @@ def train(args: argparse.Namespace) -> None:
                 fake = g(z, *cond) * 2 - 1
             real_d = (labels, subs) if num_sub else (labels,)
             # a class head learns from real images only (fakes would teach it their mistakes)
-            score, ce_d = score_and_class_loss(d, diff_augment(real), real_d, labels)
+            score, ce_d = score_and_class_loss(d, diff_augment(real), real_d, subs if sub_head else labels)
             loss_d = F.relu(1 - score).mean() + args.aux_weight * ce_d
             loss_d = loss_d + F.relu(1 + d(diff_augment(fake), *fake_d)).mean()
             opt_d.zero_grad(set_to_none=True)
@@ -379,7 +388,7 @@ def train(args: argparse.Namespace) -> None:
         # generator
         fake = g(z, *cond) * 2 - 1
         # and the generator is rewarded for fakes that head puts in the requested group
-        score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_labels)
+        score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_subs if sub_head else fake_labels)
         loss_g = -score.mean() + args.aux_weight * ce_g
         ms = mode_seeking_loss(fake, z) if args.mode_seeking > 0 else torch.zeros(())
         loss_g = loss_g + args.mode_seeking * ms
@@ -492,6 +501,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--subclasses", action="store_true", help="condition on the Unicode subgroup as well as the group")
     p.add_argument("--init-from", help="warm-start a --subclasses run from a class-only checkpoint (.pt)")
+    p.add_argument(
+        "--sub-scale",
+        type=float,
+        default=1.0,
+        help="a new --subclasses run: scale of the generator's subclass embedding (its relative learning rate)",
+    )
     p.add_argument(
         "--aux-weight",
         type=float,
