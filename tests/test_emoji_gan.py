@@ -428,30 +428,12 @@ def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_
     subgroup embedding is zero), the discriminator judges subgroups, and the run trains, resumes and exports."""
     import json
 
-    import torch.nn as nn
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     from models.training import projected
     from models.training.train_gan import main
-
-    class StandIn(nn.Module):  # Lite1's four stage outputs, small and random (no wheel needed)
-        channels = (8, 12, 16, 20)
-
-        def __init__(self) -> None:
-            super().__init__()
-            chans = (3, *self.channels)
-            self.convs = nn.ModuleList(
-                nn.Conv2d(chans[i], chans[i + 1], 3, stride=4 if i == 0 else 2) for i in range(4)
-            )
-            self.requires_grad_(False)
-
-        def forward(self, x):
-            out = []
-            for conv in self.convs:
-                x = torch.tanh(conv(nn.functional.pad(x, (1, 1, 1, 1))))
-                out.append(x)
-            return out
+    from tests.test_projected import StandIn  # Lite1's four stage outputs, small and random (no wheel needed)
 
     monkeypatch.setattr(projected, "Lite1Features", StandIn)
     _tiny_dataset(tmp_path)
