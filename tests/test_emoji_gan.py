@@ -475,3 +475,60 @@ def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_
     adapter = _adapter(exported, tuple("abcdefghi"), 16)
     out = adapter.generate([0, 1, 2], [5, 5, 5])
     assert out.shape == (3, 4, 16, 16)
+
+
+def test_neighbour_table_lists_each_image_first_then_its_nearest_of_the_same_group():
+    from models.training.train_gan import neighbour_table
+
+    degrees = torch.tensor([0.0, 10.0, 50.0, 90.0, 5.0, 12.0, 200.0])
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    vectors = torch.stack([torch.cos(torch.deg2rad(degrees)), torch.sin(torch.deg2rad(degrees))], dim=1)
+    table = neighbour_table(lambda v: v * 3, vectors, labels, 3, batch=2)  # cosine: the length does not count
+    # 0 degrees: itself, then 10 and 50 of its own group; 5 and 12 are closer but in the other group
+    assert table[0].tolist() == [0, 1, 2]
+    assert table[3].tolist() == [3, 2, 1]
+    assert table[6].tolist()[0] == 6 and set(table[6].tolist()) == {4, 5, 6}
+    with pytest.raises(SystemExit, match="smallest group has only 3"):
+        neighbour_table(lambda v: v, vectors, labels, 4)
+
+
+def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_path, monkeypatch):
+    """--instances --neighbours K: every train emoji is its own subclass (held-out ones are never drawn), the
+    choice travels with the run state, a resume keeps it and refuses to change it, and the export samples."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from models.training import projected
+    from models.training.train_gan import main
+    from tests.test_projected import StandIn
+
+    monkeypatch.setattr(projected, "Lite1Features", StandIn)
+    _tiny_dataset(tmp_path)
+    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    run = ["--data", str(tmp_path), "--out", str(tmp_path / "inst")]
+    with pytest.raises(SystemExit, match="add --projected"):
+        main([*run, "--instances", "--neighbours", "3", *size, "--max-steps", "1"])
+    new = ["--projected", "64", "--instances", "--neighbours", "3", "--aux-weight", "0.5"]
+    main([*run, *new, *size, "--max-steps", "2"])
+    state = torch.load(tmp_path / "inst" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["run"] == {"instances": True, "neighbours": 3}
+    assert state["cfg"]["num_subclasses"] == 45 and state["d"]["classifier.weight"].shape[0] == 45
+    g = EmojiGenerator(**state["cfg"])
+    g.load_state_dict(state["ema"])
+    assert g.sub_prior.tolist() == [1.0] * 36 + [0.0] * 9  # the 9 held-out emoji have no train image
+    assert g.sub_group.tolist()[:36] == [i % 9 for i in range(36)]
+    with pytest.raises(SystemExit, match="keeps its own"):
+        main([*run, "--resume", "--neighbours", "2", *size[4:], "--max-steps", "3"])
+    main([*run, "--resume", "--max-steps", "3", "--batch", "8"])
+    state = torch.load(tmp_path / "inst" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 3 and state["run"] == {"instances": True, "neighbours": 3}
+    main(["--out", str(tmp_path / "inst"), "--export", str(tmp_path / "inst.safetensors")])
+    with safe_open(str(tmp_path / "inst.safetensors"), framework="pt") as f:
+        exported = EmojiGenerator(**json.loads(f.metadata()["config"])).eval()
+    exported.load_state_dict(load_file(str(tmp_path / "inst.safetensors")), strict=True)
+    # a group draws its own train emoji: group 4's are 4, 13, 22 and 31, each for a quarter of the seeds
+    picked = exported.subclass_vectors(torch.eye(9)[[4] * 400], torch.rand(400)).argmax(1)
+    assert set(picked.tolist()) == {4, 13, 22, 31}
+    assert _adapter(exported, tuple("abcdefghi"), 16).generate([0, 1], [4, 4]).shape == (2, 4, 16, 16)

@@ -181,3 +181,14 @@ def test_subclasses_join_the_projection_and_the_class_head_names_subclasses():
     assert {id(p) for h in d.heads for p in h.sub_embed.parameters()} <= {id(p) for p in d.trained_parts().parameters()}
     with pytest.raises(ValueError, match="sublabels"):
         d(x, labels)
+
+
+def test_pooled_features_see_the_image_over_white_every_time():
+    d = make_d()
+    x = -torch.ones(2, 4, 32, 32)  # fully transparent: both are plain white to the features
+    x[1, :3] = -1.0  # with black colour under the transparent pixels
+    f = d.pooled_features(x)
+    assert f.shape == (2, sum(CHANNELS[-2:]))
+    assert torch.allclose(f[0], f[1], atol=1e-6) and torch.equal(f, d.pooled_features(x))
+    x[1, :, 8:24, 8:24] = torch.tensor([-1.0, -1.0, -1.0, 1.0]).view(4, 1, 1)  # an opaque black square
+    assert (d.pooled_features(x)[1] - f[0]).abs().max() > 1e-3

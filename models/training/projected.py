@@ -169,15 +169,28 @@ class ProjectedDiscriminator(nn.Module):
     def load_state_dict(self, state, strict: bool = True, assign: bool = False):
         return self.trained_parts().load_state_dict(state, strict=strict, assign=assign)
 
-    def to_rgb(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-        """RGBA in [-1, 1] over a random solid colour per image, resized and ImageNet-normalised."""
+    def to_rgb(
+        self, x: torch.Tensor, gen: torch.Generator | None = None, background: float | None = None
+    ) -> torch.Tensor:
+        """RGBA in [-1, 1] over a random solid colour per image (or a grey level ``background``), resized and
+        ImageNet-normalised."""
         rgba = (x + 1) / 2
-        bg = torch.rand(x.shape[0], 3, 1, 1, generator=gen, device=x.device)
+        if background is None:
+            bg = torch.rand(x.shape[0], 3, 1, 1, generator=gen, device=x.device)
+        else:
+            bg = torch.full((x.shape[0], 3, 1, 1), float(background), device=x.device)
         a = rgba[:, 3:].clamp(0, 1)
         rgb = rgba[:, :3] * a + bg * (1 - a)
         if rgb.shape[-1] != self.feature_size:
             rgb = F.interpolate(rgb, size=self.feature_size, mode="bilinear", align_corners=False, antialias=True)
         return (rgb - self.mean) / self.std
+
+    @torch.no_grad()
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, F) pooled frozen features of the two deepest scales, over white: what the class head sees, as a
+        fixed description of each image (for nearest neighbours)."""
+        raw = self.features(self.to_rgb(x, background=1.0))
+        return torch.cat([raw[-2].mean(dim=(2, 3)), raw[-1].mean(dim=(2, 3))], dim=1)
 
     def forward(
         self,

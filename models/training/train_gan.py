@@ -15,7 +15,10 @@ channels start with zero outgoing weights), so a larger generator can take over 
 so a new discriminator can take over a trained generator. With ``--subclasses`` as well, generator and
 projected discriminator are conditioned on the 99 Unicode subgroups too (the generator's subgroup embedding
 starts at zero, so an exported class-only file starts such a run unchanged), and the class head tells
-the subgroups apart.
+the subgroups apart. ``--instances`` makes every train emoji its own subclass instead, and ``--neighbours K``
+shows, for each drawn emoji, one of its K nearest emoji of the same group (by the frozen Lite1 features) as
+the real image: an instance-conditioned GAN (Casanova et al. 2021) whose conditionings name small
+neighbourhoods, not single images.
 
 ``--device auto`` (the default) trains on a CUDA GPU when there is one, else on the CPU; a fresh run
 can set the generator's size with ``--channels`` and ``--base-size`` (e.g. 64 px native, no
@@ -41,15 +44,34 @@ from models.training.projected import ProjectedDiscriminator
 log = logging.getLogger("train_gan")
 
 
-def load_split(data_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+def load_split(
+    data_dir: Path, size: int, held_out: bool, instances: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """(images RGBA float in [0,1] at ``size``, group labels, subgroup labels) of the train or held-out split,
-    and the number of subgroups in the whole dataset (some may lie only in the held-out split)."""
+    and the number of subgroups in the whole dataset (some may lie only in the held-out split). With
+    ``instances`` the subclasses are the emoji themselves: each its own, numbered in dataset order."""
     d = load_file(str(data_dir / "emoji64.safetensors"))
     keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
     imgs = d["images"][keep].float() / 255.0
     if "sublabels" not in d:
         raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m models.training.emoji_data")
-    return to_size(imgs, size), d["labels"][keep], d["sublabels"][keep], int(d["sublabels"].max()) + 1
+    subs = torch.arange(len(d["labels"])) if instances else d["sublabels"]
+    return to_size(imgs, size), d["labels"][keep], subs[keep], int(subs.max()) + 1
+
+
+@torch.no_grad()
+def neighbour_table(features, x: torch.Tensor, labels: torch.Tensor, k: int, batch: int = 64) -> torch.Tensor:
+    """(N, k) indices: each image first, then its k - 1 nearest images of the same group by the cosine
+    similarity of ``features(x)`` (N, F). Instance-conditioned GAN (Casanova et al. 2021): the real image
+    shown for an instance is one of its neighbours, so a conditioning names a small neighbourhood."""
+    f = F.normalize(torch.cat([features(x[i : i + batch]) for i in range(0, len(x), batch)]).float(), dim=1)
+    sim = f @ f.T
+    sim[labels[:, None] != labels[None, :]] = float("-inf")
+    sim.fill_diagonal_(float("inf"))
+    smallest = int(torch.bincount(labels).min())
+    if k > smallest:
+        raise SystemExit(f"--neighbours {k}: the smallest group has only {smallest} train images")
+    return sim.topk(k, dim=1).indices
 
 
 def subclass_table(labels: torch.Tensor, sublabels: torch.Tensor, num_subclasses: int) -> tuple:
@@ -280,15 +302,31 @@ def train(args: argparse.Namespace) -> None:
     if state and (args.channels or args.base_size):
         raise SystemExit("--channels and --base-size shape a new run; a resumed run keeps its own (see --widen)")
     cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else fresh_config(args.channels, args.base_size)
-    x_all, y_all, s_all, subgroup_count = load_split(Path(args.data), cfg["base_size"], held_out=False)
+    # what the subclasses are and how many neighbours stand for an instance: the run's own, once chosen
+    run = {"instances": args.instances, "neighbours": args.neighbours}
+    if state:
+        run = {"instances": False, "neighbours": 1, **state.get("run", {})}
+    if state and (args.instances or args.neighbours != 1):
+        raise SystemExit("--instances and --neighbours shape a new run; a resumed run keeps its own")
+    if run["neighbours"] > 1 and not (args.projected or state):
+        raise SystemExit("--neighbours compares images in the projected discriminator's features: add --projected")
+    data = load_split(Path(args.data), cfg["base_size"], held_out=False, instances=run["instances"])
+    x_all, y_all, s_all, subgroup_count = data
     x_all, y_all, s_all = (x_all * 2 - 1).to(dev), y_all.to(dev), s_all.to(dev)
     n = len(x_all)
-    if args.subclasses and not state:
+    if (args.subclasses or run["instances"]) and not state:
         cfg["num_subclasses"] = subgroup_count
         if args.sub_scale != 1.0:
             cfg["sub_scale"] = args.sub_scale
     num_sub = cfg.get("num_subclasses", 0)
-    log.info("train images %d at %d px, %d subclasses, on %s", n, cfg["base_size"], num_sub, dev)
+    log.info(
+        "train images %d at %d px, %d %s, on %s",
+        n,
+        cfg["base_size"],
+        num_sub,
+        "instances" if run["instances"] else "subclasses",
+        dev,
+    )
     g = EmojiGenerator(**cfg)
     d_cfg = {"num_classes": cfg["num_classes"], "num_subclasses": num_sub, **(state.get("d_cfg", {}) if state else {})}
     if args.projected and not state:
@@ -355,12 +393,21 @@ def train(args: argparse.Namespace) -> None:
     last_log_step = step
     bs = args.batch
     draw = group_sampler(y_all.cpu(), args.balance)
+    nbr = None
+    if run["neighbours"] > 1:
+        nbr = neighbour_table(d.pooled_features, x_all, y_all, run["neighbours"])
+        log.info("each conditioning shows one of %d neighbours of its image", run["neighbours"])
+
+    def real_batch(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Real images for the drawn conditionings: the images themselves, or one of their neighbours."""
+        shown = idx if nbr is None else nbr[idx, torch.randint(0, nbr.shape[1], idx.shape, device=dev)]
+        return x_all[shown], y_all[idx], s_all[idx]
+
     if args.balance:
         share = torch.bincount(y_all.cpu()).float() ** (1 - args.balance)
         log.info("group shares per batch: %s", " ".join(f"{v:.3f}" for v in (share / share.sum()).tolist()))
     while time.monotonic() - start < args.minutes * 60 and not (args.max_steps and step >= args.max_steps):
-        idx = draw(bs).to(dev)
-        real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
+        real, labels, subs = real_batch(draw(bs).to(dev))
         fidx = draw(bs).to(dev)  # fake (group, subgroup) pairs as often as the real ones
         if args.mode_seeking > 0:
             fidx[bs // 2 : bs // 2 * 2] = fidx[: bs // 2]  # pairs of fakes with one label, for the mode-seeking term
@@ -373,8 +420,7 @@ def train(args: argparse.Namespace) -> None:
         # discriminator (``--d-steps`` updates per generator update)
         for k in range(args.d_steps):
             if k:
-                idx = draw(bs).to(dev)
-                real, labels, subs = x_all[idx], y_all[idx], s_all[idx]
+                real, labels, subs = real_batch(draw(bs).to(dev))
             with torch.no_grad():
                 fake = g(z, *cond) * 2 - 1
             real_d = (labels, subs) if num_sub else (labels,)
@@ -412,9 +458,9 @@ def train(args: argparse.Namespace) -> None:
             )
             last_log, last_log_step = time.monotonic(), step
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
-            _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+            _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start, run)
             last_ckpt = time.monotonic()
-    _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start)
+    _save(ckpt, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, time.monotonic() - start, run)
     summary = {
         **cfg,
         "steps": step,
@@ -445,12 +491,13 @@ def _names(module: torch.nn.Module) -> list[str]:
     return [name for name, _ in _trained(module)]
 
 
-def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent) -> None:
+def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent, run=None) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "cfg": cfg,
             "d_cfg": d_cfg,
+            "run": run or {"instances": False, "neighbours": 1},
             "g": g.state_dict(),
             "d": d.state_dict(),
             "ema": ema.state_dict(),
@@ -500,6 +547,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ckpt-minutes", type=float, default=4)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--subclasses", action="store_true", help="condition on the Unicode subgroup as well as the group")
+    p.add_argument(
+        "--instances",
+        action="store_true",
+        help="a new run: the subclasses are the train emoji themselves (instance conditioning, IC-GAN style)",
+    )
+    p.add_argument(
+        "--neighbours",
+        type=int,
+        default=1,
+        metavar="K",
+        help="a new --projected run: the real image shown for a conditioning is one of its image's K nearest of "
+        "the same group (1 = the image itself)",
+    )
     p.add_argument("--init-from", help="warm-start a --subclasses run from a class-only checkpoint (.pt)")
     p.add_argument(
         "--sub-scale",
