@@ -313,6 +313,16 @@ def recall_per_class(real: torch.Tensor, y_real: torch.Tensor, fake: torch.Tenso
 # ----------------------------------------------------------------------------- speed and grid
 
 
+def nearest_distance(a: torch.Tensor, b: torch.Tensor, size: int = 32, chunk: int = 256) -> torch.Tensor:
+    """(len(a),) RMS pixel distance from each image of ``a`` to its nearest image of ``b`` (RGB in [0, 1],
+    compared at ``size`` px). A generator that copies its training set puts its samples far closer to the
+    train emoji than the real held-out emoji are."""
+    flat = lambda x: F.interpolate(x, size=(size, size), mode="area").flatten(1)  # noqa: E731
+    fb = flat(b)
+    out = [torch.cdist(flat(a[i : i + chunk]), fb).min(1).values for i in range(0, len(a), chunk)]
+    return torch.cat(out) / fb.shape[1] ** 0.5
+
+
 def images_per_second(gen: EmojiGanGenerator, batch: int = 16, repeats: int = 8) -> float:
     """Throughput of ``generate`` (latents + network + resample to 64 px) at a fixed batch."""
     labels = [i % len(gen.labels) for i in range(batch)]
@@ -478,6 +488,10 @@ def run(args: argparse.Namespace) -> dict:
         res[f"recall_{space}_per_class_real"] = dict(zip(groups, ref, strict=True))
         res[f"recall_{space}_per_class"] = dict(zip(groups, rec, strict=True))
         res[f"recall_{space}_real"], res[f"recall_{space}"] = float(np.mean(ref)), float(np.mean(rec))
+    # copying: how close samples come to the train emoji, next to how close the unseen real ones come
+    train_rgb = over_white(imgs[~held])
+    res["nn_dist_generated"] = float(nearest_distance(kept, train_rgb).median())
+    res["nn_dist_heldout"] = float(nearest_distance(over_white(imgs[held]), train_rgb).median())
     probe = linear_probe(rf["real"][~held], labels[~held], k)
     res["probe_acc_heldout"] = float((probe(rf["real"][held]) == labels[held]).float().mean())
     res["probe_acc_generated"] = float((probe(gf[:n_keep]) == want).float().mean())
@@ -541,6 +555,11 @@ def table(res: dict) -> str:
         lines.append(
             f"| FID-CNN floor: real train vs real held-out / {res['n_held_out']} generated vs real train | "
             f"{res['fid_cnn_floor_train_vs_heldout']:.2f} / {res['fid_cnn_gen_small_vs_train']:.2f} |"
+        )
+    if "nn_dist_generated" in res:
+        lines.append(
+            "| Median distance to the nearest train emoji (RMS, over white at 32 px): generated / real held-out | "
+            f"{res['nn_dist_generated']:.3f} / {res['nn_dist_heldout']:.3f} |"
         )
     lines += [
         "",

@@ -33,3 +33,16 @@ def test_recall_per_class_compares_at_equal_sizes_against_a_real_reference():
     ref, rec = bench.recall_per_class(real, y_real, fake, y_fake, 2)
     assert ref[0] > 0.6 and rec[0] > 0.6  # class 0: as varied as the real one
     assert ref[1] > 0.6 and rec[1] < 0.2  # class 1: real reference high, the collapsed generator low
+
+
+def test_nearest_distance_is_zero_for_copies_and_grows_with_the_difference():
+    gen = torch.Generator().manual_seed(2)
+    train = torch.rand(40, 3, 64, 64, generator=gen)
+    copies = train[[3, 17, 29]].clone()
+    unseen = torch.rand(3, 3, 64, 64, generator=gen)
+    near = (train[[5]] + 0.1).clamp(0, 1)
+    d = bench.nearest_distance(torch.cat([copies, unseen, near]), train, chunk=2)
+    assert d.shape == (7,)
+    assert torch.allclose(d[:3], torch.zeros(3), atol=1e-3)
+    assert (d[3:6] > 0.1).all()  # random images lie far from every train image (at 32 px, std ~0.14)
+    assert 0.0 < d[6] < d[3:6].min()  # a brightened train image lies between
