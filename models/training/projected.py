@@ -189,8 +189,7 @@ class ProjectedDiscriminator(nn.Module):
     def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) pooled frozen features of the two deepest scales, over white: what the class head sees, as a
         fixed description of each image (for nearest neighbours)."""
-        raw = self.features(self.to_rgb(x, background=1.0))
-        return torch.cat([raw[-2].mean(dim=(2, 3)), raw[-1].mean(dim=(2, 3))], dim=1)
+        return _pooled(self.features(self.to_rgb(x, background=1.0)))
 
     def forward(
         self,
@@ -214,5 +213,9 @@ class ProjectedDiscriminator(nn.Module):
             return out
         if not self.aux_classifier:
             raise ValueError("this discriminator has no auxiliary classifier")
-        pooled = torch.cat([raw[-2].mean(dim=(2, 3)), raw[-1].mean(dim=(2, 3))], dim=1)
-        return out, self.classifier(pooled)
+        return out, self.classifier(_pooled(raw))
+
+
+def _pooled(raw: list[torch.Tensor]) -> torch.Tensor:
+    """The two deepest feature maps, averaged over positions and joined: (N, C[-2] + C[-1])."""
+    return torch.cat([raw[-2].mean(dim=(2, 3)), raw[-1].mean(dim=(2, 3))], dim=1)

@@ -42,6 +42,8 @@ from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGene
 from models.training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")
+# a run's conditioning choice (saved with it): subgroups or single emoji, and how many neighbours show one
+PLAIN_RUN = {"instances": False, "neighbours": 1}
 
 
 def load_split(
@@ -305,9 +307,9 @@ def train(args: argparse.Namespace) -> None:
     # what the subclasses are and how many neighbours stand for an instance: the run's own, once chosen
     run = {"instances": args.instances, "neighbours": args.neighbours}
     if state:
-        run = {"instances": False, "neighbours": 1, **state.get("run", {})}
-    if state and (args.instances or args.neighbours != 1):
-        raise SystemExit("--instances and --neighbours shape a new run; a resumed run keeps its own")
+        if run != PLAIN_RUN:
+            raise SystemExit("--instances and --neighbours shape a new run; a resumed run keeps its own")
+        run = {**PLAIN_RUN, **state.get("run", {})}
     if run["neighbours"] > 1 and not (args.projected or state):
         raise SystemExit("--neighbours compares images in the projected discriminator's features: add --projected")
     data = load_split(Path(args.data), cfg["base_size"], held_out=False, instances=run["instances"])
@@ -497,7 +499,7 @@ def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent, run=None) -> N
         {
             "cfg": cfg,
             "d_cfg": d_cfg,
-            "run": run or {"instances": False, "neighbours": 1},
+            "run": run or PLAIN_RUN,
             "g": g.state_dict(),
             "d": d.state_dict(),
             "ema": ema.state_dict(),
