@@ -532,3 +532,88 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
     picked = exported.subclass_vectors(torch.eye(9)[[4] * 400], torch.rand(400)).argmax(1)
     assert set(picked.tolist()) == {4, 13, 22, 31}
     assert _adapter(exported, tuple("abcdefghi"), 16).generate([0, 1], [4, 4]).shape == (2, 4, 16, 16)
+
+
+def test_sticker_distance_looks_through_transparency_only_at_alpha():
+    from models.training.train_gan import sticker_l1
+
+    torch.manual_seed(2)
+    a = torch.rand(3, 4, 8, 8) * 2 - 1
+    a[:, 3, :4] = -1  # the top half transparent
+    b = a.clone()
+    b[:, :3, :4] = torch.rand(3, 3, 4, 8) * 2 - 1  # other colour under the transparent pixels: no difference
+    assert torch.allclose(sticker_l1(a, b), torch.zeros(3), atol=1e-6)
+    c = a.clone()
+    c[1, :3, 6, 6] = -a[1, :3, 6, 6]  # one visible pixel of image 1 changes colour
+    d = sticker_l1(a, c)
+    assert d[0] == 0 and d[2] == 0 and d[1] > 0
+    e = a.clone()
+    e[2, 3, 0, 0] = 1  # and a transparent pixel that turns opaque counts too
+    assert sticker_l1(a, e)[2] > 0
+
+
+def test_imle_search_returns_each_images_nearest_candidate_and_more_candidates_come_nearer():
+    from models.training.train_gan import nearest_latents, sticker_l1
+
+    torch.manual_seed(0)
+    g = EmojiGenerator(z_dim=16, num_classes=3, embed_dim=8, channels=[32, 16, 8], base_size=16, output_size=16)
+    with torch.no_grad():  # running statistics that are not the defaults, so eval mode differs from training
+        g(torch.randn(64, 16), torch.eye(3)[torch.arange(64) % 3])
+    g.train()
+    labels = torch.arange(12) % 3
+    conds = [torch.eye(3)[labels]]
+    with torch.no_grad():
+        real = g.eval()(torch.randn(12, 16), conds[0]) * 2 - 1  # images the generator can draw
+    g.train()
+    torch.manual_seed(1)
+    z, dist = nearest_latents(g, real, conds, candidates=4, chunk=5)
+    assert z.shape == (12, 16) and g.training  # the mode it was in
+    with torch.no_grad():
+        assert torch.allclose(sticker_l1(g.eval()(z, conds[0]) * 2 - 1, real), dist, atol=1e-5)
+    g.train()
+    # the same draws, all four candidates per image: the kept one is the nearest of them
+    torch.manual_seed(1)
+    for i in range(0, 12, 5):
+        k = min(5, 12 - i)
+        cand = torch.randn(k, 4, 16)
+        with torch.no_grad():
+            fake = g.eval()(cand.flatten(0, 1), conds[0][i : i + k].repeat_interleave(4, 0)) * 2 - 1
+        all_d = sticker_l1(fake, real[i : i + k].repeat_interleave(4, 0)).view(k, 4)
+        assert torch.allclose(all_d.min(1).values, dist[i : i + k], atol=1e-5)
+    g.train()
+    _, many = nearest_latents(g, real, conds, candidates=64)
+    assert many.mean() < dist.mean()
+
+
+def test_train_gan_imle_term_pulls_each_emoji_s_latent_onto_it(tmp_path, caplog):
+    """--imle W: the search runs every --imle-every steps and is logged; the run records its settings; and the
+    term's gradient is a pull: a few steps on it alone bring the nearest samples closer to their emoji."""
+    import json
+    import logging
+
+    from models.training.train_gan import load_split, main, nearest_latents, sticker_l1
+
+    _tiny_dataset(tmp_path)
+    run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
+    size = ["--device", "cpu", "--channels", "32,16,8", "--base-size", "16"]
+    with caplog.at_level(logging.INFO, logger="train_gan"):
+        main([*run, *size, "--imle", "2", "--imle-every", "2", "--imle-candidates", "3", "--max-steps", "5"])
+    assert sum("IMLE: nearest latents found for 36 emoji" in r.message for r in caplog.records) == 3  # steps 0, 2, 4
+    imle = json.loads((tmp_path / "run" / "config.json").read_text())["imle"]
+    assert imle == {"weight": 2.0, "every": 2, "candidates": 3}
+
+    torch.manual_seed(0)
+    g = EmojiGenerator(z_dim=16, num_classes=9, embed_dim=8, channels=[32, 16, 8], base_size=16, output_size=16)
+    x, y, _, _ = load_split(tmp_path, 16, held_out=False)
+    x = x * 2 - 1
+    conds = [torch.eye(9)[y]]
+    z, before = nearest_latents(g, x, conds, candidates=4)
+    opt = torch.optim.Adam(g.parameters(), lr=1e-3)
+    for _ in range(30):
+        loss = sticker_l1(g(z, *conds) * 2 - 1, x).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():  # in eval mode, as the search measured (the steps kept the running statistics)
+        after = sticker_l1(g.eval()(z, *conds) * 2 - 1, x)
+    assert after.mean() < 0.9 * before.mean()

@@ -20,6 +20,13 @@ shows, for each drawn emoji, one of its K nearest emoji of the same group (by th
 the real image: an instance-conditioned GAN (Casanova et al. 2021) whose conditionings name small
 neighbourhoods, not single images.
 
+``--imle W`` adds a coverage term after IMLE (Li and Malik 2018): every ``--imle-every`` steps each train emoji
+is given the latent, of ``--imle-candidates`` drawn for it under its own labels, whose sample lies nearest to
+it; each generator step then pulls the samples of a batch of such latents towards their emoji (L1 over white,
+and on alpha). A GAN on small data drops the members of a group it finds hard (Activities' balls, dice and
+masks); this term gives each of them a latent that has to draw it, while the adversarial loss keeps the
+samples sharp.
+
 ``--device auto`` (the default) trains on a CUDA GPU when there is one, else on the CPU; a fresh run
 can set the generator's size with ``--channels`` and ``--base-size`` (e.g. 64 px native, no
 upsampler, on a GPU). ``scripts/device_gan.sh`` is a prepared run for a lent GPU machine.
@@ -249,6 +256,42 @@ def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) ->
     return 1 / ((d_img / d_z).mean() + eps)
 
 
+def sticker_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per image (N,): mean absolute difference of two straight-alpha RGBA batches in [-1, 1], over white and on
+    alpha, so colour under transparent pixels does not count."""
+
+    def over_white(x: torch.Tensor) -> torch.Tensor:
+        alpha = (x[:, 3:] + 1) / 2
+        return torch.cat([x[:, :3] * alpha + (1 - alpha), x[:, 3:]], 1)
+
+    return (over_white(a) - over_white(b)).abs().flatten(1).mean(1)
+
+
+@torch.no_grad()
+def nearest_latents(
+    g: EmojiGenerator, real: torch.Tensor, conds: list[torch.Tensor], candidates: int, chunk: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """IMLE's search (Li and Malik 2018): for each real image (N, 4, H, W in [-1, 1]), ``candidates`` latents
+    drawn under its own conditioning vectors ``conds`` (each (N, D)); returns the one whose sample lies nearest
+    by ``sticker_l1`` (N, z_dim) and that distance (N,). The generator runs in eval mode (running batch-norm
+    statistics, as the shipped generator does) and is put back in the mode it was in."""
+    was_training = g.training
+    g.eval()
+    zs, dists = [], []
+    for i in range(0, len(real), chunk):
+        r = real[i : i + chunk]
+        k = len(r)
+        z = torch.randn(k, candidates, g.z_dim, device=real.device)
+        c = [v[i : i + chunk].repeat_interleave(candidates, 0) for v in conds]
+        fake = g(z.flatten(0, 1), *c) * 2 - 1
+        dist = sticker_l1(fake, r.repeat_interleave(candidates, 0)).view(k, candidates)
+        best = dist.argmin(1)
+        zs.append(z[torch.arange(k), best])
+        dists.append(dist[torch.arange(k), best])
+    g.train(was_training)
+    return torch.cat(zs), torch.cat(dists)
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
@@ -405,6 +448,14 @@ def train(args: argparse.Namespace) -> None:
         shown = idx if nbr is None else nbr[idx, torch.randint(0, nbr.shape[1], idx.shape, device=dev)]
         return x_all[shown], y_all[idx], s_all[idx]
 
+    def conds_of(labels: torch.Tensor, subs: torch.Tensor) -> list[torch.Tensor]:
+        """The generator's conditioning vectors for these groups (and subclasses)."""
+        c = [F.one_hot(labels, cfg["num_classes"]).float()]
+        if num_sub:
+            c.append(F.one_hot(subs, num_sub).float())
+        return c
+
+    z_nn, imle_at = None, None  # IMLE: each train emoji's nearest latent, and the step it was found at
     if args.balance:
         share = torch.bincount(y_all.cpu()).float() ** (1 - args.balance)
         log.info("group shares per batch: %s", " ".join(f"{v:.3f}" for v in (share / share.sum()).tolist()))
@@ -414,9 +465,7 @@ def train(args: argparse.Namespace) -> None:
         if args.mode_seeking > 0:
             fidx[bs // 2 : bs // 2 * 2] = fidx[: bs // 2]  # pairs of fakes with one label, for the mode-seeking term
         fake_labels, fake_subs = y_all[fidx], s_all[fidx]
-        cond = [F.one_hot(fake_labels, cfg["num_classes"]).float()]
-        if num_sub:
-            cond.append(F.one_hot(fake_subs, num_sub).float())
+        cond = conds_of(fake_labels, fake_subs)
         fake_d = (fake_labels, fake_subs) if num_sub else (fake_labels,)
         z = torch.randn(bs, cfg["z_dim"], device=dev)
         # discriminator (``--d-steps`` updates per generator update)
@@ -440,6 +489,15 @@ def train(args: argparse.Namespace) -> None:
         loss_g = -score.mean() + args.aux_weight * ce_g
         ms = mode_seeking_loss(fake, z) if args.mode_seeking > 0 else torch.zeros(())
         loss_g = loss_g + args.mode_seeking * ms
+        rec = torch.zeros(())
+        if args.imle > 0:
+            if imle_at is None or step - imle_at >= args.imle_every:
+                z_nn, dist = nearest_latents(g, x_all, conds_of(y_all, s_all), args.imle_candidates)
+                imle_at = step
+                log.info("IMLE: nearest latents found for %d emoji (median distance %.4f)", n, dist.median())
+            iidx = draw(args.imle_batch).to(dev)
+            rec = sticker_l1(g(z_nn[iidx], *conds_of(y_all[iidx], s_all[iidx])) * 2 - 1, x_all[iidx]).mean()
+            loss_g = loss_g + args.imle * rec
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -449,7 +507,7 @@ def train(args: argparse.Namespace) -> None:
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             log.info(
-                "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s",
+                "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s%s",
                 step,
                 (time.monotonic() - start) / 60,
                 (step - last_log_step) * bs / max(time.monotonic() - last_log, 1e-9),
@@ -457,6 +515,7 @@ def train(args: argparse.Namespace) -> None:
                 loss_g.item(),
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
                 f"  ms {ms.item():.3f}" if args.mode_seeking > 0 else "",
+                f"  imle {rec.item():.4f}" if args.imle > 0 else "",
             )
             last_log, last_log_step = time.monotonic(), step
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
@@ -476,6 +535,9 @@ def train(args: argparse.Namespace) -> None:
         "aux_weight": args.aux_weight,
         "balance": args.balance,
         "mode_seeking": args.mode_seeking,
+        "imle": {"weight": args.imle, "every": args.imle_every, "candidates": args.imle_candidates}
+        if args.imle > 0
+        else None,
         "discriminator": d_cfg,
     }
     (out / "config.json").write_text(json.dumps(summary, indent=1))
@@ -588,6 +650,16 @@ def main(argv: list[str] | None = None) -> None:
         metavar="W",
         help="weight of MSGAN's mode-seeking term: two latents of one group must give different images (0 = off)",
     )
+    p.add_argument(
+        "--imle",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of an IMLE coverage term: each train emoji's nearest latent must draw it (0 = off)",
+    )
+    p.add_argument("--imle-every", type=int, default=500, help="steps between IMLE's searches for nearest latents")
+    p.add_argument("--imle-candidates", type=int, default=16, help="latents drawn per train emoji in that search")
+    p.add_argument("--imle-batch", type=int, default=16, help="train emoji pulled towards their samples per step")
     p.add_argument(
         "--projected",
         type=int,
