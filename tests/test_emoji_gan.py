@@ -597,10 +597,11 @@ def test_train_gan_imle_term_pulls_each_emoji_s_latent_onto_it(tmp_path, caplog)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
     size = ["--device", "cpu", "--channels", "32,16,8", "--base-size", "16"]
     with caplog.at_level(logging.INFO, logger="train_gan"):
-        main([*run, *size, "--imle", "2", "--imle-every", "2", "--imle-candidates", "3", "--max-steps", "5"])
+        imle = ["--imle", "2", "--imle-every", "2", "--imle-candidates", "3", "--imle-batch", "4"]
+        main([*run, *size, *imle, "--max-steps", "5"])
     assert sum("IMLE: nearest latents found for 36 emoji" in r.message for r in caplog.records) == 3  # steps 0, 2, 4
     imle = json.loads((tmp_path / "run" / "config.json").read_text())["imle"]
-    assert imle == {"weight": 2.0, "every": 2, "candidates": 3}
+    assert imle == {"weight": 2.0, "every": 2, "candidates": 3, "batch": 4}
 
     torch.manual_seed(0)
     g = EmojiGenerator(z_dim=16, num_classes=9, embed_dim=8, channels=[32, 16, 8], base_size=16, output_size=16)

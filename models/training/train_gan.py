@@ -535,7 +535,12 @@ def train(args: argparse.Namespace) -> None:
         "aux_weight": args.aux_weight,
         "balance": args.balance,
         "mode_seeking": args.mode_seeking,
-        "imle": {"weight": args.imle, "every": args.imle_every, "candidates": args.imle_candidates}
+        "imle": {
+            "weight": args.imle,
+            "every": args.imle_every,
+            "candidates": args.imle_candidates,
+            "batch": args.imle_batch,
+        }
         if args.imle > 0
         else None,
         "discriminator": d_cfg,
