@@ -299,44 +299,65 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+_MODEL_HELP = "a model id from `cli.py models --task {task}` (default: the task's default model)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from ops.defaults import DEFAULT_COUNT, DEFAULT_DILATE, DEFAULT_FEATHER
+    from ops.defaults import BLEND_MODES, DEFAULT_COUNT, DEFAULT_DILATE, DEFAULT_FEATHER
 
     p = _Parser(prog="cli.py", description="Ganvas image studio on the command line.")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available; env GANVAS_DEVICE)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     m = sub.add_parser("models", help="list the registered models")
-    m.add_argument("--task", choices=["generate", "inpaint", "upscale"])
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--task", choices=["generate", "inpaint", "upscale"], help="only the models for this task")
+    m.add_argument("--json", action="store_true", help="one JSON list (ids, licences, sources) instead of a table")
     m.set_defaults(fn=cmd_models)
 
     u = sub.add_parser("upscale", help="upscale files or a folder")
-    u.add_argument("inputs", nargs="+")
+    u.add_argument("inputs", nargs="+", help="image files or folders")
     u.add_argument("-o", "--output", required=True, help="output file, or a folder (NAME.png for each input)")
-    u.add_argument("--model")
-    u.add_argument("--scale", type=float, default=4.0)
+    u.add_argument("--model", help=_MODEL_HELP.format(task="upscale"))
+    u.add_argument(
+        "--scale",
+        type=float,
+        default=4.0,
+        help="output scale, 1-8 (the model's own, then an exact resample; default 4)",
+    )
     u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default or 0: automatic)")
     u.set_defaults(fn=cmd_upscale)
 
     i = sub.add_parser("inpaint", help="fill the masked region (mask: non-zero = fill)")
-    i.add_argument("image")
-    i.add_argument("mask")
+    i.add_argument("image", help="the photo (16-bit, alpha and EXIF are kept)")
+    i.add_argument("mask", help="an image the size of the photo: white (non-zero) = fill")
     i.add_argument("-o", "--output", required=True, help="output file, or an existing folder (NAME.png in it)")
-    i.add_argument("--model")
-    i.add_argument("--strategy", choices=["crop", "resize", "original"], default="crop")
+    i.add_argument("--model", help=_MODEL_HELP.format(task="inpaint"))
+    i.add_argument(
+        "--strategy",
+        choices=["crop", "resize", "original"],
+        default="crop",
+        help="big images: work around each masked region at full resolution (crop, the default), on a resized "
+        "copy, or on the whole image",
+    )
     i.add_argument("--dilate", type=int, default=DEFAULT_DILATE, help="grow the mask by this many pixels (as the app)")
     i.add_argument("--feather", type=int, default=DEFAULT_FEATHER, help="blend width inside the mask edge, pixels")
-    i.add_argument("--margin", type=int, default=128)
+    i.add_argument("--margin", type=int, default=128, help="context around each masked region with crop, pixels")
     i.set_defaults(fn=cmd_inpaint)
 
     g = sub.add_parser("generate", help="write N generated PNGs into a folder")
     g.add_argument("-o", "--output", required=True, help="output folder")
-    g.add_argument("--model")
+    g.add_argument("--model", help=_MODEL_HELP.format(task="generate"))
     g.add_argument("--label", help="label name or index")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--seed", type=int, default=0, help="first seed, 0-4294967295; the same seed gives the same pixels (default 0)"
+    )
     g.add_argument("--n", type=int, default=DEFAULT_COUNT, help="number of images (1-16, default %(default)s)")
-    g.add_argument("--truncation", type=float, default=1.0)
+    g.add_argument(
+        "--truncation",
+        type=float,
+        default=1.0,
+        help="0.02-1 where the model has it: lower = more typical, less varied images (default 1)",
+    )
     g.add_argument("--interpolate-to", type=int, default=None, help="also write an animation to this seed")
     g.add_argument("--label-to", help="label at the end of the animation")
     g.add_argument("--frames", type=int, default=16, help="frames of the animation (2-64)")
@@ -353,28 +374,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(fn=cmd_generate)
 
     c = sub.add_parser("composite", help="composite a foreground onto a background")
-    c.add_argument("background")
-    c.add_argument("foreground")
+    c.add_argument("background", help="the image to composite onto (its size, alpha and metadata are kept)")
+    c.add_argument("foreground", help="the layer (a PNG with transparency works best)")
     c.add_argument("-o", "--output", required=True, help="output file, or an existing folder (BACKGROUND.png in it)")
-    c.add_argument("--mask")
-    c.add_argument("--x", type=int, default=0)
-    c.add_argument("--y", type=int, default=0)
-    c.add_argument("--scale", type=float, default=1.0)
-    c.add_argument("--rotate", type=float, default=0.0)
-    c.add_argument("--opacity", type=float, default=1.0)
-    c.add_argument("--feather", type=float, default=0.0)
-    c.add_argument("--blend", default="normal")
-    c.add_argument("--seamless", action="store_true")
+    c.add_argument("--mask", help="an image for the foreground: white = keep, black = drop")
+    c.add_argument("--x", type=int, default=0, help="left edge of the placed (scaled, rotated) layer, pixels")
+    c.add_argument("--y", type=int, default=0, help="top edge of the placed layer, pixels")
+    c.add_argument("--scale", type=float, default=1.0, help="layer scale, greater than 0 (default 1)")
+    c.add_argument("--rotate", type=float, default=0.0, help="layer rotation, degrees counter-clockwise")
+    c.add_argument("--opacity", type=float, default=1.0, help="0-1 (default 1)")
+    c.add_argument("--feather", type=float, default=0.0, help="soften the layer's edge inwards, pixels")
+    c.add_argument("--blend", default="normal", help="blend mode: " + ", ".join(BLEND_MODES))
+    c.add_argument("--seamless", action="store_true", help="Poisson (seamless) cloning of the layer")
     c.add_argument("--depth", action="store_true", help="depth compositing (nearer pixel wins)")
     c.add_argument("--bg-depth", default="0.6", help="constant (0 = near) or a depth-map image")
-    c.add_argument("--fg-depth", default="0.4")
-    c.add_argument("--softness", type=float, default=0.0)
+    c.add_argument("--fg-depth", default="0.4", help="constant (0 = near) or a depth-map image for the layer")
+    c.add_argument(
+        "--softness", type=float, default=0.0, help="width of the depth transition, in depth units (0 = hard)"
+    )
     c.set_defaults(fn=cmd_composite)
 
     e = sub.add_parser("edit", help="replay an edit recipe exported by the app")
-    e.add_argument("input")
+    e.add_argument("input", help="the image to edit")
     e.add_argument("-o", "--output", required=True, help="output file, or an existing folder (INPUT.png in it)")
-    e.add_argument("--recipe", required=True)
+    e.add_argument("--recipe", required=True, help="a recipe JSON file (the edit tab's recipe.json)")
     e.set_defaults(fn=cmd_edit)
     return p
 

@@ -16,19 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ops.convert import MAX_PIXELS, ImageData
+from ops.defaults import BLEND_MODES
 from ops.errors import ImageTooLargeError, InvalidInputError
-
-BLEND_MODES: tuple[str, ...] = (
-    "normal",
-    "multiply",
-    "screen",
-    "overlay",
-    "soft_light",
-    "darken",
-    "lighten",
-    "difference",
-    "add",
-)
 
 # BT.601 weights, the same luminance PIL uses for mode "L".
 _LUMA = (0.299, 0.587, 0.114)

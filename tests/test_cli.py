@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -196,3 +197,19 @@ def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     assert len(lines) == 1 and "error" in lines[0].lower(), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_every_option_says_what_it_does_and_help_needs_no_torch():
+    """``cli.py CMD --help`` documents every argument, and building the parser stays quick (no torch import)."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [
+        f"{name} {a.dest}"
+        for name, sub in commands.items()
+        for a in sub._actions
+        if not a.help and not isinstance(a, argparse._HelpAction)
+    ]
+    assert not missing, f"arguments without a help text: {missing}"
+    code = "import sys, cli; cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
