@@ -327,9 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default or 0: automatic)")
     u.set_defaults(fn=cmd_upscale)
 
-    i = sub.add_parser("inpaint", help="fill the masked region (mask: non-zero = fill)")
+    i = sub.add_parser("inpaint", help="fill the masked region (mask: white = fill)")
     i.add_argument("image", help="the photo (16-bit, alpha and EXIF are kept)")
-    i.add_argument("mask", help="an image the size of the photo: white (non-zero) = fill")
+    i.add_argument(
+        "mask", help="white = fill (brighter than mid-grey, or painted where it has transparency); resized to the photo"
+    )
     i.add_argument("-o", "--output", required=True, help="output file, or an existing folder (NAME.png in it)")
     i.add_argument("--model", help=_MODEL_HELP.format(task="inpaint"))
     i.add_argument(
