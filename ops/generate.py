@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import torch
@@ -14,20 +15,40 @@ from ops.errors import InvalidInputError, whole_number
 MAX_COUNT = 16
 
 
-def _label_index(gen: Generator, label: int | str | None) -> int:
+def label_index(gen: Generator, label: int | str | None) -> int:
+    """The index of ``label`` (a name as a person types it, an index, or None for the first) in ``gen.labels``."""
     if not gen.labels:
         return 0
     if label is None or label == "":
         return 0
     if isinstance(label, str) and not label.lstrip("-").isdigit():
-        try:
-            return gen.labels.index(label)
-        except ValueError:
-            raise InvalidInputError(f"{gen.spec.title} has no label {label!r}.") from None
+        return _label_by_name(gen, label)
     idx = int(label)
     if not 0 <= idx < len(gen.labels):
         raise InvalidInputError(f"Label {idx} is out of range: {gen.spec.title} has {len(gen.labels)} labels.")
     return idx
+
+
+def _label_by_name(gen: Generator, name: str) -> int:
+    """A label's index from its name as a person types it: exact, else regardless of case, else the one label
+    that contains it ("activ" -> "Activities", "goldfish" -> the ImageNet class). Otherwise a message that
+    names the candidates."""
+    if name in gen.labels:
+        return gen.labels.index(name)
+    want = name.strip().casefold()
+    folded = [lab.casefold() for lab in gen.labels]
+    if want in folded:
+        return folded.index(want)
+    partial = [i for i, lab in enumerate(folded) if want and want in lab]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        shown = ", ".join(repr(gen.labels[i]) for i in partial[:8])
+        more = f" and {len(partial) - 8} more" if len(partial) > 8 else ""
+        raise InvalidInputError(f"{name!r} matches several labels of {gen.spec.title}: {shown}{more}.")
+    close = difflib.get_close_matches(want, folded, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(gen.labels[folded.index(c)]) for c in close)}?" if close else ""
+    raise InvalidInputError(f"{gen.spec.title} has no label {name!r}.{hint}")
 
 
 MAX_SEED = 2**32 - 1
@@ -50,7 +71,7 @@ def sample(
 ) -> list[ImageData]:
     """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
     seed, count = whole_number(seed, "Seed", 0, MAX_SEED), whole_number(count, "Count", 1, MAX_COUNT)
-    lab = _label_index(gen, label)
+    lab = label_index(gen, label)
     t = _check_truncation(gen, truncation)
     seeds = [seed + i for i in range(count)]
     return to_images(gen.generate(seeds, [lab] * len(seeds), t))
@@ -80,7 +101,7 @@ def interpolate(
     seed_a, seed_b = whole_number(seed_a, "Seed", 0, MAX_SEED), whole_number(seed_b, "Second seed", 0, MAX_SEED)
     t = _check_truncation(gen, truncation)
     z = gen.sample_latents([seed_a, seed_b], t)
-    c = gen.class_vectors([_label_index(gen, label_a), _label_index(gen, label_b)])
+    c = gen.class_vectors([label_index(gen, label_a), label_index(gen, label_b)])
     steps = torch.linspace(0, 1, frames).tolist()
     zs = torch.stack([slerp(z[0], z[1], s) for s in steps])
     cs = torch.stack([(1 - s) * c[0] + s * c[1] for s in steps])
@@ -103,7 +124,7 @@ def variations(
     base = gen.sample_latents([seed], t)[0]
     noise = gen.sample_latents([seed * 7919 + 104729 + i for i in range(count)], t)
     zs = torch.stack([slerp(base, n, float(strength)) for n in noise])
-    cs = gen.class_vectors([_label_index(gen, label)] * count)
+    cs = gen.class_vectors([label_index(gen, label)] * count)
     return to_images(gen.synthesize(zs, cs, t))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,11 +151,27 @@ def test_generate_is_reproducible(tmp_path):
 
 
 @pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
+def test_generated_files_are_named_by_label_and_truncation_so_runs_share_a_folder(tmp_path):
+    spec = default_for(Task.GENERATE)
+    first, second = spec.labels[0], spec.labels[-1]
+    assert cli.main(["generate", "-o", str(tmp_path), "--n", "2", "--label", first]) == 0
+    assert cli.main(["generate", "-o", str(tmp_path), "--n", "2", "--label", second.upper()]) == 0  # any case
+    assert cli.main(["generate", "-o", str(tmp_path), "--n", "2", "--label", first, "--truncation", "0.5"]) == 0
+    names = sorted(f.name for f in tmp_path.glob("*.png"))
+    assert len(names) == 6  # nothing overwritten
+    slug = {lab: re.sub(r"[^a-z0-9]+", "-", lab.casefold()).strip("-") for lab in (first, second)}
+    assert f"{spec.id}-{slug[first]}-seed1.png" in names and f"{spec.id}-{slug[second]}-seed0.png" in names
+    assert f"{spec.id}-{slug[first]}-t0.5-seed0.png" in names
+    one = np.asarray(Image.open(tmp_path / f"{spec.id}-{slug[first]}-seed0.png"))
+    assert not np.array_equal(one, np.asarray(Image.open(tmp_path / f"{spec.id}-{slug[second]}-seed0.png")))
+
+
+@pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
 def test_generate_variations_and_gif(tmp_path):
     argv = ["generate", "-o", str(tmp_path), "--seed", "5", "--n", "3", "--interpolate-to", "6", "--frames", "4"]
     assert cli.main([*argv, "--variations", "0", "--animation", "gif", "--fps", "10"]) == 0
     seed = np.asarray(Image.open(next(tmp_path.glob("*-seed5.png")))).astype(int)
-    same = sorted(tmp_path.glob("*-seed5-var*.png"))
+    same = sorted(tmp_path.glob("*-seed5-var*-s0.png"))
     assert len(same) == 3
     for f in same:  # strength 0 is the seed's own image
         assert np.abs(np.asarray(Image.open(f)).astype(int) - seed).max() <= 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from PIL import Image
@@ -43,6 +45,21 @@ def gen():
     return TinyGenerator(spec, torch.device("cpu"), torch.float32)
 
 
+def _named(labels: tuple[str, ...]) -> TinyGenerator:
+    spec = ModelSpec(
+        id="named",
+        task=Task.GENERATE,
+        title="Named",
+        description="d",
+        license="MIT",
+        source=Builtin(),
+        arch="none",
+        labels=labels,
+        output_size=4,
+    )
+    return TinyGenerator(spec, torch.device("cpu"), torch.float32)
+
+
 def test_same_seed_same_pixels_and_seed_offsets(gen):
     a = g.sample(gen, 5, 3, "b")
     b = g.sample(gen, 6, 2, "b")
@@ -53,6 +70,28 @@ def test_same_seed_same_pixels_and_seed_offsets(gen):
 def test_latents_are_truncated_and_scaled(gen):
     z = gen.sample_latents(list(range(50)), truncation=0.5)
     assert z.shape == (50, 8) and float(z.abs().max()) <= 1.0 + 1e-6
+
+
+def test_label_names_are_found_as_people_type_them():
+    from ops.generate import label_index
+
+    gen = _named(("Smileys & Emotion", "Food & Drink", "Activities", "goldfish", "great white shark", "tiger shark"))
+    assert label_index(gen, "Activities") == 2
+    assert label_index(gen, "activities ") == 2  # case and spaces
+    assert label_index(gen, "activ") == 2  # the one label that contains it
+    assert label_index(gen, "GOLDFISH") == 3
+    with pytest.raises(InvalidInputError, match="'shark' matches several labels of Named: 'great white shark', 'tiger"):
+        label_index(gen, "shark")
+    with pytest.raises(
+        InvalidInputError, match=re.escape("Named has no label 'Activitys'. Did you mean 'Activities'?")
+    ):
+        label_index(gen, "Activitys")
+    with pytest.raises(InvalidInputError, match=r"Named has no label 'zebra'\.$"):
+        label_index(gen, "zebra")
+    many = _named(tuple(f"label {i}" for i in range(12)))
+    with pytest.raises(InvalidInputError, match="of Named: 'label 0', 'label 1', .*'label 7' and 4 more[.]$"):
+        label_index(many, "label")
+    assert label_index(many, "label 1") == 1  # exact wins over the labels that contain it
 
 
 def test_labels_by_name_or_index_and_errors(gen):

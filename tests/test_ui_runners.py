@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -36,7 +38,8 @@ def test_cli_generate_defaults_give_the_apps_default_gallery(ctx, tmp_path):
     spec = default_for(Task.GENERATE)
     items = run_generate(ctx, spec.id, spec.labels[0], 5, DEFAULT_COUNT, 1.0)  # the tab as it opens, seed 5
     assert cli.main(["generate", "-o", str(tmp_path / "cli"), "--seed", "5"]) == 0
-    files = [tmp_path / "cli" / f"{spec.id}-seed{5 + i}.png" for i in range(DEFAULT_COUNT)]
+    slug = re.sub(r"[^a-z0-9]+", "-", spec.labels[0].casefold()).strip("-")
+    files = [tmp_path / "cli" / f"{spec.id}-{slug}-seed{5 + i}.png" for i in range(DEFAULT_COUNT)]
     assert len(items) == len(list((tmp_path / "cli").glob("*.png"))) == DEFAULT_COUNT
     for (path, _), f in zip(items, files, strict=True):
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(f)))
