@@ -139,7 +139,7 @@ def build(ctx: AppContext) -> GenerateTab:
 
         Args:
             model_id: generator id (None or left out = the default).
-            label: class name (or index) for conditional generators.
+            label: class name (any case, or a part that names one class) or index, for conditional generators.
             seed: integer seed of the first image; image i uses seed + i.
             count: number of images, 1 to 16.
             truncation: 0.02 to 1 (lower = more typical).
