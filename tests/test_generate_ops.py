@@ -28,8 +28,7 @@ class TinyGenerator(Generator):
         return torch.sigmoid(x).view(-1, 4, 4, 4)
 
 
-@pytest.fixture()
-def gen():
+def _tiny(labels: tuple[str, ...] = ("a", "b", "c"), truncation: bool = True) -> TinyGenerator:
     spec = ModelSpec(
         id="tiny",
         task=Task.GENERATE,
@@ -38,26 +37,16 @@ def gen():
         license="MIT",
         source=Builtin(),
         arch="none",
-        labels=("a", "b", "c"),
-        truncation=True,
-        output_size=4,
-    )
-    return TinyGenerator(spec, torch.device("cpu"), torch.float32)
-
-
-def _named(labels: tuple[str, ...]) -> TinyGenerator:
-    spec = ModelSpec(
-        id="named",
-        task=Task.GENERATE,
-        title="Named",
-        description="d",
-        license="MIT",
-        source=Builtin(),
-        arch="none",
         labels=labels,
+        truncation=truncation,
         output_size=4,
     )
     return TinyGenerator(spec, torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture()
+def gen():
+    return _tiny()
 
 
 def test_same_seed_same_pixels_and_seed_offsets(gen):
@@ -75,21 +64,19 @@ def test_latents_are_truncated_and_scaled(gen):
 def test_label_names_are_found_as_people_type_them():
     from ops.generate import label_index
 
-    gen = _named(("Smileys & Emotion", "Food & Drink", "Activities", "goldfish", "great white shark", "tiger shark"))
+    gen = _tiny(("Smileys & Emotion", "Food & Drink", "Activities", "goldfish", "great white shark", "tiger shark"))
     assert label_index(gen, "Activities") == 2
     assert label_index(gen, "activities ") == 2  # case and spaces
     assert label_index(gen, "activ") == 2  # the one label that contains it
     assert label_index(gen, "GOLDFISH") == 3
-    with pytest.raises(InvalidInputError, match="'shark' matches several labels of Named: 'great white shark', 'tiger"):
+    with pytest.raises(InvalidInputError, match="'shark' matches several labels of Tiny: 'great white shark', 'tiger"):
         label_index(gen, "shark")
-    with pytest.raises(
-        InvalidInputError, match=re.escape("Named has no label 'Activitys'. Did you mean 'Activities'?")
-    ):
+    with pytest.raises(InvalidInputError, match=re.escape("Tiny has no label 'Activitys'. Did you mean 'Activities'?")):
         label_index(gen, "Activitys")
-    with pytest.raises(InvalidInputError, match=r"Named has no label 'zebra'\.$"):
+    with pytest.raises(InvalidInputError, match=r"Tiny has no label 'zebra'\.$"):
         label_index(gen, "zebra")
-    many = _named(tuple(f"label {i}" for i in range(12)))
-    with pytest.raises(InvalidInputError, match="of Named: 'label 0', 'label 1', .*'label 7' and 4 more[.]$"):
+    many = _tiny(tuple(f"label {i}" for i in range(12)))
+    with pytest.raises(InvalidInputError, match="of Tiny: 'label 0', 'label 1', .*'label 7' and 4 more[.]$"):
         label_index(many, "label")
     assert label_index(many, "label 1") == 1  # exact wins over the labels that contain it
 
