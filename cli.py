@@ -338,7 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the registered models")
     m.add_argument("--task", choices=["generate", "inpaint", "upscale"], help="only the models for this task")
-    m.add_argument("--json", action="store_true", help="one JSON list (ids, licences, sources) instead of a table")
+    m.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list (id, task, title, licence, source, labels, ...) instead of a table",
+    )
     m.set_defaults(fn=cmd_models)
 
     u = sub.add_parser("upscale", help="upscale files or a folder")
@@ -376,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write N generated PNGs into a folder")
     g.add_argument("-o", "--output", required=True, help="output folder")
     g.add_argument("--model", help=_MODEL_HELP.format(task="generate"))
-    g.add_argument("--label", help="label name or index")
+    g.add_argument("--label", help="label name (any case, or a part that names one label) or index")
     g.add_argument(
         "--seed", type=int, default=0, help="first seed, 0-4294967295; the same seed gives the same pixels (default 0)"
     )
