@@ -216,17 +216,28 @@ def from_numpy(arr: np.ndarray) -> ImageData:
     return ImageData(t[:, :3].contiguous(), alpha, depth, False)
 
 
-def _png_bit_depth(path: Path) -> int | None:
+def _png_header(path: Path) -> bytes | None:
     with open(path, "rb") as fh:
         head = fh.read(33)
     if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
-    return head[24]
+    return head
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    head = _png_header(path)
+    return None if head is None else head[24]
+
+
+def _png_colour_type(path: Path) -> int | None:
+    """0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA (the PNG IHDR field)."""
+    head = _png_header(path)
+    return None if head is None else head[25]
 
 
 def _is_16bit_colour_png(path: Path, img: Image.Image) -> bool:
-    # Pillow opens 48/64-bit PNGs as 8-bit RGB(A); OpenCV keeps all 16 bits.
-    return img.format == "PNG" and img.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16
+    # Pillow opens 16-bit colour and gray+alpha PNGs as 8-bit RGB(A); OpenCV keeps all 16 bits.
+    return img.format == "PNG" and img.mode in ("RGB", "RGBA", "LA") and _png_bit_depth(path) == 16
 
 
 def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
@@ -236,11 +247,12 @@ def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
     if arr is None or arr.dtype != np.uint16:
         img.load()
         return from_pil(img)
+    gray_alpha = _png_colour_type(path) == 4  # OpenCV reads 16-bit gray+alpha as BGRA with B = G = R
     arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     exif, orientation = _exif_without_orientation(img)
     arr = _apply_orientation(arr, orientation)
     data = from_numpy(arr)
-    return replace(data, exif=exif, icc_profile=img.info.get("icc_profile"))
+    return replace(data, grayscale=gray_alpha, exif=exif, icc_profile=img.info.get("icc_profile"))
 
 
 def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -346,20 +358,63 @@ def encode_png16(data: ImageData) -> bytes:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
     elif arr.shape[2] == 4:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
-    elif arr.shape[2] == 2:
-        # OpenCV has no gray+alpha PNG; Pillow cannot write 16-bit LA: widen to RGBA.
-        g, a = arr[..., 0], arr[..., 1]
-        arr = np.stack([g, g, g, a], axis=2)
-    ok, buf = cv2.imencode(".png", arr)
-    if not ok:
-        raise InvalidInputError("Could not encode the 16-bit PNG.")
+    if arr.shape[2] == 2:  # neither OpenCV nor Pillow writes 16-bit gray+alpha: our own encoder
+        png = _encode_png16_gray_alpha(arr)
+    else:
+        ok, buf = cv2.imencode(".png", arr)
+        if not ok:
+            raise InvalidInputError("Could not encode the 16-bit PNG.")
+        png = buf.tobytes()
     extra = []
     if data.icc_profile:
         extra.append(_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(data.icc_profile)))
     if data.exif:
         exif = data.exif[6:] if data.exif.startswith(b"Exif\x00\x00") else data.exif
         extra.append(_png_chunk(b"eXIf", exif))
-    return _insert_before_idat(buf.tobytes(), b"".join(extra))
+    return _insert_before_idat(png, b"".join(extra))
+
+
+def _png_filter_rows(rows: np.ndarray, bpp: int, block: int = 128) -> bytes:
+    """PNG scanlines (H, bytes per row) -> filtered data: per row the filter of the five (none, sub, up,
+    average, Paeth) with the smallest sum of absolute signed bytes, the heuristic the PNG spec suggests.
+    Blocks of rows (each with the row above it) bound the memory to a few times one block."""
+    parts = []
+    for start in range(0, rows.shape[0], block):
+        lo = max(start - 1, 0)
+        filtered = _png_filter_block(rows[lo : start + block], bpp)
+        parts.append(filtered[start - lo :])
+    return np.concatenate(parts).tobytes()
+
+
+def _png_filter_block(rows: np.ndarray, bpp: int) -> np.ndarray:
+    x = rows.astype(np.int16)
+    a = np.zeros_like(x)  # the byte bpp to the left
+    a[:, bpp:] = x[:, :-bpp]
+    b = np.zeros_like(x)  # the byte above
+    b[1:] = x[:-1]
+    c = np.zeros_like(x)  # above and to the left
+    c[1:, bpp:] = x[:-1, :-bpp]
+    p = a + b - c
+    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+    options = np.stack([x, x - a, x - b, x - (a + b) // 2, x - paeth]) % 256  # (5, H, W) in 0..255
+    cost = np.minimum(options, 256 - options).sum(axis=2)  # |byte as int8|
+    best = cost.argmin(axis=0)
+    chosen = options[best, np.arange(x.shape[0])].astype(np.uint8)
+    return np.concatenate([best.astype(np.uint8)[:, None], chosen], axis=1)
+
+
+def _encode_png16_gray_alpha(arr: np.ndarray) -> bytes:
+    """(H, W, 2) uint16 gray + alpha -> PNG bytes (colour type 4, 16 bits)."""
+    h, w = arr.shape[:2]
+    rows = np.ascontiguousarray(arr.astype(">u2")).view(np.uint8).reshape(h, w * 4)
+    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(_png_filter_rows(rows, bpp=4), 6))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

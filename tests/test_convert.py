@@ -48,6 +48,31 @@ def test_16bit_gray_png_round_trip(tmp_path):
     assert np.array_equal(to_numpy(data)[..., 0], arr)
 
 
+def test_16bit_gray_alpha_png_stays_gray_alpha(tmp_path):
+    """16-bit gray + alpha (PNG colour type 4) is written as such, not widened to RGBA, and read back as
+    gray: every bit of both channels survives, decoded by OpenCV as well as by our loader."""
+    import cv2
+
+    h, w = 40, 23
+    arr = _rng_img(h, w, c=2, dtype=np.uint16, seed=3)
+    arr[: h // 2, :, 0] = np.arange(w, dtype=np.uint16) * 2000  # smooth rows pick other filters than noise
+    arr[5:9, :, 1] = 65535
+    gray = torch.from_numpy(arr[..., 0] / 65535.0).float()[None, None]
+    alpha = torch.from_numpy(arr[..., 1] / 65535.0).float()[None, None]
+    data = ImageData(gray.expand(1, 3, -1, -1).contiguous(), alpha, bit_depth=16, grayscale=True)
+    path = save_image(data, tmp_path / "ga.png")
+    head = path.read_bytes()[:26]
+    assert (head[24], head[25]) == (16, 4)  # 16 bits, gray + alpha
+    decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # OpenCV widens gray+alpha to BGRA
+    assert decoded.dtype == np.uint16
+    assert np.array_equal(decoded[..., 0], arr[..., 0]) and np.array_equal(decoded[..., 3], arr[..., 1])
+    back = load_image(path)
+    assert back.grayscale and back.bit_depth == 16 and back.alpha is not None
+    assert np.array_equal(to_numpy(back), arr)
+    save_image(back, tmp_path / "again.png")
+    assert (tmp_path / "again.png").read_bytes() == path.read_bytes()
+
+
 def test_exif_orientation_applied_and_exif_kept(tmp_path):
     arr = np.zeros((2, 3, 3), np.uint8)
     arr[0, 0] = 255  # a red pixel at the top-left of the stored image
