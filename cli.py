@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -190,26 +189,6 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label_slug(gen, label) -> str:
-    """A generator label as a file-name part ("Food & Drink" -> "food-drink"); empty for models without labels."""
-    from ops import generate as gen_ops
-
-    if not gen.labels:
-        return ""
-    index = gen_ops.label_index(gen, label)
-    return re.sub(r"[^a-z0-9]+", "-", gen.labels[index].casefold()).strip("-") or f"label{index}"
-
-
-def _generated_stem(model_id: str, gen, label, truncation: float) -> str:
-    """The start of a generated file's name: the model, its label and the truncation when it is not 1,
-    e.g. ``emoji-gan-food-drink-t0.7``."""
-    slug = _label_slug(gen, label)
-    stem = f"{model_id}-{slug}" if slug else model_id
-    if gen.spec.truncation and float(truncation) != 1.0:
-        stem += f"-t{float(truncation):g}"
-    return stem
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from ops import generate as gen_ops
     from ops.convert import save_image
@@ -224,7 +203,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     gen = cache.get(spec.id)
     out = Path(args.output)
     # names say what was asked for, so runs for other labels or truncations into one folder keep each other's files
-    stem = _generated_stem(spec.id, gen, args.label, args.truncation)
+    stem = gen_ops.file_stem(spec.id, gen, args.label, args.truncation)
     # everything is computed before the first file is written: a bad option leaves no half-written folder
     writes = [
         (out / f"{stem}-seed{args.seed + i}.png", img)
@@ -233,7 +212,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.variations is not None:
         variants = gen_ops.variations(gen, args.seed, args.n, args.label, args.variations, args.truncation)
         writes += [
-            (out / f"{stem}-seed{args.seed}-var{i}-s{args.variations:g}.png", img) for i, img in enumerate(variants)
+            (out / f"{gen_ops.variation_stem(stem, args.seed, i, args.variations)}.png", img)
+            for i, img in enumerate(variants)
         ]
     frames = None
     if args.interpolate_to is not None:
@@ -245,9 +225,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         save_image(img, path)
         print(path)
     if frames is not None:
-        end = _label_slug(gen, args.label_to) if args.label_to else ""
-        to = f"-to-{end}" if end and end != _label_slug(gen, args.label) else ""
-        name = f"{stem}{to}-interp-{args.seed}-{args.interpolate_to}.{args.animation}"
+        name = gen_ops.animation_stem(stem, gen, args.label, args.label_to, args.seed, args.interpolate_to)
+        name += f".{args.animation}"
         print(gen_ops.save_animation(frames, out / name, fps=args.fps))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import torch
@@ -52,6 +53,39 @@ def _label_by_name(gen: Generator, name: str) -> int:
 
 
 MAX_SEED = 2**32 - 1
+
+
+def label_slug(gen: Generator, label: int | str | None) -> str:
+    """A label as a file-name part ("Food & Drink" -> "food-drink"); empty for models without labels."""
+    if not gen.labels:
+        return ""
+    index = label_index(gen, label)
+    return re.sub(r"[^a-z0-9]+", "-", gen.labels[index].casefold()).strip("-") or f"label{index}"
+
+
+def file_stem(model_id: str, gen: Generator, label: int | str | None, truncation: float = 1.0) -> str:
+    """The start of a generated file's name, saying what was asked for: the model, the label and the
+    truncation when it is not 1, e.g. ``emoji-gan-food-drink-t0.7``. The CLI and the app name files
+    ``{stem}-seed{S}.png``, so runs for other labels or truncations keep each other's files."""
+    slug = label_slug(gen, label)
+    stem = f"{model_id}-{slug}" if slug else model_id
+    if gen.spec.truncation and float(truncation) != 1.0:
+        stem += f"-t{float(truncation):g}"
+    return stem
+
+
+def variation_stem(stem: str, seed: int, index: int, strength: float) -> str:
+    """The name of the ``index``-th variation of ``seed`` (without suffix)."""
+    return f"{stem}-seed{seed}-var{index}-s{float(strength):g}"
+
+
+def animation_stem(
+    stem: str, gen: Generator, label: int | str | None, label_to: int | str | None, seed: int, seed_to: int
+) -> str:
+    """The name of an interpolation from ``seed`` to ``seed_to`` (``-to-LABEL`` when the label changes)."""
+    end = label_slug(gen, label_to) if label_to not in (None, "") else ""
+    to = f"-to-{end}" if end and end != label_slug(gen, label) else ""
+    return f"{stem}{to}-interp-{seed}-{seed_to}"
 
 
 def _check_truncation(gen: Generator, truncation: float) -> float:

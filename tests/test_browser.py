@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import socket
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -329,6 +330,17 @@ def test_generate_tab(page, tmp_path):
         band = shot[int(shot.shape[0] * 0.35) : int(shot.shape[0] * 0.65)].astype(int)
         coloured = np.nonzero((band.max(axis=2) - band.min(axis=2)).max(axis=0) > 80)[0]
         assert coloured.size and coloured[-1] - coloured[0] > 2.5 * spec.output_size
+        # "Download all" appears with the gallery and gives its 8 PNGs at native size under the CLI's names
+        button = page.locator("#gen-download-all")
+        button.wait_for(state="visible")
+        with page.expect_download() as download:
+            button.click()
+        with zipfile.ZipFile(download.value.path()) as zf:
+            names = zf.namelist()
+            assert [n.rsplit("-seed", 1)[1] for n in names] == [f"{i}.png" for i in range(8)]
+            assert all(n.startswith(f"{spec.id}-") for n in names)
+            first = Image.open(io.BytesIO(zf.read(names[0])))
+            assert first.size == (spec.output_size, spec.output_size) and first.mode == "RGBA"
     _shot(page, "generate", tmp_path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +44,46 @@ def test_cli_generate_defaults_give_the_apps_default_gallery(ctx, tmp_path):
     assert len(items) == len(list((tmp_path / "cli").glob("*.png"))) == DEFAULT_COUNT
     for (path, _), f in zip(items, files, strict=True):
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(f)))
+        assert Path(path).name == f.name  # a download from the gallery has the CLI's name
+
+
+def test_download_all_zips_the_gallery_under_its_names(ctx):
+    import zipfile
+
+    from ui.generate import run_generate, run_variations, run_zip
+
+    spec = default_for(Task.GENERATE)
+    items = run_generate(ctx, spec.id, spec.labels[-1], 3, 4, 0.7)
+    archive = Path(run_zip(ctx, items))
+    slug = re.sub(r"[^a-z0-9]+", "-", spec.labels[-1].casefold()).strip("-")
+    assert archive.suffix == ".zip" and archive.name.startswith(f"{spec.id}-{slug}-t0.7-seed3")
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.namelist() == [f"{spec.id}-{slug}-t0.7-seed{s}.png" for s in range(3, 7)]
+        for (path, _), name in zip(items, zf.namelist(), strict=True):
+            assert zf.read(name) == Path(path).read_bytes()  # the same PNGs, alpha and all
+    variations = run_variations(ctx, spec.id, spec.labels[-1], 3, 2, 0.25, 1.0)
+    with zipfile.ZipFile(run_zip(ctx, variations)) as zf:
+        assert zf.namelist() == [f"{spec.id}-{slug}-seed3-var{i}-s0.25.png" for i in range(2)]
+    with pytest.raises(InvalidInputError, match="no images to download"):
+        run_zip(ctx, None)
+
+
+def test_results_are_named_after_their_input(ctx, tmp_path):
+    from ui.common import result_stem, safe_stem
+    from ui.edit import apply_recipe
+    from ui.upscale import run_upscale
+
+    src = tmp_path / "my holiday (2).png"
+    Image.fromarray(np.full((6, 5, 3), 90, np.uint8)).save(src)
+    before, after, _ = run_upscale(ctx, str(src), "nearest", 2, 0)
+    assert Path(after).name == "my-holiday-2-x2.png" and Path(before).name == "my-holiday-2-original.png"
+    again = run_upscale(ctx, str(src), "nearest", 2, 0)[1]
+    assert again != after and Path(after).is_file()  # a second run keeps the first one's file
+    out, _, recipe = apply_recipe(ctx, str(src), '{"version": 1, "steps": [{"op": "flip", "direction": "horizontal"}]}')
+    assert (Path(out).name, Path(recipe).name) == ("my-holiday-2-edit.png", "my-holiday-2-recipe.json")
+    assert result_stem(np.zeros((2, 2, 3)), "x4") == "x4"  # no file name to go by
+    assert result_stem({"background": "/tmp/x/cat.webp", "layers": []}, "inpaint") == "cat-inpaint"
+    assert safe_stem("../../etc/passwd") == "etc-passwd" and safe_stem("///") == "result"
 
 
 def test_each_model_dropdown_says_what_the_chosen_model_is_for():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import tempfile
 import uuid
@@ -37,13 +38,39 @@ class AppContext:
         return self.cache.registry
 
     def out_path(self, stem: str, suffix: str = ".png") -> Path:
-        """A fresh file path in the app's output folder."""
-        self.outdir.mkdir(parents=True, exist_ok=True)
-        return self.outdir / f"{stem}-{uuid.uuid4().hex[:10]}{suffix}"
+        """A fresh file path in the app's output folder: ``{stem}{suffix}`` in a folder of its own, so
+        a download keeps the plain name (``photo-x4.png``) and no two results overwrite each other."""
+        folder = self.outdir / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{safe_stem(stem)}{suffix}"
 
     def save(self, image: ImageData, stem: str) -> str:
         """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path."""
         return str(save_image(image, self.out_path(stem)))
+
+
+def safe_stem(stem: str, limit: int = 80) -> str:
+    """``stem`` as a portable file name: letters, digits, ``.``, ``_`` and ``-`` (others become ``-``)."""
+    clean = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]+", "-", stem)).strip("-.")[:limit].strip("-.")
+    return clean or "result"
+
+
+def input_stem(value: Any) -> str | None:
+    """The file name (without suffix) a Gradio image value came from, or None when it has none (an array,
+    an editor value without a file). Uploads keep their names, so results can be named after them."""
+    if isinstance(value, dict):
+        value = value.get("background") if "background" in value else value.get("path") or value.get("orig_name")
+        if isinstance(value, dict):
+            value = value.get("path")
+    if isinstance(value, (str, Path)) and str(value):
+        return Path(value).stem or None
+    return None
+
+
+def result_stem(value: Any, what: str) -> str:
+    """A result's file name: its input's name and what was done (``photo-x4``), or ``what`` alone."""
+    stem = input_stem(value)
+    return f"{stem}-{what}" if stem else what
 
 
 def spec_for(ctx: AppContext, task: Task, model_id: str | None, missing: str | None = None) -> ModelSpec:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image, misses_canvas
 from ops.errors import InvalidInputError, whole_number
-from ui.common import AppContext, example, friendly, image_input, read_image, read_optional
+from ui.common import AppContext, example, friendly, image_input, read_image, read_optional, result_stem
 
 MODES = ("alpha", "seamless", "depth")
 
@@ -65,7 +65,7 @@ def run_composite(
         out = composite(
             bg, fg, mask=m, feather=float(feather), blend_mode=blend_mode, seamless=(mode == "seamless"), **place
         )
-    return ctx.save(out, "composite")
+    return ctx.save(out, result_stem(background, "composite"))
 
 
 def place_at(foreground, scale, rotate, point) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png
 from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, image_input, on_gpu, read_image
+from ui.common import AppContext, editor_parts, example, friendly, image_input, on_gpu, read_image, result_stem
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -42,9 +42,9 @@ def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, 
     recipe = parse_recipe(recipe_text)
     out = recipe.apply(src, inpaint=content_aware(ctx))
     text = recipe.to_json()
-    path = ctx.out_path("recipe", ".json")
+    path = ctx.out_path(result_stem(image, "recipe"), ".json")
     path.write_text(text)
-    return ctx.save(out, "edit"), text, str(path)
+    return ctx.save(out, result_stem(image, "edit")), text, str(path)
 
 
 def hex_to_rgb(colour: str) -> tuple[float, float, float]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
-from ops.errors import whole_number
+from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, friendly, model_picker, on_gpu, spec_for
 
 #: ZeroGPU: the longest a generate call holds the GPU (BigGAN-deep's 16 images or 64 frames take seconds)
@@ -29,7 +31,8 @@ def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> l
     gen = _generator(ctx, model_id)
     seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.sample(gen, seed, count, label, float(truncation))
-    return [(ctx.save(im, f"gen-{seed + i}"), f"seed {seed + i}") for i, im in enumerate(images)]
+    stem = gen_ops.file_stem(gen.spec.id, gen, label, float(truncation))  # the CLI's names
+    return [(ctx.save(im, f"{stem}-seed{seed + i}"), f"seed {seed + i}") for i, im in enumerate(images)]
 
 
 def run_interpolate(
@@ -38,14 +41,38 @@ def run_interpolate(
     """An animation from (seed_a, label_a) to (seed_b, label_b); returns its path."""
     gen = _generator(ctx, model_id)
     frames_ = gen_ops.interpolate(gen, seed_a, seed_b, label_a, label_b or label_a, frames, float(truncation))
-    return str(gen_ops.save_animation(frames_, ctx.out_path("interp", f".{fmt}")))
+    stem = gen_ops.file_stem(gen.spec.id, gen, label_a, float(truncation))
+    name = gen_ops.animation_stem(stem, gen, label_a, label_b, int(seed_a), int(seed_b))
+    return str(gen_ops.save_animation(frames_, ctx.out_path(name, f".{fmt}")))
 
 
 def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
     gen = _generator(ctx, model_id)
     seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.variations(gen, seed, count, label, float(strength), float(truncation))
-    return [(ctx.save(im, f"var-{seed}-{i}"), f"variation {i + 1} of seed {seed}") for i, im in enumerate(images)]
+    stem = gen_ops.file_stem(gen.spec.id, gen, label, float(truncation))
+    return [
+        (ctx.save(im, gen_ops.variation_stem(stem, seed, i, float(strength))), f"variation {i + 1} of seed {seed}")
+        for i, im in enumerate(images)
+    ]
+
+
+def run_zip(ctx: AppContext, items) -> str:
+    """One ZIP of a gallery's PNGs under their own names (``emoji-gan-food-drink-seed7.png``, ...)."""
+    paths = [Path(item[0] if isinstance(item, (tuple, list)) else item) for item in items or []]
+    if not paths:
+        raise InvalidInputError("There are no images to download yet: generate some first.")
+    archive = ctx.out_path(f"{paths[0].stem}-{len(paths)}-images", ".zip")
+    names: set[str] = set()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
+        for path in paths:
+            name, n = path.name, 1
+            while name in names:  # two files of one name (it should not happen) both go in
+                n += 1
+                name = f"{path.stem}-{n}{path.suffix}"
+            names.add(name)
+            zf.write(path, name)
+    return str(archive)
 
 
 @dataclass
@@ -106,8 +133,13 @@ def build(ctx: AppContext) -> GenerateTab:
                 columns=4,
                 height=360,
                 format="png",
+                type="filepath",
+                interactive=False,  # an input of "Download all" only; nobody uploads here
                 object_fit="contain",
                 elem_id="gen-gallery",
+            )
+            download_all = gr.DownloadButton(
+                "Download all (ZIP)", visible=False, size="sm", variant="secondary", elem_id="gen-download-all"
             )
             selected = gr.Image(
                 label="Selected (enlarged)",
@@ -164,13 +196,17 @@ def build(ctx: AppContext) -> GenerateTab:
             value = value.get("image", {}).get("path") if isinstance(value.get("image"), dict) else value.get("path")
         return value
 
+    @friendly
+    def on_zip(items):
+        return gr.DownloadButton(value=run_zip(ctx, items), visible=True)
+
     go.click(
         on_generate,
         [model, label, seed, count, truncation],
         [gallery, selected],
         api_name="generate",
         concurrency_id="model",
-    )
+    ).success(on_zip, [gallery], [download_all], api_visibility="private")
     b_interp.click(
         on_interpolate,
         [model, label, label_b, seed, seed_b, frames, truncation],
@@ -184,6 +220,6 @@ def build(ctx: AppContext) -> GenerateTab:
         [gallery, selected],
         api_name="variations",
         concurrency_id="model",
-    )
+    ).success(on_zip, [gallery], [download_all], api_visibility="private")
     gallery.select(on_select, None, [selected], api_visibility="private")
     return GenerateTab(selected=selected)

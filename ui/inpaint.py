@@ -21,6 +21,7 @@ from ui.common import (
     model_picker,
     on_gpu,
     read_optional,
+    result_stem,
     spec_for,
 )
 
@@ -35,8 +36,10 @@ def run_inpaint(
     feather: int = 0,
     margin: int = 128,
     progress=None,
+    name: str | None = None,
 ):
-    """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices)."""
+    """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices). ``name``: the
+    file the image came from, to name the results after."""
     model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id)
 
     def report(fraction: float, desc: str) -> None:
@@ -53,7 +56,8 @@ def run_inpaint(
         margin=int(margin),
         progress=report,
     )
-    return ctx.save(image, "inpaint-in"), ctx.save(res.image, "inpaint"), res.notices
+    before = ctx.save(image, result_stem(name, "original"))
+    return before, ctx.save(res.image, result_stem(name, "inpaint")), res.notices
 
 
 def inpaint_inputs(source_path: str | None, editor_value, mask_path: str | None) -> tuple[ImageData, ImageData]:
@@ -173,7 +177,10 @@ def build(ctx: AppContext) -> InpaintTab:
             margin: context around each masked region for the crop strategy.
         """
         image, mask = inpaint_inputs(source_path, editor_value, mask_path)
-        before, after, notices = run_inpaint(ctx, image, mask, model_id, strategy, dilate, feather, margin, progress)
+        name = source_path or editor_value
+        before, after, notices = run_inpaint(
+            ctx, image, mask, model_id, strategy, dilate, feather, margin, progress, name=name
+        )
         return (before, after), after, "\n".join(f"- {n}" for n in notices)
 
     go.click(

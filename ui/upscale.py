@@ -8,7 +8,17 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import upscale
-from ui.common import AppContext, example, friendly, image_input, model_picker, on_gpu, read_image, spec_for
+from ui.common import (
+    AppContext,
+    example,
+    friendly,
+    image_input,
+    model_picker,
+    on_gpu,
+    read_image,
+    result_stem,
+    spec_for,
+)
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -27,7 +37,8 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
         note += " (16-bit kept)"
     if out.alpha is not None:
         note += " (transparency kept)"
-    return ctx.save(src, "upscale-in"), ctx.save(out, "upscale"), note
+    what = f"x{float(scale):g}"
+    return ctx.save(src, result_stem(image, "original")), ctx.save(out, result_stem(image, what)), note
 
 
 @dataclass
