@@ -14,7 +14,7 @@ import gradio as gr
 
 from models.runtime import ModelCache
 from ui import composite, edit, generate, inpaint, upscale
-from ui.common import EXAMPLES, AppContext
+from ui.common import EXAMPLES, PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
 
 TITLE = "Ganvas - an open image studio"
 
@@ -22,7 +22,8 @@ TITLE = "Ganvas - an open image studio"
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
     """Build the whole app; tests import this and launch it on a free port."""
     ctx = ctx or AppContext(cache=ModelCache())
-    with gr.Blocks(title=TITLE) as demo:
+    # Gradio's own copies of uploads and results go after as long as ours (ctx.prune)
+    with gr.Blocks(title=TITLE, delete_cache=(PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS)) as demo:
         gr.Markdown(
             f"# {TITLE}\nRuns on **{ctx.cache.device.type.upper()}**. Every tab works offline; "
             "models marked *download* fetch weights from the Hugging Face Hub on first use."

@@ -232,3 +232,19 @@ def test_an_upload_that_is_no_image_is_a_plain_message(tmp_path):
     field = next(iter(inputs))
     assert field.preprocess(FileData(path=str(tmp_path / "ok.png"), orig_name="ok.png")) == str(tmp_path / "ok.png")
     assert field.preprocess(None) is None
+
+
+def test_old_results_are_deleted_and_new_ones_kept(tmp_path):
+    import os
+    import time
+
+    ctx = AppContext(cache=ModelCache(device=torch.device("cpu")), outdir=tmp_path / "out", keep_seconds=3600)
+    old = ctx.out_path("old")
+    old.write_bytes(b"x")
+    new = ctx.out_path("new")
+    new.write_bytes(b"y")
+    day_ago = time.time() - 24 * 3600
+    os.utime(old.parent, (day_ago, day_ago))
+    assert ctx.prune() == 1
+    assert not old.parent.exists() and new.read_bytes() == b"y"
+    assert ctx.prune() == 0

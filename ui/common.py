@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import shutil
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +28,10 @@ log = logging.getLogger("ganvas")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
+#: how long the app keeps result files (its own and Gradio's copies), and how often it looks for old ones
+RESULTS_KEPT_SECONDS = 24 * 3600
+PRUNE_EVERY_SECONDS = 3600
+
 
 @dataclass
 class AppContext:
@@ -32,6 +39,10 @@ class AppContext:
 
     cache: ModelCache
     outdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ganvas-")))
+    #: results older than this are deleted (a Space serves many people for weeks: its disk must not fill up)
+    keep_seconds: float = RESULTS_KEPT_SECONDS
+    _last_prune: float = field(default=0.0, repr=False)
+    _prune_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def registry(self) -> Registry:
@@ -40,9 +51,27 @@ class AppContext:
     def out_path(self, stem: str, suffix: str = ".png") -> Path:
         """A fresh file path in the app's output folder: ``{stem}{suffix}`` in a folder of its own, so
         a download keeps the plain name (``photo-x4.png``) and no two results overwrite each other."""
+        if time.time() - self._last_prune > PRUNE_EVERY_SECONDS:
+            self.prune()
         folder = self.outdir / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{safe_stem(stem)}{suffix}"
+
+    def prune(self) -> int:
+        """Delete the results older than ``keep_seconds``; returns how many were deleted."""
+        with self._prune_lock:
+            now = time.time()
+            self._last_prune = now
+            removed = 0
+            for entry in self.outdir.iterdir() if self.outdir.is_dir() else ():
+                try:
+                    if now - entry.stat().st_mtime <= self.keep_seconds:
+                        continue
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                    removed += 1
+                except OSError:  # gone already, or in use: the next prune tries again
+                    continue
+            return removed
 
     def save(self, image: ImageData, stem: str) -> str:
         """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path."""
