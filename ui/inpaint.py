@@ -36,10 +36,10 @@ def run_inpaint(
     feather: int = 0,
     margin: int = 128,
     progress=None,
-    name: str | None = None,
+    name: object = None,
 ):
     """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices). ``name``: the
-    file the image came from, to name the results after."""
+    Gradio value the image came from (a file path or an editor value), to name the results after."""
     model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id)
 
     def report(fraction: float, desc: str) -> None:
