@@ -341,7 +341,14 @@ def test_generate_tab(page, tmp_path):
             assert all(n.startswith(f"{spec.id}-") for n in names)
             first = Image.open(io.BytesIO(zf.read(names[0])))
             assert first.size == (spec.output_size, spec.output_size) and first.mode == "RGBA"
-    _shot(page, "generate", tmp_path)
+    _shot(page, "generate", tmp_path)  # the README's: seed 0
+    if spec is not None:
+        # "Surprise me" puts a new seed in the box and generates from it
+        page.locator("#gen-surprise").click()
+        seed_box = page.get_by_label("Seed", exact=True)
+        assert _wait_until(lambda: seed_box.input_value() not in ("", "0"), 30)
+        new = int(seed_box.input_value())
+        assert _wait_until(lambda: f"seed {new + 7}" in page.locator("#gen-gallery").inner_text(), 60)
 
 
 # The README's screenshots: each tab run on its first bundled example (assets/examples), as a

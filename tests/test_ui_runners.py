@@ -248,3 +248,14 @@ def test_old_results_are_deleted_and_new_ones_kept(tmp_path):
     assert ctx.prune() == 1
     assert not old.parent.exists() and new.read_bytes() == b"y"
     assert ctx.prune() == 0
+
+
+def test_surprise_seeds_vary_and_fit_a_caption():
+    import random
+
+    from ui.generate import SURPRISE_SEEDS, random_seed
+
+    seeds = [random_seed() for _ in range(20)]
+    assert len(set(seeds)) > 15 and all(0 <= s < SURPRISE_SEEDS for s in seeds)
+    assert random_seed(random.Random(3)) == random_seed(random.Random(3))
+    assert len(f"seed {SURPRISE_SEEDS - 1}") <= 10  # fits a gallery caption

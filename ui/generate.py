@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,15 @@ def run_zip(ctx: AppContext, items) -> str:
     return str(archive)
 
 
+#: "Surprise me" draws seeds below this: 5 digits fit a gallery caption ("seed 48213") and are easy to note
+SURPRISE_SEEDS = 100_000
+
+
+def random_seed(rng: random.Random | None = None) -> int:
+    """A fresh seed for "Surprise me", from the system's randomness unless ``rng``."""
+    return (rng or random.SystemRandom()).randrange(SURPRISE_SEEDS)
+
+
 @dataclass
 class GenerateTab:
     selected: gr.Image
@@ -112,7 +122,15 @@ def build(ctx: AppContext) -> GenerateTab:
             truncation = gr.Slider(
                 0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
             )
-            go = gr.Button("Generate", variant="primary", interactive=default is not None)
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", interactive=default is not None, scale=3)
+                surprise = gr.Button(
+                    "\N{GAME DIE} Surprise me",
+                    interactive=default is not None,
+                    scale=1,
+                    min_width=120,
+                    elem_id="gen-surprise",
+                )
             with gr.Accordion("Interpolate / variations", open=False):
                 with gr.Row():
                     seed_b = gr.Number(1, label="Second seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
@@ -205,6 +223,14 @@ def build(ctx: AppContext) -> GenerateTab:
         [model, label, seed, count, truncation],
         [gallery, selected],
         api_name="generate",
+        concurrency_id="model",
+    ).success(on_zip, [gallery], [download_all], api_visibility="private")
+    # a new random seed in the seed box (so the result can be made again), then the same generate
+    surprise.click(random_seed, None, [seed], api_visibility="private").then(
+        on_generate,
+        [model, label, seed, count, truncation],
+        [gallery, selected],
+        api_visibility="private",
         concurrency_id="model",
     ).success(on_zip, [gallery], [download_all], api_visibility="private")
     b_interp.click(
