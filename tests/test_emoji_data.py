@@ -15,7 +15,10 @@ from models.training.emoji_data import (
     load_font,
     parse_emoji_test,
     render_emoji,
+    square_glyph,
     subgroups,
+    twemoji_file,
+    twemoji_root,
 )
 
 
@@ -54,3 +57,33 @@ def test_render_gives_64px_rgba_with_transparent_corners():
         # cropped to the glyph: it touches at least two opposite borders of the square
         rows, cols = np.nonzero(a > 0)
         assert (rows.min() == 0 and rows.max() == 63) or (cols.min() == 0 and cols.max() == 63)
+
+
+def test_twemoji_files_are_found_with_or_without_the_variation_selector(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "package" / "img" / "twitter" / "64"
+    root.mkdir(parents=True)
+    for name in ("1f600", "2764-fe0f-200d-1f525", "263a"):
+        Image.new("RGBA", (64, 64)).save(root / f"{name}.png")
+    assert twemoji_root(tmp_path) == root and twemoji_root(root) == root
+    assert twemoji_file(root, "1F600").name == "1f600.png"
+    assert twemoji_file(root, "2764 FE0F 200D 1F525").name == "2764-fe0f-200d-1f525.png"  # kept where it is named
+    assert twemoji_file(root, "263A FE0F").name == "263a.png"  # dropped where the file has none
+    with pytest.raises(FileNotFoundError, match="1F34E"):
+        twemoji_file(root, "1F34E")
+    with pytest.raises(SystemExit, match="emoji-datasource-twitter"):
+        twemoji_root(tmp_path / "nothing")
+
+
+def test_square_glyph_crops_to_the_art_pads_square_and_keeps_edges_clean():
+    from PIL import Image
+
+    art = Image.new("RGBA", (64, 64), (0, 255, 0, 0))  # hidden green all around
+    art.paste((255, 0, 0, 255), (10, 20, 50, 40))  # a 40 x 20 red bar
+    out = np.asarray(square_glyph(art, 32)).astype(int)
+    assert out.shape == (32, 32, 4)
+    assert out[:, :, 3][0].max() == 0 and out[16, :, 3].min() == 255  # padded above, full width across
+    assert out[..., 1][out[..., 3] > 0].max() <= 2  # no hidden green bleeds into the edges
+    with pytest.raises(ValueError, match="empty"):
+        square_glyph(Image.new("RGBA", (8, 8)), 4)

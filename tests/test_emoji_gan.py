@@ -513,7 +513,7 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
     new = ["--projected", "64", "--instances", "--neighbours", "3", "--aux-weight", "0.5"]
     main([*run, *new, *size, "--max-steps", "2"])
     state = torch.load(tmp_path / "inst" / "last.pt", map_location="cpu", weights_only=True)
-    assert state["run"] == {"instances": True, "neighbours": 3}
+    assert state["run"] == {"instances": True, "neighbours": 3, "styles": False}
     assert state["cfg"]["num_subclasses"] == 45 and state["d"]["classifier.weight"].shape[0] == 45
     g = EmojiGenerator(**state["cfg"])
     g.load_state_dict(state["ema"])
@@ -523,7 +523,7 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
         main([*run, "--resume", "--neighbours", "2", *size[4:], "--max-steps", "3"])
     main([*run, "--resume", "--max-steps", "3", "--batch", "8"])
     state = torch.load(tmp_path / "inst" / "last.pt", map_location="cpu", weights_only=True)
-    assert state["step"] == 3 and state["run"] == {"instances": True, "neighbours": 3}
+    assert state["step"] == 3 and state["run"] == {"instances": True, "neighbours": 3, "styles": False}
     main(["--out", str(tmp_path / "inst"), "--export", str(tmp_path / "inst.safetensors")])
     with safe_open(str(tmp_path / "inst.safetensors"), framework="pt") as f:
         exported = EmojiGenerator(**json.loads(f.metadata()["config"])).eval()
@@ -532,6 +532,44 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
     picked = exported.subclass_vectors(torch.eye(9)[[4] * 400], torch.rand(400)).argmax(1)
     assert set(picked.tolist()) == {4, 13, 22, 31}
     assert _adapter(exported, tuple("abcdefghi"), 16).generate([0, 1], [4, 4]).shape == (2, 4, 16, 16)
+
+
+def test_train_gan_conditions_on_group_and_art_style(tmp_path, monkeypatch):
+    """--styles on a two-style dataset: the subclasses are (group, style) pairs, each under its group and drawn
+    half the time; a one-style dataset is refused plainly, and a resume keeps the choice."""
+    from safetensors.torch import load_file, save_file
+
+    from models.training import projected
+    from models.training.train_gan import load_split, main
+    from tests.test_projected import StandIn
+
+    monkeypatch.setattr(projected, "Lite1Features", StandIn)
+    _tiny_dataset(tmp_path)
+    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    run = ["--data", str(tmp_path), "--out", str(tmp_path / "sty")]
+    with pytest.raises(SystemExit, match="one art style"):
+        main([*run, "--projected", "64", "--styles", *size, "--max-steps", "1"])
+    d = load_file(str(tmp_path / "emoji64.safetensors"))
+    d["styles"] = (torch.arange(45) >= 18).to(torch.uint8)  # the first 18 images in style 0, the rest in style 1
+    save_file(d, str(tmp_path / "emoji64.safetensors"))
+    _, y, s, count = load_split(tmp_path, 16, held_out=False, styles=True)
+    assert count == 18 and s.tolist() == [2 * int(g) + int(i >= 18) for i, g in enumerate(y)]
+    with pytest.raises(SystemExit, match="choose one"):
+        main([*run, "--projected", "64", "--styles", "--instances", *size, "--max-steps", "1"])
+    main([*run, "--projected", "64", "--styles", "--aux-weight", "0.5", *size, "--max-steps", "2"])
+    state = torch.load(tmp_path / "sty" / "last.pt", map_location="cpu", weights_only=True)
+    assert state["run"] == {"instances": False, "neighbours": 1, "styles": True}
+    assert state["cfg"]["num_subclasses"] == 18 and state["d"]["classifier.weight"].shape[0] == 18
+    g = EmojiGenerator(**state["cfg"])
+    g.load_state_dict(state["ema"])
+    assert g.sub_group.tolist() == [i // 2 for i in range(18)]
+    assert g.sub_prior.tolist() == [2.0, 2.0] * 9  # 36 train images: each group twice in each style
+    picked = g.subclass_vectors(torch.eye(9)[[4] * 400], torch.rand(400)).argmax(1)
+    assert set(picked.tolist()) == {8, 9} and 150 < int((picked == 8).sum()) < 250
+    with pytest.raises(SystemExit, match="keeps its own"):
+        main([*run, "--resume", "--instances", *size[4:], "--max-steps", "3"])
+    main([*run, "--resume", "--max-steps", "3", "--batch", "8"])
+    assert torch.load(tmp_path / "sty" / "last.pt", map_location="cpu", weights_only=True)["run"]["styles"]
 
 
 def test_sticker_distance_looks_through_transparency_only_at_alpha():

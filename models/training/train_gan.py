@@ -19,6 +19,8 @@ the subgroups apart. ``--instances`` makes every train emoji its own subclass in
 shows, for each drawn emoji, one of its K nearest emoji of the same group (by the frozen Lite1 features) as
 the real image: an instance-conditioned GAN (Casanova et al. 2021) whose conditionings name small
 neighbourhoods, not single images.
+``--styles`` on a two-style dataset (``emoji_data --twemoji``) makes the (group, art style) pairs the subclasses,
+so one generator draws both Noto and Twemoji and a style can be asked for (the card's segment 15).
 
 ``--imle W`` adds a coverage term after IMLE (Li and Malik 2018): every ``--imle-every`` steps each train emoji
 is given the latent, of ``--imle-candidates`` drawn for it under its own labels, whose sample lies nearest to
@@ -50,20 +52,28 @@ from models.training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")
 # a run's conditioning choice (saved with it): subgroups or single emoji, and how many neighbours show one
-PLAIN_RUN = {"instances": False, "neighbours": 1}
+PLAIN_RUN = {"instances": False, "neighbours": 1, "styles": False}
 
 
 def load_split(
-    data_dir: Path, size: int, held_out: bool, instances: bool = False
+    data_dir: Path, size: int, held_out: bool, instances: bool = False, styles: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """(images RGBA float in [0,1] at ``size``, group labels, subgroup labels) of the train or held-out split,
     and the number of subgroups in the whole dataset (some may lie only in the held-out split). With
-    ``instances`` the subclasses are the emoji themselves: each its own, numbered in dataset order."""
+    ``instances`` the subclasses are the emoji themselves: each its own, numbered in dataset order; with
+    ``styles`` they are the (group, art style) pairs, ``group * number of styles + style``."""
     d = load_file(str(data_dir / "emoji64.safetensors"))
     keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
     imgs = d["images"][keep].float() / 255.0
     if "sublabels" not in d:
         raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m models.training.emoji_data")
+    if styles:
+        style = d["styles"].long() if "styles" in d else torch.zeros_like(d["labels"])
+        n_styles = int(style.max()) + 1
+        if n_styles < 2:
+            raise SystemExit(f"{data_dir} has one art style: rebuild it with emoji_data --twemoji DIR")
+        subs = d["labels"] * n_styles + style
+        return to_size(imgs, size), d["labels"][keep], subs[keep], int(d["labels"].max() + 1) * n_styles
     subs = torch.arange(len(d["labels"])) if instances else d["sublabels"]
     return to_size(imgs, size), d["labels"][keep], subs[keep], int(subs.max()) + 1
 
@@ -348,18 +358,22 @@ def train(args: argparse.Namespace) -> None:
         raise SystemExit("--channels and --base-size shape a new run; a resumed run keeps its own (see --widen)")
     cfg = dict(state.get("cfg", DEFAULT_CONFIG)) if state else fresh_config(args.channels, args.base_size)
     # what the subclasses are and how many neighbours stand for an instance: the run's own, once chosen
-    run = {"instances": args.instances, "neighbours": args.neighbours}
+    run = {"instances": args.instances, "neighbours": args.neighbours, "styles": args.styles}
+    if args.instances and args.styles:
+        raise SystemExit("--instances and --styles are two kinds of subclass: choose one")
     if state:
         if run != PLAIN_RUN:
-            raise SystemExit("--instances and --neighbours shape a new run; a resumed run keeps its own")
+            raise SystemExit("--instances, --neighbours and --styles shape a new run; a resumed run keeps its own")
         run = {**PLAIN_RUN, **state.get("run", {})}
     if run["neighbours"] > 1 and not (args.projected or state):
         raise SystemExit("--neighbours compares images in the projected discriminator's features: add --projected")
-    data = load_split(Path(args.data), cfg["base_size"], held_out=False, instances=run["instances"])
+    data = load_split(
+        Path(args.data), cfg["base_size"], held_out=False, instances=run["instances"], styles=run["styles"]
+    )
     x_all, y_all, s_all, subgroup_count = data
     x_all, y_all, s_all = (x_all * 2 - 1).to(dev), y_all.to(dev), s_all.to(dev)
     n = len(x_all)
-    if (args.subclasses or run["instances"]) and not state:
+    if (args.subclasses or run["instances"] or run["styles"]) and not state:
         cfg["num_subclasses"] = subgroup_count
         if args.sub_scale != 1.0:
             cfg["sub_scale"] = args.sub_scale
@@ -369,7 +383,7 @@ def train(args: argparse.Namespace) -> None:
         n,
         cfg["base_size"],
         num_sub,
-        "instances" if run["instances"] else "subclasses",
+        "instances" if run["instances"] else "group x style subclasses" if run["styles"] else "subclasses",
         dev,
     )
     g = EmojiGenerator(**cfg)
@@ -620,6 +634,11 @@ def main(argv: list[str] | None = None) -> None:
         "--instances",
         action="store_true",
         help="a new run: the subclasses are the train emoji themselves (instance conditioning, IC-GAN style)",
+    )
+    p.add_argument(
+        "--styles",
+        action="store_true",
+        help="a new run on a two-style dataset (emoji_data --twemoji): the subclasses are (group, art style) pairs",
     )
     p.add_argument(
         "--neighbours",
