@@ -218,9 +218,10 @@ def build(ctx: AppContext) -> GenerateTab:
     def on_zip(items):
         return gr.DownloadButton(value=run_zip(ctx, items), visible=True)
 
+    generate_inputs = [model, label, seed, count, truncation]
     go.click(
         on_generate,
-        [model, label, seed, count, truncation],
+        generate_inputs,
         [gallery, selected],
         api_name="generate",
         concurrency_id="model",
@@ -228,7 +229,7 @@ def build(ctx: AppContext) -> GenerateTab:
     # a new random seed in the seed box (so the result can be made again), then the same generate
     surprise.click(random_seed, None, [seed], api_visibility="private").then(
         on_generate,
-        [model, label, seed, count, truncation],
+        generate_inputs,
         [gallery, selected],
         api_visibility="private",
         concurrency_id="model",

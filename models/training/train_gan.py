@@ -51,7 +51,8 @@ from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGene
 from models.training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")
-# a run's conditioning choice (saved with it): subgroups or single emoji, and how many neighbours show one
+# a run's conditioning choice (saved with it): subgroups, single emoji or (group, art style) pairs, and how
+# many neighbours show an emoji
 PLAIN_RUN = {"instances": False, "neighbours": 1, "styles": False}
 
 
