@@ -380,6 +380,21 @@ def _tiny_dataset(folder) -> None:
     )
 
 
+#: a tiny, fast training run on the CPU for the train_gan tests
+TINY_RUN = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+
+
+def _tiny_projected_setup(folder, monkeypatch) -> list[str]:
+    """The tiny dataset in ``folder`` and a stand-in for Lite1 (its four stage outputs, small and random: no
+    wheel needed) under the projected discriminator; returns ``TINY_RUN``."""
+    from models.training import projected
+    from tests.test_projected import StandIn
+
+    monkeypatch.setattr(projected, "Lite1Features", StandIn)
+    _tiny_dataset(folder)
+    return TINY_RUN
+
+
 def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_path):
     """A fresh run with its own generator size, on the device named (here the CPU, as CI has no GPU), to a
     fixed step; --resume continues it; the export loads as a generator of that size."""
@@ -431,13 +446,9 @@ def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training import projected
     from models.training.train_gan import main
-    from tests.test_projected import StandIn  # Lite1's four stage outputs, small and random (no wheel needed)
 
-    monkeypatch.setattr(projected, "Lite1Features", StandIn)
-    _tiny_dataset(tmp_path)
-    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    size = _tiny_projected_setup(tmp_path, monkeypatch)
     main(["--data", str(tmp_path), "--out", str(tmp_path / "plain"), *size, "--max-steps", "2"])
     plain_file = tmp_path / "plain.safetensors"
     main(["--out", str(tmp_path / "plain"), "--export", str(plain_file)])
@@ -500,13 +511,9 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training import projected
     from models.training.train_gan import main
-    from tests.test_projected import StandIn
 
-    monkeypatch.setattr(projected, "Lite1Features", StandIn)
-    _tiny_dataset(tmp_path)
-    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    size = _tiny_projected_setup(tmp_path, monkeypatch)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "inst")]
     with pytest.raises(SystemExit, match="add --projected"):
         main([*run, "--instances", "--neighbours", "3", *size, "--max-steps", "1"])
@@ -539,13 +546,9 @@ def test_train_gan_conditions_on_group_and_art_style(tmp_path, monkeypatch):
     half the time; a one-style dataset is refused plainly, and a resume keeps the choice."""
     from safetensors.torch import load_file, save_file
 
-    from models.training import projected
     from models.training.train_gan import load_split, main
-    from tests.test_projected import StandIn
 
-    monkeypatch.setattr(projected, "Lite1Features", StandIn)
-    _tiny_dataset(tmp_path)
-    size = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-steps", "1", "--device", "cpu"]
+    size = _tiny_projected_setup(tmp_path, monkeypatch)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "sty")]
     with pytest.raises(SystemExit, match="one art style"):
         main([*run, "--projected", "64", "--styles", *size, "--max-steps", "1"])
