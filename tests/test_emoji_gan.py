@@ -290,6 +290,32 @@ def test_upsampler_training_lowers_its_loss_and_export_folds_it_in(tmp_path):
     torch.testing.assert_close(loaded.upsampler.tail.weight, net.tail.weight)
 
 
+def test_export_takes_the_upsampler_of_an_exported_generator_file(tmp_path):
+    """``--upsampler assets/emoji-gan.safetensors``: a new run is exported with the shipped upsampler as it is."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from models.training.train_gan import export
+
+    torch.manual_seed(7)
+    g = EmojiGenerator(**DEFAULT_CONFIG)
+    torch.save({"cfg": dict(DEFAULT_CONFIG), "ema": g.state_dict(), "step": 3}, tmp_path / "last.pt")
+    shipped = ASSETS_DIR / "emoji-gan.safetensors"
+    export(tmp_path, tmp_path / "g.safetensors", shipped)
+    with safe_open(str(tmp_path / "g.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    cfg = __import__("json").loads(meta["config"])
+    assert meta["steps"] == "3" and cfg["upsampler_channels"] == 32 and cfg["output_size"] == 64
+    out, ref = load_file(str(tmp_path / "g.safetensors")), load_file(str(shipped))
+    ups = [k for k in ref if k.startswith("upsampler.")]
+    assert ups and all(torch.equal(out[k], ref[k]) for k in ups)  # the shipped upsampler, bit for bit
+    assert all(torch.equal(out[k], v) for k, v in g.state_dict().items())  # and the run's own generator
+    # a file without an upsampler is refused with its name, not folded in as nothing
+    export(tmp_path, tmp_path / "plain.safetensors")
+    with pytest.raises(SystemExit, match="plain.safetensors holds no sticker upsampler"):
+        export(tmp_path, tmp_path / "g2.safetensors", tmp_path / "plain.safetensors")
+
+
 def test_a_widened_generator_computes_the_same_and_then_trains():
     from models.training.train_gan import widen_checkpoint
 

@@ -54,6 +54,8 @@ log = logging.getLogger("train_gan")
 # a run's conditioning choice (saved with it): subgroups, single emoji or (group, art style) pairs, and how
 # many neighbours show an emoji
 PLAIN_RUN = {"instances": False, "neighbours": 1, "styles": False}
+#: what an exported generator's config says about its upsampler (the rest describes the GAN)
+UPSAMPLER_CONFIG_KEYS = ("output_size", "upsampler_channels", "upsampler_blocks")
 
 
 def load_split(
@@ -596,8 +598,9 @@ def _save(path, cfg, d_cfg, g, d, ema, opt_g, opt_d, step, spent, run=None) -> N
 
 
 def export(run: Path, dest: Path, upsampler: Path | None = None) -> None:
-    """Write the EMA generator as safetensors (the file the registry ships), with the 2x sticker
-    upsampler of ``train_emoji_upsampler`` folded in when given."""
+    """Write the EMA generator as safetensors (the file the registry ships), with a 2x sticker upsampler
+    folded in when given: a file of ``train_emoji_upsampler``, or an exported generator file that has one
+    (such as the shipped ``assets/emoji-gan.safetensors``), whose ``upsampler.*`` part is taken."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     sd = {k: v.contiguous() for k, v in state["ema"].items()}
     cfg = dict(state.get("cfg", DEFAULT_CONFIG))
@@ -605,8 +608,15 @@ def export(run: Path, dest: Path, upsampler: Path | None = None) -> None:
         from safetensors import safe_open
 
         with safe_open(str(upsampler), framework="pt") as f:
-            cfg.update(json.loads((f.metadata() or {})["config"]))
-        sd.update({f"upsampler.{k}": v.contiguous() for k, v in load_file(str(upsampler)).items()})
+            up_cfg = json.loads((f.metadata() or {}).get("config", "{}"))
+        up = load_file(str(upsampler))
+        if any(k.startswith("upsampler.") for k in up):  # an exported generator: its upsampler part
+            up = {k.removeprefix("upsampler."): v for k, v in up.items() if k.startswith("upsampler.")}
+            up_cfg = {k: v for k, v in up_cfg.items() if k in UPSAMPLER_CONFIG_KEYS}
+        if not up or not {"upsampler_channels", "upsampler_blocks"} <= up_cfg.keys():
+            raise SystemExit(f"{upsampler} holds no sticker upsampler (train_emoji_upsampler's file or an export)")
+        cfg.update(up_cfg)
+        sd.update({f"upsampler.{k}": v.contiguous() for k, v in up.items()})
         EmojiGenerator(**cfg).load_state_dict(sd, strict=True)  # the keys fit the exported config
     meta = {"arch": "ganvas-emoji-gan", "steps": str(state["step"]), "config": json.dumps(cfg)}
     save_file(sd, str(dest), metadata=meta)
@@ -698,7 +708,11 @@ def main(argv: list[str] | None = None) -> None:
         help="with --resume: grow the generator to these channel widths, computing the same at first",
     )
     p.add_argument("--init-g", help="start the generator (and its EMA) from an exported .safetensors file")
-    p.add_argument("--upsampler", help="with --export: fold in this sticker upsampler (train_emoji_upsampler)")
+    p.add_argument(
+        "--upsampler",
+        help="with --export: fold in this sticker upsampler (train_emoji_upsampler's file, or an exported "
+        "generator's, such as assets/emoji-gan.safetensors)",
+    )
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
