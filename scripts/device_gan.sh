@@ -12,11 +12,14 @@
 #   gpu64  a fresh 64 px native generator (2.2 M parameters, no upsampler): the bigger bet;
 #   gpu32  the shipped 32 px generator, continued (--init-g), exported with the shipped upsampler: the safe
 #          bet, many more steps of what already works.
-# Two small runs share a GPU well (each step is a few milliseconds of small kernels, so one run alone leaves
-# it mostly idle), and one lease gives two chances. Each run's EMA generator is exported. Everything comes
-# back under $OUT/<run>/ as files of at most 15 MiB (the run state is split): `unpack` puts each run state in
-# runs/<run> (so `train_gan --resume` continues it, here or on the next lent GPU, where `train` resumes it
-# too) and each exported file in out/emoji-gan-<run>.safetensors, for `bench/bench_generate.py --weights`.
+# Two small runs should share a GPU well (a step of models this small is many small kernels, which leave a
+# large GPU mostly idle; not yet measured on one), and one lease gives two chances. Each run's EMA generator is exported. What comes back
+# fits the device tool's limits (8 files, 16 MiB each): per run under $OUT/<run>/ the exported file, the log
+# and a portable run state (`train_gan --portable`: float16 weights, no optimiser moments; 10 MB for gpu64).
+# `unpack` puts each state in runs/<run>/last.pt and each exported file in out/emoji-gan-<run>.safetensors,
+# for `bench/bench_generate.py --weights`. `train_gan --resume` continues a run here; on the next lent GPU,
+# carry [".device", "runs/gpu64", "runs/gpu32"] (about 62 MB with the working tree, under its 64 MiB) and
+# `train` resumes the runs it finds.
 #
 # Variables: PY (python, default python3), DEVICE (default cuda; cpu tries the script here), RUNS (default
 # "gpu64 gpu32"), BATCH (default 128), GAN_ARGS (extra train_gan options for every run), OUT (where results
@@ -43,12 +46,13 @@ train)
     out=${OUT:-out/device}
     mkdir -p "$out" data/emoji
     if [ -d .device/whl ] && ls .device/whl/*.whl >/dev/null 2>&1; then
-        $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/ganvas-site .device/whl/*.whl
+        $PY -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/ganvas-site .device/whl/*.whl
         export PYTHONPATH=/tmp/ganvas-site${PYTHONPATH:+:$PYTHONPATH}
     fi
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
     gunzip -c .device/emoji64.safetensors.gz >data/emoji/emoji64.safetensors
-    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
+    gpu=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo none)
+    echo "GPU: $gpu"
     pids=()
     for name in $RUNS; do
         mkdir -p "runs/$name" "$out/$name"
@@ -68,17 +72,21 @@ train)
     done
     failed=0
     for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    # what comes back (the device tool takes at most 8 files of 16 MiB, 64 MiB in all): per run the exported
+    # generator, the portable run state (float16, no optimiser moments: 10 MB for gpu64) and the log
     for name in $RUNS; do
-        tail -n 2 "$out/$name/train.log"
         [ -f "runs/$name/last.pt" ] || continue
         upsampler=()
         [ "$name" = gpu32 ] && upsampler=(--upsampler "$SHIPPED")  # 32 px native: the shipped 2x upsampler
         $PY -m models.training.train_gan --out "runs/$name" --export "$out/$name/emoji-gan-$name.safetensors" \
             "${upsampler[@]}"
-        cp "runs/$name/config.json" "$out/$name/config.json"
-        split -b 15m -d "runs/$name/last.pt" "$out/$name/last.pt.part"
+        $PY -m models.training.train_gan --out "runs/$name" --portable "$out/$name/state.pt"
+        echo "$name: $(grep -E 'img/s|done' "$out/$name/train.log" | tail -n 2 | tr '\n' ' ')"
+        { echo "GPU: $gpu"; cat "runs/$name/config.json"; echo; } >>"$out/$name/train.log"
     done
-    ls -laR "$out"
+    ls -la "$out"/*
+    files=$(find "$out" -type f | wc -l) bytes=$(du -cb "$out" | tail -n 1 | cut -f 1)
+    echo "$files files, $bytes bytes to send back (at most 8 files and 67108864 bytes)"
     exit "$failed"
     ;;
 unpack)
@@ -86,17 +94,16 @@ unpack)
     mkdir -p out
     for dir in "$from"/*/; do
         name=$(basename "$dir")
-        [ -f "$dir/config.json" ] || continue
+        [ -f "$dir/state.pt" ] || continue
         mkdir -p "runs/$name"
-        cat "$dir"/last.pt.part* >"runs/$name/last.pt.new" && mv "runs/$name/last.pt.new" "runs/$name/last.pt"
-        cp "$dir/config.json" "$dir/train.log" "runs/$name/"
+        cp "$dir/state.pt" "runs/$name/last.pt"
+        cp "$dir/train.log" "runs/$name/"
         cp "$dir/emoji-gan-$name.safetensors" out/
-        echo "runs/$name, out/emoji-gan-$name.safetensors:"
-        tail -n 3 "runs/$name/train.log"
+        echo "runs/$name, out/emoji-gan-$name.safetensors: $(grep -E 'img/s|done' "$dir/train.log" | tail -n 2 | tr '\n' ' ')"
     done
     ;;
 *)
-    sed -n '2,23p' "$0"
+    sed -n '2,26p' "$0"
     exit 2
     ;;
 esac

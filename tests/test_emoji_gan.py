@@ -450,6 +450,33 @@ def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_
     assert out.shape == (2, 4, 16, 16) and 0 <= float(out.min()) and float(out.max()) <= 1
 
 
+def test_a_portable_run_state_drops_the_moments_and_resumes(tmp_path, monkeypatch):
+    """--portable: the run state without Adam's moments and in float16 (what a lent GPU machine sends back);
+    --resume from it continues the same weights and step, with the moments started afresh."""
+    from models.training.train_gan import main
+
+    tiny = _tiny_projected_setup(tmp_path, monkeypatch)
+    run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--projected", "32", "--aux-weight", "0.25"]
+    main([*run, *tiny, "--max-steps", "3"])
+    full = tmp_path / "run" / "last.pt"
+    main(["--out", str(tmp_path / "run"), "--portable", str(tmp_path / "slim.pt")])
+    slim = torch.load(tmp_path / "slim.pt", map_location="cpu", weights_only=True)
+    state = torch.load(full, map_location="cpu", weights_only=True)
+    assert "opt_g" not in slim and "opt_d" not in slim and slim["step"] == 3
+    for part in ("g", "ema", "d"):  # the same weights, in float16 (counters stay integers)
+        for k, v in state[part].items():
+            assert torch.equal(slim[part][k], v.half() if v.is_floating_point() else v), k
+    assert (tmp_path / "slim.pt").stat().st_size < 0.35 * full.stat().st_size
+    # the slim copy in place of the run state: resumes at its step, and the weights go on training
+    (tmp_path / "slim.pt").replace(full)
+    main([*run, "--resume", "--device", "cpu", "--batch", "8", "--d-steps", "1", "--max-steps", "5"])
+    after = torch.load(full, map_location="cpu", weights_only=True)
+    assert after["step"] == 5 and after["opt_g"]["state"] and after["opt_d"]["state"]
+    assert after["g"]["fc.weight"].dtype == torch.float32
+    moved = after["g"]["fc.weight"] - slim["g"]["fc.weight"].float()
+    assert 0 < float(moved.abs().max()) < 2e-3  # two Adam steps at lr 2e-4 from the portable weights
+
+
 def test_train_gan_device_and_size_errors_are_plain(monkeypatch):
     from models.training.train_gan import fresh_config, resolve_device
 
