@@ -9,7 +9,7 @@
 # rendered emoji (gzip) and the EfficientNet-Lite1 wheels the projected discriminator needs. `train` runs
 # two runs side by side on the one GPU for MINUTES (default 8, so the whole call fits a 15-minute lease with
 # the machine's start), both against a fresh projected discriminator with segment 6's recipe:
-#   gpu64  a fresh 64 px native generator (2.2 M parameters, no upsampler): the bigger bet;
+#   gpu64  a fresh 64 px native generator (2.2 M parameters, no upsampler), judged at 128 px: the bigger bet;
 #   gpu32  the shipped 32 px generator, continued (--init-g), exported with the shipped upsampler: the safe
 #          bet, many more steps of what already works.
 # Two small runs should share a GPU well (a step of models this small is many small kernels, which leave a
@@ -57,15 +57,15 @@ train)
     for name in $RUNS; do
         mkdir -p "runs/$name" "$out/$name"
         if [ -f "runs/$name/last.pt" ]; then
-            start=(--resume)
+            start=(--resume)  # a resumed run keeps its own sizes
         elif [ "$name" = gpu32 ]; then
-            start=(--init-g "$SHIPPED")
-        else
-            start=(--channels "$CHANNELS" --base-size 64)
+            start=(--init-g "$SHIPPED" --projected 64)
+        else  # 64 px stickers judged at 128 px, where Lite1's deepest map is 4x4 (2x2 at 64 px; segment 14)
+            start=(--channels "$CHANNELS" --base-size 64 --projected 128)
         fi
         # shellcheck disable=SC2086  # GAN_ARGS is a list of options
         $PY -m models.training.train_gan --device "${DEVICE:-cuda}" --data data/emoji --out "runs/$name" \
-            --projected 64 --batch "$BATCH" --d-steps 1 --balance 1 --lr-g 2e-4 --lr-d 2e-4 --ema 0.999 \
+            --batch "$BATCH" --d-steps 1 --balance 1 --lr-g 2e-4 --lr-d 2e-4 --ema 0.999 \
             --aux-weight 0.25 --minutes "$minutes" --ckpt-minutes 2 "${start[@]}" ${GAN_ARGS:-} \
             >"$out/$name/train.log" 2>&1 &
         pids+=($!)
