@@ -631,13 +631,17 @@ def export(run: Path, dest: Path, upsampler: Path | None = None) -> None:
 def portable(run: Path, dest: Path) -> None:
     """Write ``run``'s state small enough to travel: without the optimisers' moments and with the weights in
     float16 (a 64 px run's 44 MB become 10 MB), so a run fits in what a lent GPU machine sends back, and goes
-    there again beside the data. ``--resume`` from it continues the weights (rounded to float16: a relative
-    error under 0.05%), the step count and the clock; Adam's moments start afresh (with beta1 = 0 only the
-    second moment is lost, and it is estimated again within a few hundred steps)."""
+    there again beside the data. ``--resume`` from it continues the weights (rounded to float16's 11
+    significant bits; a tensor beyond float16's range stays float32), the step count and the clock; Adam's
+    moments start afresh (with beta1 = 0 only the second moment is lost, and it is estimated again within a
+    few hundred steps)."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
 
+    def fits(v: torch.Tensor) -> bool:
+        return v.is_floating_point() and (v.numel() == 0 or float(v.abs().max()) < 6e4)
+
     def small(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+        return {k: v.half() if fits(v) else v for k, v in sd.items()}
 
     slim = {k: small(v) if k in ("g", "ema", "d") else v for k, v in state.items() if k not in ("opt_g", "opt_d")}
     torch.save(slim, dest)
@@ -735,7 +739,11 @@ def main(argv: list[str] | None = None) -> None:
         "generator's, such as assets/emoji-gan.safetensors)",
     )
     p.add_argument("--export", help="write the EMA generator to this safetensors file and exit")
-    p.add_argument("--portable", help="write the run state without optimiser moments to this file and exit")
+    p.add_argument(
+        "--portable",
+        help="write the run state small (float16 weights, no optimiser moments) to this file and exit; "
+        "--resume continues it",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.export:
