@@ -29,6 +29,11 @@ and on alpha). A GAN on small data drops the members of a group it finds hard (A
 masks); this term gives each of them a latent that has to draw it, and the adversarial loss is to keep the
 samples sharp. In 55 CPU minutes it did not: the samples came out paler and softer (the card's segment 13).
 
+``--anchor W`` (an ``--instances`` run) adds a reconstruction anchor: at the latent z = 0, each train emoji's
+conditioning must draw that emoji (L1 over white, and on alpha); other latents are left to the adversarial loss.
+``--anchor-only`` trains the generator on the anchor alone, without a discriminator, as a fast first phase that
+teaches it every emoji's shape (the card's segment 16).
+
 ``--device auto`` (the default) trains on a CUDA GPU when there is one, else on the CPU; a fresh run
 can set the generator's size with ``--channels`` and ``--base-size`` (e.g. 64 px native, no
 upsampler, on a GPU). ``scripts/device_gan.sh`` is a prepared run for a lent GPU machine.
@@ -305,6 +310,15 @@ def nearest_latents(
     return torch.cat(zs), torch.cat(dists)
 
 
+def anchor_loss(g: EmojiGenerator, real: torch.Tensor, conds: list[torch.Tensor]) -> torch.Tensor:
+    """The reconstruction anchor of an instance-conditioned run: at the latent z = 0, the conditioning of a train
+    emoji (its group and its own subclass) must draw that emoji (``real``, N x 4 x H x W in [-1, 1]); mean
+    ``sticker_l1``. Other latents stay free for the adversarial loss, so the centre of each conditioning is the
+    emoji itself and the truncation slider moves from it (small) to variations of it (1.0)."""
+    z = torch.zeros(len(real), g.z_dim, device=real.device)
+    return sticker_l1(g(z, *conds) * 2 - 1, real).mean()
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
@@ -368,6 +382,8 @@ def train(args: argparse.Namespace) -> None:
         if run != PLAIN_RUN:
             raise SystemExit("--instances, --neighbours and --styles shape a new run; a resumed run keeps its own")
         run = {**PLAIN_RUN, **state.get("run", {})}
+    if (args.anchor > 0 or args.anchor_only) and not run["instances"]:
+        raise SystemExit("--anchor draws each emoji from its own conditioning: it needs an --instances run")
     if run["neighbours"] > 1 and not (args.projected or state):
         raise SystemExit("--neighbours compares images in the projected discriminator's features: add --projected")
     data = load_split(
@@ -491,8 +507,8 @@ def train(args: argparse.Namespace) -> None:
         cond = conds_of(fake_labels, fake_subs)
         fake_d = (fake_labels, fake_subs) if num_sub else (fake_labels,)
         z = torch.randn(bs, cfg["z_dim"], device=dev)
-        # discriminator (``--d-steps`` updates per generator update)
-        for k in range(args.d_steps):
+        # discriminator (``--d-steps`` updates per generator update; none while only the anchor trains)
+        for k in range(0 if args.anchor_only else args.d_steps):
             if k:
                 real, labels, subs = real_batch(draw(bs).to(dev))
             with torch.no_grad():
@@ -506,12 +522,20 @@ def train(args: argparse.Namespace) -> None:
             loss_d.backward()
             opt_d.step()
         # generator
-        fake = g(z, *cond) * 2 - 1
-        # and the generator is rewarded for fakes that head puts in the requested group
-        score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_subs if sub_head else fake_labels)
-        loss_g = -score.mean() + args.aux_weight * ce_g
-        ms = mode_seeking_loss(fake, z) if args.mode_seeking > 0 else torch.zeros(())
-        loss_g = loss_g + args.mode_seeking * ms
+        if args.anchor_only:
+            loss_d = ce_g = ms = loss_g = torch.zeros((), device=dev)
+        else:
+            fake = g(z, *cond) * 2 - 1
+            # and the generator is rewarded for fakes that head puts in the requested group
+            score, ce_g = score_and_class_loss(d, diff_augment(fake), fake_d, fake_subs if sub_head else fake_labels)
+            loss_g = -score.mean() + args.aux_weight * ce_g
+            ms = mode_seeking_loss(fake, z) if args.mode_seeking > 0 else torch.zeros(())
+            loss_g = loss_g + args.mode_seeking * ms
+        anchor = torch.zeros(())
+        if args.anchor > 0 or args.anchor_only:
+            aidx = draw(args.anchor_batch).to(dev)
+            anchor = anchor_loss(g, x_all[aidx], conds_of(y_all[aidx], s_all[aidx]))
+            loss_g = loss_g + (1.0 if args.anchor_only else args.anchor) * anchor
         rec = torch.zeros(())
         if args.imle > 0:
             if imle_at is None or step - imle_at >= args.imle_every:
@@ -530,7 +554,7 @@ def train(args: argparse.Namespace) -> None:
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             log.info(
-                "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s%s",
+                "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s%s%s",
                 step,
                 (time.monotonic() - start) / 60,
                 (step - last_log_step) * bs / max(time.monotonic() - last_log, 1e-9),
@@ -539,6 +563,7 @@ def train(args: argparse.Namespace) -> None:
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
                 f"  ms {ms.item():.3f}" if args.mode_seeking > 0 else "",
                 f"  imle {rec.item():.4f}" if args.imle > 0 else "",
+                f"  anchor {anchor.item():.4f}" if args.anchor > 0 or args.anchor_only else "",
             )
             last_log, last_log_step = time.monotonic(), step
         if time.monotonic() - last_ckpt > args.ckpt_minutes * 60:
@@ -565,6 +590,9 @@ def train(args: argparse.Namespace) -> None:
             "batch": args.imle_batch,
         }
         if args.imle > 0
+        else None,
+        "anchor": {"weight": args.anchor, "batch": args.anchor_batch, "only": args.anchor_only}
+        if args.anchor > 0 or args.anchor_only
         else None,
         "discriminator": d_cfg,
     }
@@ -720,6 +748,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--imle-every", type=int, default=500, help="steps between IMLE's searches for nearest latents")
     p.add_argument("--imle-candidates", type=int, default=16, help="latents drawn per train emoji in that search")
     p.add_argument("--imle-batch", type=int, default=16, help="train emoji pulled towards their samples per step")
+    p.add_argument(
+        "--anchor",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="an --instances run: weight of a reconstruction anchor, each emoji's conditioning at z = 0 must draw "
+        "it (0 = off)",
+    )
+    p.add_argument("--anchor-batch", type=int, default=32, help="train emoji anchored per generator step")
+    p.add_argument(
+        "--anchor-only",
+        action="store_true",
+        help="train the generator on the anchor alone, no discriminator (a fast pretraining phase)",
+    )
     p.add_argument(
         "--projected",
         type=int,
