@@ -557,7 +557,10 @@ def train(args: argparse.Namespace) -> None:
                 "step %d  %.1f min  %.0f img/s  loss_d %.3f  loss_g %.3f%s%s%s%s",
                 step,
                 (time.monotonic() - start) / 60,
-                (step - last_log_step) * bs / max(time.monotonic() - last_log, 1e-9),
+                # images through the generator's training step: the anchored ones alone in an --anchor-only run
+                (step - last_log_step)
+                * (args.anchor_batch if args.anchor_only else bs)
+                / max(time.monotonic() - last_log, 1e-9),
                 loss_d.item(),
                 loss_g.item(),
                 f"  ce_g {ce_g.item():.3f}" if aux else "",
