@@ -363,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--seed", type=int, default=0, help="first seed, 0-4294967295; the same seed gives the same pixels (default 0)"
     )
-    g.add_argument("--n", type=int, default=DEFAULT_COUNT, help="number of images (1-16, default %(default)s)")
+    g.add_argument(
+        "--n", "--count", type=int, default=DEFAULT_COUNT, help="number of images (1-16, default %(default)s)"
+    )
     g.add_argument(
         "--truncation",
         type=float,

@@ -142,10 +142,11 @@ def test_single_output_commands_write_into_an_existing_folder(tmp_path, photo):
 
 @pytest.mark.skipif(default_for(Task.GENERATE) is None, reason="no generator registered yet")
 def test_generate_is_reproducible(tmp_path):
-    for d in ("a", "b"):
-        assert cli.main(["generate", "-o", str(tmp_path / d), "--seed", "3", "--n", "2"]) == 0
+    # --count is the app's name for --n
+    for d, count in (("a", "--n"), ("b", "--count")):
+        assert cli.main(["generate", "-o", str(tmp_path / d), "--seed", "3", count, "2"]) == 0
     files = sorted((tmp_path / "a").glob("*.png"))
-    assert len(files) == 2
+    assert len(files) == 2 and len(list((tmp_path / "b").glob("*.png"))) == 2
     for f in files:
         assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "b" / f.name)))
 
