@@ -97,7 +97,13 @@ def _send_buttons() -> dict[str, gr.Button]:
 
 
 #: Small samples (64 px emoji) are shown enlarged; their files, downloads and "send to" stay at native size.
-CSS = "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }"
+#: The gallery keeps its 4 columns on a phone by letting them shrink: Gradio's columns are at least 100 px
+#: wide, so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll.
+CSS = (
+    "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
+    "#gen-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }\n"
+    "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } }"
+)
 
 
 def launch_options() -> dict:

@@ -349,6 +349,19 @@ def test_generate_tab(page, tmp_path):
         assert _wait_until(lambda: seed_box.input_value() not in ("", "0"), 30)
         new = int(seed_box.input_value())
         assert _wait_until(lambda: f"seed {new + 7}" in page.locator("#gen-gallery").inner_text(), 60)
+        # on a phone (390 px) the gallery keeps all its columns in view, with no sideways scrolling
+        page.set_viewport_size({"width": 390, "height": 844})
+        try:
+            boxes = page.evaluate(
+                """() => { const g = document.querySelector('#gen-gallery').getBoundingClientRect();
+                   return [[g.left, g.right], ...[...document.querySelectorAll('#gen-gallery button.thumbnail-item')]
+                     .map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })]; }"""
+            )
+            (left, right), thumbs = boxes[0], boxes[1:]
+            assert len(thumbs) == 8 and all(left <= a and b <= right for a, b in thumbs)
+            assert len({round(a) for a, _ in thumbs}) == 4  # still four columns
+        finally:
+            page.set_viewport_size({"width": 1360, "height": 1100})
 
 
 # The README's screenshots: each tab run on its first bundled example (assets/examples), as a

@@ -104,7 +104,8 @@ def build(ctx: AppContext) -> GenerateTab:
     else:
         gr.Markdown(
             "Generate images with a GAN. The same seed always gives the same image. "
-            "Lower truncation = more typical, less varied images."
+            "Lower truncation = more typical, less varied images. Click a sample to see it enlarged; "
+            "files and downloads are PNG at the model's native size."
         )
     with gr.Row():
         with gr.Column():
@@ -147,7 +148,7 @@ def build(ctx: AppContext) -> GenerateTab:
                 b_var = gr.Button("Variations of the seed", interactive=default is not None)
         with gr.Column():
             gallery = gr.Gallery(
-                label="Samples (click one to select; PNG at native size)",
+                label="Samples (click one to enlarge)",
                 columns=4,
                 height=360,
                 format="png",
