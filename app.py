@@ -31,7 +31,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         # The tabs with an image editor are mounted (hidden) from the start: an editor that mounts when its
         # tab opens could drop a photo sent to it by "send to" in the same moment (measured: 2 of 7 browser
         # runs lost the photo without this, 0 of 10 with it).
-        with gr.Tabs(selected="generate") as tabs:
+        with gr.Tabs(selected="generate", elem_id="main-tabs") as tabs:
             with gr.Tab("Generate", id="generate"):
                 gen = generate.build(ctx)
                 gen_send = _send_buttons()
@@ -102,7 +102,12 @@ def _send_buttons() -> dict[str, gr.Button]:
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
     "#gen-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }\n"
-    "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } }"
+    "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } }\n"
+    # the five tab names fit a phone's width when their buttons are narrower (else three hide behind a menu)
+    "@media (max-width: 480px) { #main-tabs > .tab-wrapper .tab-container button "
+    "{ padding-left: 4px !important; padding-right: 4px !important; font-size: 13px !important; } }\n"
+    "@media (max-width: 370px) { #main-tabs > .tab-wrapper .tab-container button "
+    "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
 )
 
 
