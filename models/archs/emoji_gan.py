@@ -167,6 +167,10 @@ class EmojiGenerator(nn.Module):
             if subclass_vector is None:
                 raise ValueError("this generator is conditioned on subclasses: pass subclass_vector")
             e = e + self.sub_scale * self.sub_embed(subclass_vector)
+        return self.draw(z, e)
+
+    def draw(self, z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """RGBA at ``base_size`` from a latent and an embedded condition (class plus subclass embedding)."""
         c = torch.cat([z, e], dim=1)
         h = self.fc(c).view(z.shape[0], -1, self.start, self.start)
         for block in self.blocks:

@@ -116,12 +116,7 @@ def decode(decoder: EmojiGenerator, group: int, codes: torch.Tensor) -> torch.Te
     """RGBA at the decoder's output size: each code drawn at z = 0 for ``group`` (upsampled when it can)."""
     n = len(codes)
     onehot = F.one_hot(torch.full((n,), group), decoder.num_classes).float()
-    e = decoder.embed(onehot) + codes
-    c = torch.cat([torch.zeros(n, decoder.z_dim), e], 1)
-    h = decoder.fc(c).view(n, -1, decoder.start, decoder.start)
-    for block in decoder.blocks:
-        h = block(h, c)
-    out = (torch.tanh(decoder.out(F.relu(decoder.out_bn(h)))) + 1) / 2
+    out = decoder.draw(torch.zeros(n, decoder.z_dim), decoder.embed(onehot) + codes)
     return decoder.upsampler(out) if decoder.upsampler is not None else out
 
 
