@@ -97,16 +97,19 @@ def _send_buttons() -> dict[str, gr.Button]:
 
 
 #: Small samples (64 px emoji) are shown enlarged; their files, downloads and "send to" stay at native size.
-#: The gallery keeps its 4 columns on a phone by letting them shrink: Gradio's columns are at least 100 px
-#: wide, so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll.
+#: The gallery keeps its columns on a phone by letting them shrink: Gradio's columns are at least 100 px wide,
+#: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
+#: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
+#: hides three behind a "More tabs" menu).
+_TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
-    "#gen-gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }\n"
-    "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } }\n"
-    # the five tab names fit a phone's width when their buttons are narrower (else three hide behind a menu)
-    "@media (max-width: 480px) { #main-tabs > .tab-wrapper .tab-container button "
-    "{ padding-left: 4px !important; padding-right: 4px !important; font-size: 13px !important; } }\n"
-    "@media (max-width: 370px) { #main-tabs > .tab-wrapper .tab-container button "
+    f"#gen-gallery .grid-container {{ grid-template-columns: repeat({generate.GALLERY_COLUMNS}, minmax(0, 1fr)) "
+    "!important; }\n"
+    "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
+    f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
+    "font-size: 13px !important; } }\n"
+    f"@media (max-width: 370px) {{ {_TAB_BUTTONS} "
     "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
 )
 

@@ -78,6 +78,8 @@ def run_zip(ctx: AppContext, items) -> str:
 
 #: "Surprise me" draws seeds below this: 5 digits fit a gallery caption ("seed 48213") and are easy to note
 SURPRISE_SEEDS = 100_000
+#: columns of the samples gallery (the app's CSS keeps them all on a phone)
+GALLERY_COLUMNS = 4
 
 
 def random_seed(rng: random.Random | None = None) -> int:
@@ -149,7 +151,7 @@ def build(ctx: AppContext) -> GenerateTab:
         with gr.Column():
             gallery = gr.Gallery(
                 label="Samples (click one to enlarge)",
-                columns=4,
+                columns=GALLERY_COLUMNS,
                 height=360,
                 format="png",
                 type="filepath",
