@@ -389,6 +389,20 @@ def test_batch_translation_matches_shifting_each_image():
         assert torch.equal(out[i], want)
 
 
+def test_mirror_flips_whole_images_left_to_right_at_the_given_rate():
+    from models.training.train_gan import mirror
+
+    torch.manual_seed(2)
+    x = torch.randn(400, 4, 6, 5)
+    assert mirror(x, 0.0) is x
+    assert torch.equal(mirror(x, 1.0), x.flip(3))
+    out = mirror(x, 0.5, torch.Generator().manual_seed(0))
+    same = (out == x).flatten(1).all(1)
+    flipped = (out == x.flip(3)).flatten(1).all(1)
+    assert bool((same | flipped).all())  # whole images, each either kept or mirrored
+    assert 160 < int(flipped.sum()) < 240  # about half
+
+
 def _tiny_dataset(folder) -> None:
     from safetensors.torch import save_file
 
@@ -433,10 +447,11 @@ def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_
 
     _tiny_dataset(tmp_path)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
-    main([*run, "--device", "cpu", "--channels", "32,16,8", "--base-size", "16", "--max-steps", "3"])
+    main([*run, "--device", "cpu", "--channels", "32,16,8", "--base-size", "16", "--max-steps", "3", "--xflip", "0.5"])
     state = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
     assert state["step"] == 3 and state["cfg"]["channels"] == [32, 16, 8] and state["cfg"]["base_size"] == 16
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["device"] == "cpu"
+    summary = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert summary["device"] == "cpu" and summary["xflip"] == 0.5
     main([*run, "--device", "auto", "--resume", "--max-steps", "5"])
     assert torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)["step"] == 5
     with pytest.raises(SystemExit, match="new run"):

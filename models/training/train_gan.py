@@ -197,6 +197,16 @@ def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, fill: float =
     ]
 
 
+def mirror(x: torch.Tensor, p: float, gen: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) flipped left to right with probability ``p``: a dataset augmentation of
+    the real images (StyleGAN2-ADA's ``--mirror``), not a differentiable one, so the generator learns to draw the
+    mirrored emoji too. Most emoji stay valid emoji when mirrored (faces, animals, food, objects)."""
+    if p <= 0:
+        return x
+    flip = (torch.rand(len(x), generator=gen) < p).to(x.device)[:, None, None, None]
+    return torch.where(flip, x.flip(3), x)
+
+
 def diff_augment(x: torch.Tensor, gen: torch.Generator | None = None, cutout: bool = False) -> torch.Tensor:
     """DiffAugment (Zhao et al. 2020) for RGBA in [-1, 1]: colour, translation, optional cutout.
 
@@ -485,7 +495,7 @@ def train(args: argparse.Namespace) -> None:
     def real_batch(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Real images for the drawn conditionings: the images themselves, or one of their neighbours."""
         shown = idx if nbr is None else nbr[idx, torch.randint(0, nbr.shape[1], idx.shape, device=dev)]
-        return x_all[shown], y_all[idx], s_all[idx]
+        return mirror(x_all[shown], args.xflip), y_all[idx], s_all[idx]
 
     def conds_of(labels: torch.Tensor, subs: torch.Tensor) -> list[torch.Tensor]:
         """The generator's conditioning vectors for these groups (and subclasses)."""
@@ -585,6 +595,7 @@ def train(args: argparse.Namespace) -> None:
         "d_steps": args.d_steps,
         "aux_weight": args.aux_weight,
         "balance": args.balance,
+        "xflip": args.xflip,
         "mode_seeking": args.mode_seeking,
         "imle": {
             "weight": args.imle,
@@ -733,6 +744,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=0.0,
         help="0 = draw groups as often as in the data, 1 = every group equally often (small groups get more steps)",
+    )
+    p.add_argument(
+        "--xflip",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="show each real image mirrored left to right with this probability (0 = never; 0.5 doubles the data)",
     )
     p.add_argument(
         "--mode-seeking",
