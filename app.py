@@ -100,7 +100,8 @@ def _send_buttons() -> dict[str, gr.Button]:
 #: The gallery keeps its columns on a phone by letting them shrink: Gradio's columns are at least 100 px wide,
 #: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
 #: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
-#: hides three behind a "More tabs" menu).
+#: hides three behind a "More tabs" menu), and the paint editors' toolbar (zoom, undo) sits below their label,
+#: which it covered.
 _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
@@ -108,7 +109,8 @@ CSS = (
     "!important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
     f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
-    "font-size: 13px !important; } }\n"
+    "font-size: 13px !important; } "
+    ".paint-editor .image-container > .top-panel { top: 36px !important; } }\n"
     f"@media (max-width: 370px) {{ {_TAB_BUTTONS} "
     "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
 )

@@ -444,3 +444,80 @@ def test_composite_redraws_when_a_slider_is_let_go(page, files):
     half = _result_pixels(page, "composite-result")
     under = np.asarray(Image.open(files / "photo.png"))[10, 10].astype(int)
     assert np.abs(half[10, 10, :3].astype(int) - (np.array([255, 0, 0]) + under) / 2).max() <= 1
+
+
+def _paint_stroke(page, elem_id: str, size: tuple[int, int], start: tuple[float, float], end: tuple[float, float]):
+    """Drag the brush of editor ``elem_id`` (showing an image of ``size`` = (w, h)) from ``start`` to ``end``, in
+    image pixels."""
+    editor = page.locator(f"#{elem_id}")
+    editor.get_by_role("button", name="Brush", exact=True).click()
+    box = editor.locator("canvas").first.bounding_box()
+    zoom = float(editor.locator(".zoom-number span").first.inner_text().strip().rstrip("%")) / 100
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def screen(x: float, y: float) -> tuple[float, float]:
+        return cx - size[0] * zoom / 2 + x * zoom, cy - size[1] * zoom / 2 + y * zoom
+
+    (sx, sy), (ex, ey) = screen(*start), screen(*end)
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(sx + (ex - sx) * i / 10, sy + (ey - sy) * i / 10)
+    page.mouse.up()
+
+
+def test_edit_erases_a_painted_region(page, files):
+    page.get_by_role("tab", name="Edit").click()
+    _upload(page, "edit-input", files / "big.png")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 240; }"
+    )
+    canvas = page.locator("#edit-region canvas").first
+    assert _wait_until(lambda: _photo_shown(canvas), seconds=30), "the region editor never showed the image"
+    page.wait_for_timeout(300)
+    _paint_stroke(page, "edit-region", (240, 180), (80, 90), (160, 90))
+    src = page.locator("#edit-result img").first.get_attribute("src")
+    page.get_by_role("button", name="Erase to transparent").click()
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#edit-result img'); return i && i.src !== src; }", arg=src
+    )
+    out = _result_pixels(page, "edit-result")
+    assert out.shape == (180, 240, 4)
+    clear = out[..., 3] == 0
+    assert clear[90, 100:140].all(), "the painted stroke was not erased"
+    ys, xs = np.nonzero(clear)
+    assert 100 <= xs.mean() <= 140 and 75 <= ys.mean() <= 105  # around the stroke
+    assert (out[:40, ..., 3] == 255).all() and (out[-40:, ..., 3] == 255).all()  # far away: untouched
+    assert '"erase"' in page.content()  # the recipe shows the step
+
+
+def _box(page, selector: str) -> dict:
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, height: r.height}; }",
+        selector,
+    )
+
+
+def test_phone_layout_keeps_tools_beside_their_buttons_and_labels_clear(page):
+    """At 390 px: the paint editors' toolbars sit below their labels (they covered them), Edit's region canvas sits
+    just above the buttons that use it (it was two screens below them, under the result), and Composite's
+    foreground label takes one line, as the background's does (it wrapped over its upload box)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        for tab, editor in (("Inpaint", "#inpaint-editor"), ("Edit", "#edit-region")):
+            page.locator("#main-tabs [role=tablist] > button[role=tab]", has_text=tab).click()
+            page.locator(f"{editor} .top-panel").first.wait_for(state="visible")
+            page.wait_for_timeout(500)
+            label, panel = _box(page, f"{editor} label"), _box(page, f"{editor} .image-container > .top-panel")
+            assert panel["top"] >= label["bottom"] - 1, (tab, label, panel)
+        region = _box(page, "#edit-region")
+        erase = page.get_by_role("button", name="Erase to transparent").bounding_box()
+        top = page.evaluate("window.scrollY")
+        gap = erase["y"] + top - region["bottom"]
+        assert 0 <= gap < 300, gap  # the buttons follow the canvas, with only the fill colour between
+        page.locator("#main-tabs [role=tablist] > button[role=tab]", has_text="Composite").click()
+        page.locator("#composite-fg label").first.wait_for(state="visible")
+        assert _box(page, "#composite-fg label")["height"] == _box(page, "#composite-bg label")["height"]
+    finally:
+        page.set_viewport_size({"width": 1360, "height": 1100})

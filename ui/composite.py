@@ -93,7 +93,8 @@ class CompositeTab:
 
 def build(ctx: AppContext) -> CompositeTab:
     gr.Markdown(
-        "Put one image on another. **alpha**: normal compositing with blend modes; **seamless**: "
+        "Put one image on another; a foreground with transparency (a PNG sticker, or one from Generate) pastes "
+        "cleanly. **alpha**: normal compositing with blend modes; **seamless**: "
         "Poisson cloning that matches the background's light; **depth**: the nearer pixel wins "
         "(smaller depth = nearer; depth maps are grayscale images, black = near). **Click the background "
         "or the result** to centre the foreground there; the result redraws when you move a slider."
@@ -103,7 +104,7 @@ def build(ctx: AppContext) -> CompositeTab:
             with gr.Row():
                 background = image_input(label="Background", elem_id="composite-bg", height=220)
                 foreground = image_input(
-                    label="Foreground (PNG with transparency works best)",
+                    label="Foreground",
                     elem_id="composite-fg",
                     height=220,
                 )
@@ -131,7 +132,7 @@ def build(ctx: AppContext) -> CompositeTab:
             gr.Examples([[example("castle.jpg"), example("star.png"), 330, 150]], [background, foreground, x, y])
         with gr.Column():
             result = gr.Image(
-                label="Result (PNG; click to move the foreground)",
+                label="Result (click to move the foreground)",
                 elem_id="composite-result",
                 type="filepath",
                 format="png",

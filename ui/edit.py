@@ -63,10 +63,10 @@ def hex_to_rgb(colour: str) -> tuple[float, float, float]:
 def region_mask(editor: dict | None) -> str:
     """The painted region of the region editor as a base64 PNG mask."""
     if not editor:
-        raise InvalidInputError("Paint the region on the image on the right first.")
+        raise InvalidInputError("Paint the region first, on the image under Erase / fill.")
     _, painted = editor_parts(editor)
     if painted is None or not (painted > 0).any():
-        raise InvalidInputError("Paint the region on the image on the right first.")
+        raise InvalidInputError("Paint the region first, on the image under Erase / fill.")
     return mask_to_b64png(torch.from_numpy((painted > 0).astype(np.float32))[None, None])
 
 
@@ -130,6 +130,23 @@ def build(ctx: AppContext) -> EditTab:
                 a_bl = gr.Slider(0, 20, value=0, step=0.5, label="Blur (sigma px)")
                 b_adjust = gr.Button("Add adjustments")
             with gr.Accordion("Erase / fill a painted region", open=True):
+                # The current result to paint on (the image edited is the tab's own input). It sits here,
+                # beside the buttons that use it, not under the result: on a phone the columns stack, and
+                # there the canvas was two screens below these buttons.
+                region = gr.ImageEditor(
+                    label="Paint the region to erase or fill",
+                    sources=(),
+                    type="numpy",
+                    image_mode="RGBA",
+                    format="png",
+                    brush=gr.Brush(default_size=24, colors=["#ff3366"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=24),
+                    layers=gr.LayerOptions(allow_additional_layers=False, layers=["Region"]),
+                    transforms=(),
+                    height=320,
+                    elem_id="edit-region",
+                    elem_classes="paint-editor",
+                )
                 f_colour = gr.ColorPicker("#ffffff", label="Fill colour")
                 with gr.Row():
                     b_erase = gr.Button("Erase to transparent")
@@ -151,19 +168,6 @@ def build(ctx: AppContext) -> EditTab:
                 image_mode="RGBA",
                 interactive=False,
                 height=300,
-            )
-            region = gr.ImageEditor(
-                label="Paint a region here for erase / fill",
-                sources=(),  # shows the current result to paint on; the image edited is the tab's own input
-                type="numpy",
-                image_mode="RGBA",
-                format="png",
-                brush=gr.Brush(default_size=24, colors=["#ff3366"], color_mode="fixed"),
-                eraser=gr.Eraser(default_size=24),
-                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Region"]),
-                transforms=(),
-                height=320,
-                elem_id="edit-region",
             )
             recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True)
             with gr.Row():

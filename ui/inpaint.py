@@ -122,6 +122,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 transforms=(),
                 height=420,
                 elem_id="inpaint-editor",
+                elem_classes="paint-editor",
             )
             with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
                 mask_file = image_input(label="Mask", height=160)
