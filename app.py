@@ -97,6 +97,7 @@ def _send_buttons() -> dict[str, gr.Button]:
 
 
 #: Small samples (64 px emoji) are shown enlarged; their files, downloads and "send to" stay at native size.
+#: The gallery's grid starts below its label and fullscreen button, which covered the first row's tops.
 #: The gallery keeps its columns on a phone by letting them shrink: Gradio's columns are at least 100 px wide,
 #: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
 #: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
@@ -106,7 +107,7 @@ _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
     f"#gen-gallery .grid-container {{ grid-template-columns: repeat({generate.GALLERY_COLUMNS}, minmax(0, 1fr)) "
-    "!important; }\n"
+    "!important; padding-top: 36px !important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
     f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
     "font-size: 13px !important; } "

@@ -322,6 +322,9 @@ def test_generate_tab(page, tmp_path):
         assert "Hub" in toast.inner_text() or "download" in toast.inner_text().lower()
     else:
         page.locator("#gen-gallery button.thumbnail-item").nth(7).wait_for()
+        # the gallery's label and fullscreen button sit above the first row, not over it
+        first, label = _box(page, "#gen-gallery button.thumbnail-item"), _box(page, "#gen-gallery label")
+        assert first["top"] >= label["bottom"], (first, label)
         out = _result_pixels(page, "gen-selected")
         assert out.shape[:2] == (spec.output_size, spec.output_size) and out.shape[2] == 4  # the file: native size
         # on screen: enlarged (in a band across the middle, below the label, the coloured sticker spans over
