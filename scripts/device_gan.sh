@@ -9,7 +9,8 @@
 # rendered emoji (gzip) and the EfficientNet-Lite1 wheels the projected discriminator needs. `train` runs
 # two runs side by side on the one GPU for MINUTES (default 8, so the whole call fits a 15-minute lease with
 # the machine's start), both against a fresh projected discriminator with segment 6's recipe:
-#   gpu64  a fresh 64 px native generator (2.2 M parameters, no upsampler), judged at 128 px: the bigger bet;
+#   gpu64  a fresh 64 px native generator (2.2 M parameters, no upsampler), judged at 128 px, on the real
+#          emoji and their mirror images (--xflip 0.5): the bigger bet;
 #   gpu32  the shipped 32 px generator, continued (--init-g), exported with the shipped upsampler: the safe
 #          bet, many more steps of what already works.
 # Two small runs should share a GPU well (a step of models this small is many small kernels, which leave a
@@ -60,8 +61,9 @@ train)
             start=(--resume)  # a resumed run keeps its own sizes
         elif [ "$name" = gpu32 ]; then
             start=(--init-g "$SHIPPED" --projected 64)
-        else  # 64 px stickers judged at 128 px, where Lite1's deepest map is 4x4 (2x2 at 64 px; segment 14)
-            start=(--channels "$CHANNELS" --base-size 64 --projected 128)
+        else  # 64 px stickers judged at 128 px, where Lite1's deepest map is 4x4 (2x2 at 64 px; segment 14);
+            # real emoji mirrored half the time, as StyleGAN2-ADA's and Projected GAN's small-data runs do
+            start=(--channels "$CHANNELS" --base-size 64 --projected 128 --xflip 0.5)
         fi
         # shellcheck disable=SC2086  # GAN_ARGS is a list of options
         $PY -m models.training.train_gan --device "${DEVICE:-cuda}" --data data/emoji --out "runs/$name" \
