@@ -218,6 +218,25 @@ def test_composite_tab(page, files, tmp_path):
     assert tuple(out[30, 40, :3]) == (255, 0, 0)  # the red square's middle, where the click was
     assert tuple(out[10, 10, :3]) == tuple(np.asarray(Image.open(files / "photo.png"))[10, 10])  # moved away
 
+    # a scale typed into the slider's box (Enter, no slider release) redraws, and the sticker grows about its
+    # centre: its red square, 10 px wide, becomes 20 px wide around the same middle
+    def red_box(pixels: np.ndarray) -> tuple[float, float, int]:
+        ys, xs = np.nonzero(np.all(pixels[..., :3] == (255, 0, 0), axis=2))
+        return (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, xs.max() - xs.min() + 1
+
+    before = red_box(out)
+    second = page.locator("#composite-result img").first.get_attribute("src")
+    scale_box = page.locator("#composite-scale input[type=number]")
+    scale_box.fill("2")
+    scale_box.press("Enter")
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#composite-result img'); return i && i.src !== src; }",
+        arg=second,
+    )
+    after = red_box(_result_pixels(page, "composite-result"))
+    assert abs(after[0] - before[0]) <= 1 and abs(after[1] - before[1]) <= 1, (before, after)
+    assert after[2] >= 1.7 * before[2], (before, after)
+
 
 def test_edit_tab(page, files, tmp_path):
     page.get_by_role("tab", name="Edit").click()

@@ -128,6 +128,29 @@ def test_a_click_centres_the_foreground_where_it_lands(ctx, tmp_path):
     assert tuple(out[40, 50, :3]) == (255, 0, 0) and tuple(out[5, 5, :3]) == (0, 0, 255)
 
 
+def test_scale_and_rotation_keep_the_foreground_s_centre(tmp_path):
+    from ops.composite import place_layer
+    from ops.convert import load_image
+    from ui.composite import keep_centre
+
+    Image.new("RGBA", (20, 10), (255, 0, 0, 255)).save(tmp_path / "fg.png")
+    fg = str(tmp_path / "fg.png")
+    # at (100, 50) and scale 1 its middle is (110, 55); twice the size puts the 40x20 box at (90, 45)
+    assert keep_centre(fg, 100, 50, [1.0, 0.0], 2.0, 0) == (90, 45, [2.0, 0.0])
+    assert keep_centre({"path": fg}, 90, 45, [2.0, 0.0], 1.0, 90) == (105, 45, [1.0, 90.0])  # upright: 10x20
+    placed, x, y = [1.0, 0.0], 100, 50
+    for scale, rotate in [(1.5, 30), (0.5, -120), (3.0, 45), (1.0, 0)]:  # a user's sequence of changes
+        x, y, placed = keep_centre(fg, x, y, placed, scale, rotate)
+        _, alpha = place_layer(load_image(fg), (300, 200), x, y, scale, rotate)
+        ys, xs = torch.nonzero(alpha[0, 0] > 0.5, as_tuple=True)
+        assert abs(float(xs.float().mean()) - 109.5) <= 1.5 and abs(float(ys.float().mean()) - 54.5) <= 1.5
+    assert (x, y) == (100, 50)  # back at the start
+    # nothing sound to keep: x and y stay as they are
+    assert keep_centre(None, 7, 8, [1.0, 0.0], 2.0, 0) == (7, 8, [2.0, 0.0])
+    assert keep_centre(fg, None, 8, [1.0, 0.0], 2.0, 0) == (None, 8, [2.0, 0.0])
+    assert keep_centre(str(tmp_path / "missing.png"), 7, 8, [1.0, 0.0], 2.0, 0) == (7, 8, [2.0, 0.0])
+
+
 def test_edit_straightens_a_photo_and_fills_its_corners_with_the_default_inpainter(ctx, tmp_path):
     import json
 

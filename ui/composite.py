@@ -7,7 +7,15 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from ops.composite import BLEND_MODES, centred_at, composite, depth_composite, depth_from_image, misses_canvas
+from ops.composite import (
+    BLEND_MODES,
+    centred_at,
+    composite,
+    depth_composite,
+    depth_from_image,
+    misses_canvas,
+    placed_size,
+)
 from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, example, friendly, image_input, read_image, read_optional, result_stem
 
@@ -68,20 +76,41 @@ def run_composite(
     return ctx.save(out, result_stem(background, "composite"))
 
 
+def _foreground_size(foreground) -> tuple[int, int] | None:
+    """The foreground file's (width, height) from its header, or None when there is none or it is no image."""
+    if not foreground:
+        return None
+    path = foreground.get("path") if isinstance(foreground, dict) else foreground
+    try:
+        with Image.open(path) as im:  # the header is enough
+            return im.size
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def place_at(foreground, scale, rotate, point) -> tuple[int, int]:
     """x, y that centre the (scaled, rotated) foreground on ``point``, a clicked pixel of the background."""
     if not isinstance(point, (list, tuple)) or len(point) != 2:
         raise InvalidInputError("Click on the picture itself to place the foreground.")
     cx, cy = (int(v) for v in point)
-    if not foreground:
-        return cx, cy
-    path = foreground.get("path") if isinstance(foreground, dict) else foreground
+    size = _foreground_size(foreground)
+    return (cx, cy) if size is None else centred_at(size, (cx, cy), float(scale), float(rotate))
+
+
+def keep_centre(foreground, x, y, placed, scale, rotate) -> tuple[int, int, list[float]]:
+    """x, y after the user changes the scale or rotation, so that the foreground grows and turns about its
+    centre (x, y are the top-left of its box, which moves as the box changes size); ``placed`` is the
+    [scale, rotation] that x, y were set for, and the new one is returned with them."""
+    size = _foreground_size(foreground)
+    new = [float(scale), float(rotate)]
     try:
-        with Image.open(path) as im:  # the header is enough
-            size = im.size
-    except (OSError, ValueError, TypeError):
-        return cx, cy
-    return centred_at(size, (cx, cy), float(scale), float(rotate))
+        x0, y0 = whole_number(x, "The x field"), whole_number(y, "The y field")
+        bw, bh = placed_size(size, *placed) if size else (0, 0)
+    except (InvalidInputError, TypeError, ValueError):
+        return x, y, new  # nothing sound to keep: leave x and y as they are
+    if not size:
+        return x0, y0, new
+    return (*centred_at(size, (x0 + bw / 2, y0 + bh / 2), *new), new)
 
 
 @dataclass
@@ -97,7 +126,8 @@ def build(ctx: AppContext) -> CompositeTab:
         "cleanly. **alpha**: normal compositing with blend modes; **seamless**: "
         "Poisson cloning that matches the background's light; **depth**: the nearer pixel wins "
         "(smaller depth = nearer; depth maps are grayscale images, black = near). **Click the background "
-        "or the result** to centre the foreground there; the result redraws when you move a slider."
+        "or the result** to centre the foreground there; scale and rotation keep its centre, and the result redraws "
+        "as you change a setting."
     )
     with gr.Row():
         with gr.Column():
@@ -114,7 +144,7 @@ def build(ctx: AppContext) -> CompositeTab:
             with gr.Row():
                 x = gr.Number(0, label="x (px)", precision=0)
                 y = gr.Number(0, label="y (px)", precision=0)
-                scale = gr.Slider(0.05, 8, value=1, step=0.05, label="Scale")
+                scale = gr.Slider(0.05, 8, value=1, step=0.05, label="Scale", elem_id="composite-scale")
                 rotate = gr.Slider(-180, 180, value=0, step=1, label="Rotate (deg)")
             with gr.Row():
                 opacity = gr.Slider(0, 1, value=1, step=0.01, label="Opacity", elem_id="composite-opacity")
@@ -230,15 +260,29 @@ def build(ctx: AppContext) -> CompositeTab:
     def on_click(foreground, scale, rotate, evt: gr.SelectData):
         return place_at(foreground, scale, rotate, evt.index)
 
+    # The live preview. Sliders redraw on input: while dragged (always_last drops the frames a slow redraw
+    # cannot keep up with), and when a value is typed into their box (Enter or leaving it), which fires no
+    # release. Scale and rotation first move x, y so that the foreground keeps its centre.
     live = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal")
+    placed = gr.State([1.0, 0.0])  # the [scale, rotation] that x, y were set for
     for clicked in (background, result):
         clicked.select(on_click, [foreground, scale, rotate], [x, y], api_visibility="private").success(
             redraw, inputs, [result], **live
         )
-    for slider in (scale, rotate, opacity, feather, bg_depth, fg_depth, softness):
-        slider.release(redraw, inputs, [result], **live)
+    for slider in (scale, rotate):
+        slider.input(
+            keep_centre,
+            [foreground, x, y, placed, scale, rotate],
+            [x, y, placed],
+            api_visibility="private",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        ).then(redraw, inputs, [result], **live)
+    for slider in (opacity, feather, bg_depth, fg_depth, softness):
+        slider.input(redraw, inputs, [result], **live)
     for field in (x, y):
         field.submit(redraw, inputs, [result], **live)
+        field.blur(redraw, inputs, [result], **live)
     for choice in (blend_mode, mode):
         choice.input(redraw, inputs, [result], **live)
     return CompositeTab(background=background, foreground=foreground, result=result)
