@@ -497,6 +497,14 @@ def test_edit_erases_a_painted_region(page, files):
     canvas = page.locator("#edit-region canvas").first
     assert _wait_until(lambda: _photo_shown(canvas), seconds=30), "the region editor never showed the image"
     page.wait_for_timeout(300)
+    # pressed before painting: a message, and the canvas and the recipe stay usable (an error used to cover every
+    # output of the tab, these two included, with an "Error" badge)
+    page.get_by_role("button", name="Erase to transparent").click()
+    toast = page.locator("[data-testid=toast-body]").first
+    toast.wait_for()
+    assert "Paint the region first" in toast.inner_text()
+    page.wait_for_timeout(500)
+    assert page.locator("#edit-region .error, #edit-recipe .error").count() == 0
     _paint_stroke(page, "edit-region", (240, 180), (80, 90), (160, 90))
     src = page.locator("#edit-result img").first.get_attribute("src")
     page.get_by_role("button", name="Erase to transparent").click()

@@ -282,3 +282,18 @@ def test_surprise_seeds_vary_and_fit_a_caption():
     assert len(set(seeds)) > 15 and all(0 <= s < SURPRISE_SEEDS for s in seeds)
     assert random_seed(random.Random(3)) == random_seed(random.Random(3))
     assert len(f"seed {SURPRISE_SEEDS - 1}") <= 10  # fits a gallery caption
+
+
+def test_fill_them_says_so_when_nothing_is_transparent(tmp_path):
+    from ui.edit import transparent_region
+
+    Image.new("RGB", (8, 6), (10, 20, 30)).save(tmp_path / "opaque.png")
+    Image.new("RGBA", (8, 6), (10, 20, 30, 255)).save(tmp_path / "opaque-rgba.png")
+    corner = Image.new("RGBA", (8, 6), (10, 20, 30, 255))
+    corner.putpixel((0, 0), (0, 0, 0, 0))
+    corner.save(tmp_path / "corner.png")
+    for name in ("opaque.png", "opaque-rgba.png"):
+        with pytest.raises(InvalidInputError, match="Nothing in the result is transparent"):
+            transparent_region(str(tmp_path / name))
+    assert transparent_region(str(tmp_path / "corner.png")) == {"transparent": True}
+    assert transparent_region(None) == {"transparent": True}  # no result yet: the step's own checks speak

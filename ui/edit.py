@@ -12,7 +12,7 @@ import torch
 from models.adapters import RESAMPLE_FILTERS
 from models.registry import Task
 from ops.convert import ImageData
-from ops.edit import Recipe, mask_to_b64png
+from ops.edit import Recipe, mask_to_b64png, transparent_mask
 from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
 from ui.common import AppContext, editor_parts, example, friendly, image_input, on_gpu, read_image, result_stem
@@ -68,6 +68,17 @@ def region_mask(editor: dict | None) -> str:
     if painted is None or not (painted > 0).any():
         raise InvalidInputError("Paint the region first, on the image under Erase / fill.")
     return mask_to_b64png(torch.from_numpy((painted > 0).astype(np.float32))[None, None])
+
+
+def transparent_region(result) -> dict:
+    """The region of a "fill them" step: the transparent pixels, which the current result must have (else the
+    step would change nothing, and the button would seem to do nothing)."""
+    if result and not transparent_mask(read_image(result, "the result")).any():
+        raise InvalidInputError(
+            "Nothing in the result is transparent, so there is nothing to fill. These buttons fill a rotation's "
+            "corners, new margins or erased parts; to fill a part of the picture, paint it and use the buttons above."
+        )
+    return dict(transparent=True)
 
 
 @dataclass
@@ -169,12 +180,15 @@ def build(ctx: AppContext) -> EditTab:
                 interactive=False,
                 height=300,
             )
-            recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True)
+            recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True, elem_id="edit-recipe")
             with gr.Row():
                 b_apply = gr.Button("Apply recipe", variant="primary")
                 recipe_file = gr.File(label="recipe.json", interactive=False)
 
     outputs = [result, recipe, recipe_file, region]
+    # Progress and errors show on the result only: on every output, an error covered the recipe and the region
+    # canvas with an "Error" badge, and the user could no longer fix the recipe or paint the region it asked for.
+    quiet = dict(api_visibility="private", show_progress_on=[result])
 
     def finish(image, recipe_obj: Recipe):
         path, text, rfile = apply_recipe(ctx, image, recipe_obj.to_json())
@@ -200,7 +214,7 @@ def build(ctx: AppContext) -> EditTab:
         ),
         [image, recipe, c_left, c_top, c_w, c_h],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_rotate.click(
         adder(
@@ -211,12 +225,10 @@ def build(ctx: AppContext) -> EditTab:
         ),
         [image, recipe, r_angle, r_expand, r_transparent, r_fill],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
-    b_fliph.click(
-        adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs, api_visibility="private"
-    )
-    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, api_visibility="private")
+    b_fliph.click(adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs, **quiet)
+    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, **quiet)
     b_pad.click(
         adder(
             "pad",
@@ -230,7 +242,7 @@ def build(ctx: AppContext) -> EditTab:
         ),
         [image, recipe, p_left, p_top, p_right, p_bottom, p_transparent, p_fill],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_resize.click(
         adder(
@@ -241,7 +253,7 @@ def build(ctx: AppContext) -> EditTab:
         ),
         [image, recipe, s_w, s_h, s_method],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_adjust.click(
         adder(
@@ -257,38 +269,38 @@ def build(ctx: AppContext) -> EditTab:
         ),
         [image, recipe, a_b, a_c, a_s, a_g, a_sh, a_bl],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_erase.click(
         adder("erase", lambda reg: dict(mask_png=region_mask(reg))),
         [image, recipe, region],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_fill.click(
         adder("fill", lambda reg, c: dict(mask_png=region_mask(reg), colour=list(hex_to_rgb(c)))),
         [image, recipe, region, f_colour],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_aware.click(
         adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
         [image, recipe, region],
         outputs,
-        api_visibility="private",
+        **quiet,
         concurrency_id="model",
     )
     b_fill_t.click(
-        adder("fill", lambda c: dict(transparent=True, colour=list(hex_to_rgb(c)))),
-        [image, recipe, f_colour],
+        adder("fill", lambda res, c: dict(**transparent_region(res), colour=list(hex_to_rgb(c)))),
+        [image, recipe, result, f_colour],
         outputs,
-        api_visibility="private",
+        **quiet,
     )
     b_aware_t.click(
-        adder("fill", lambda: dict(transparent=True, content_aware=True)),
-        [image, recipe],
+        adder("fill", lambda res: dict(**transparent_region(res), content_aware=True)),
+        [image, recipe, result],
         outputs,
-        api_visibility="private",
+        **quiet,
         concurrency_id="model",
     )
 
@@ -313,9 +325,9 @@ def build(ctx: AppContext) -> EditTab:
         path, text, rfile = apply_recipe(ctx, image, recipe_json)
         return path, text, rfile, editor_value(path)
 
-    b_undo.click(on_undo, [image, recipe], outputs, api_visibility="private")
-    b_reset.click(on_reset, [image], outputs, api_visibility="private")
+    b_undo.click(on_undo, [image, recipe], outputs, **quiet)
+    b_reset.click(on_reset, [image], outputs, **quiet)
     # change, not upload: an example click or a "send to Edit" from another tab starts a new recipe too
-    image.change(on_reset, [image], outputs, api_visibility="private")
-    b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model")
+    image.change(on_reset, [image], outputs, **quiet)
+    b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result])
     return EditTab(image=image, result=result)
