@@ -365,12 +365,19 @@ def test_generate_tab(page, tmp_path):
             assert first.size == (spec.output_size, spec.output_size) and first.mode == "RGBA"
     _shot(page, "generate", tmp_path)  # the README's: seed 0
     if spec is not None:
-        # "Surprise me" puts a new seed in the box and generates from it
+        # a sample clicked, then "Surprise me": a new seed in the box, generated from; the new samples start
+        # unselected, and "Selected" (what "send to" sends) shows the first of them
+        page.locator("#gen-gallery button.thumbnail-item").nth(2).click()
+        assert _wait_until(lambda: "seed2.png" in page.locator("#gen-selected img").first.get_attribute("src"), 30)
         page.locator("#gen-surprise").click()
         seed_box = page.get_by_label("Seed", exact=True)
         assert _wait_until(lambda: seed_box.input_value() not in ("", "0"), 30)
         new = int(seed_box.input_value())
         assert _wait_until(lambda: f"seed {new + 7}" in page.locator("#gen-gallery").inner_text(), 60)
+        assert page.locator("#gen-gallery button.thumbnail-item.selected").count() == 0
+        assert _wait_until(
+            lambda: page.locator("#gen-selected img").first.get_attribute("src").endswith(f"-seed{new}.png"), 30
+        )
         # on a phone (390 px) the gallery keeps all its columns in view, with no sideways scrolling
         page.set_viewport_size({"width": 390, "height": 844})
         try:

@@ -173,6 +173,11 @@ def build(ctx: AppContext) -> GenerateTab:
             )
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False, height=256)
 
+    def fresh_gallery(items):
+        # New samples start unselected: the gallery would keep highlighting the old selection's place while
+        # "Selected" shows the first new sample, and "send to" sends that one.
+        return gr.Gallery(value=items, selected_index=None)
+
     def on_model(model_id):
         spec = ctx.registry.get(model_id)
         labs = list(spec.labels)
@@ -198,7 +203,7 @@ def build(ctx: AppContext) -> GenerateTab:
             truncation: 0.02 to 1 (lower = more typical).
         """
         items = run_generate(ctx, model_id, label, seed, count, truncation)
-        return items, items[0][0]
+        return fresh_gallery(items), items[0][0]
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
@@ -209,7 +214,7 @@ def build(ctx: AppContext) -> GenerateTab:
     @friendly
     def on_variations(model_id, label, seed, count, strength, truncation):
         items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
-        return items, items[0][0]
+        return fresh_gallery(items), items[0][0]
 
     def on_select(evt: gr.SelectData):
         value = evt.value
