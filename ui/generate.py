@@ -173,10 +173,11 @@ def build(ctx: AppContext) -> GenerateTab:
             )
             animation = gr.Image(label="Interpolation", type="filepath", interactive=False, height=256)
 
-    def fresh_gallery(items):
+    def unselect():
         # New samples start unselected: the gallery would keep highlighting the old selection's place while
-        # "Selected" shows the first new sample, and "send to" sends that one.
-        return gr.Gallery(value=items, selected_index=None)
+        # "Selected" shows the first new sample, and "send to" sends that one. A step of its own, after the
+        # results: an update object returned by the API endpoints themselves would reach API clients as is.
+        return gr.Gallery(selected_index=None)
 
     def on_model(model_id):
         spec = ctx.registry.get(model_id)
@@ -203,7 +204,7 @@ def build(ctx: AppContext) -> GenerateTab:
             truncation: 0.02 to 1 (lower = more typical).
         """
         items = run_generate(ctx, model_id, label, seed, count, truncation)
-        return fresh_gallery(items), items[0][0]
+        return items, items[0][0]
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
@@ -214,7 +215,7 @@ def build(ctx: AppContext) -> GenerateTab:
     @friendly
     def on_variations(model_id, label, seed, count, strength, truncation):
         items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
-        return fresh_gallery(items), items[0][0]
+        return items, items[0][0]
 
     def on_select(evt: gr.SelectData):
         value = evt.value
@@ -227,21 +228,34 @@ def build(ctx: AppContext) -> GenerateTab:
         return gr.DownloadButton(value=run_zip(ctx, items), visible=True)
 
     generate_inputs = [model, label, seed, count, truncation]
-    go.click(
-        on_generate,
-        generate_inputs,
-        [gallery, selected],
-        api_name="generate",
-        concurrency_id="model",
-    ).success(on_zip, [gallery], [download_all], api_visibility="private")
-    # a new random seed in the seed box (so the result can be made again), then the same generate
-    surprise.click(random_seed, None, [seed], api_visibility="private").then(
-        on_generate,
-        generate_inputs,
-        [gallery, selected],
-        api_visibility="private",
-        concurrency_id="model",
-    ).success(on_zip, [gallery], [download_all], api_visibility="private")
+    new_samples = [
+        go.click(
+            on_generate,
+            generate_inputs,
+            [gallery, selected],
+            api_name="generate",
+            concurrency_id="model",
+        ),
+        # a new random seed in the seed box (so the result can be made again), then the same generate
+        surprise.click(random_seed, None, [seed], api_visibility="private").then(
+            on_generate,
+            generate_inputs,
+            [gallery, selected],
+            api_visibility="private",
+            concurrency_id="model",
+        ),
+        b_var.click(
+            on_variations,
+            [model, label, seed, count, strength, truncation],
+            [gallery, selected],
+            api_name="variations",
+            concurrency_id="model",
+        ),
+    ]
+    for event in new_samples:
+        event.success(unselect, None, [gallery], api_visibility="private", queue=False).success(
+            on_zip, [gallery], [download_all], api_visibility="private"
+        )
     b_interp.click(
         on_interpolate,
         [model, label, label_b, seed, seed_b, frames, truncation],
@@ -249,12 +263,5 @@ def build(ctx: AppContext) -> GenerateTab:
         api_name="interpolate",
         concurrency_id="model",
     )
-    b_var.click(
-        on_variations,
-        [model, label, seed, count, strength, truncation],
-        [gallery, selected],
-        api_name="variations",
-        concurrency_id="model",
-    ).success(on_zip, [gallery], [download_all], api_visibility="private")
     gallery.select(on_select, None, [selected], api_visibility="private")
     return GenerateTab(selected=selected)
