@@ -77,14 +77,7 @@ def _cache(device: str | None):
 
 
 def _spec(cache, task: str, model_id: str | None):
-    from ops.errors import InvalidInputError
-
-    spec = cache.registry.get(model_id) if model_id else cache.registry.default_for(task)
-    if spec is None:
-        raise InvalidInputError(f"No {task} model is installed yet.")
-    if spec.task.value != task:
-        raise InvalidInputError(f"{spec.id} is a {spec.task.value} model, not a {task} model.")
-    return spec
+    return cache.registry.for_task(task, model_id)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -198,10 +191,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--variations must be between 0 and 1 (got {args.variations}).")
     if args.interpolate_to is not None:
         whole_number(args.fps, "--fps", 1, 50)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"-o takes a folder for the generated files, and {out} is a file.")
     cache = _cache(args.device)
     spec = _spec(cache, "generate", args.model)
     gen = cache.get(spec.id)
-    out = Path(args.output)
     # names say what was asked for, so runs for other labels or truncations into one folder keep each other's files
     stem = gen_ops.file_stem(spec.id, gen, args.label, args.truncation)
     # everything is computed before the first file is written: a bad option leaves no half-written folder
@@ -280,9 +275,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from ops.inpaint import inpaint
 
     try:
-        text = Path(args.recipe).read_text()
+        text = Path(args.recipe).read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInputError(f"Cannot read the recipe {args.recipe} ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"The recipe {args.recipe} is not text: --recipe takes a recipe JSON file (the Edit tab's recipe.json)."
+        ) from exc
     recipe = Recipe.from_json(text)
     output = _output(args.output, args.input)
     cache = None

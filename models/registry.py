@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ops.errors import UnknownModelError
+from ops.errors import InvalidInputError, UnknownModelError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 SHA256_PREFIX_RE = re.compile(r"^[0-9a-f]{8,63}$")
@@ -171,6 +171,23 @@ class Registry:
         offline = [s for s in specs if not s.needs_download]
         return offline[0] if offline else None
 
+    def for_task(self, task: Task | str, model_id: str | None = None, missing: str | None = None) -> ModelSpec:
+        """The model to run for ``task``: ``model_id``, or the task's default when it is None or empty. An unknown
+        id names the task's own models; a model of another task, or no model at all, is an InvalidInputError."""
+        t = Task(task)
+        if not model_id:
+            spec = self.default_for(t)
+            if spec is None:
+                raise InvalidInputError(missing or f"No {t.value} model is installed.")
+            return spec
+        spec = self._specs.get(model_id)
+        if spec is None:
+            known = ", ".join(s.id for s in self.list(t)) or "none"
+            raise UnknownModelError(f"There is no model called {model_id!r}. The {t.value} models are: {known}.")
+        if spec.task != t:
+            raise InvalidInputError(f"{spec.id} is {_a(spec.task.value)} model, not {_a(t.value)} model.")
+        return spec
+
     def __contains__(self, model_id: object) -> bool:
         return model_id in self._specs
 
@@ -179,6 +196,11 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article: "an inpaint", "a generate"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _catalog() -> Registry:

@@ -694,6 +694,6 @@ class Recipe:
         for i, step in enumerate(self.steps, 1):
             try:
                 img = apply_step(img, step, inpaint)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"Step {i} ({step.get('op')}): {exc}") from exc
+            except (InvalidInputError, ImageTooLargeError) as exc:  # the same kind, with the step named
+                raise type(exc)(f"Step {i} ({step.get('op')}): {exc}") from exc
         return img

@@ -75,8 +75,9 @@ def file_stem(model_id: str, gen: Generator, label: int | str | None, truncation
 
 
 def variation_stem(stem: str, seed: int, index: int, strength: float) -> str:
-    """The name of the ``index``-th variation of ``seed`` (without suffix)."""
-    return f"{stem}-seed{seed}-var{index}-s{float(strength):g}"
+    """The name of the ``index``-th variation of ``seed`` (without suffix), counted from 1 in the name as in the
+    app's captions ("variation 1 of seed 5" is ``...-seed5-var1-...``)."""
+    return f"{stem}-seed{seed}-var{index + 1}-s{float(strength):g}"
 
 
 def animation_stem(

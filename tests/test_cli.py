@@ -217,6 +217,24 @@ def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
+@pytest.mark.parametrize(
+    ("args", "says", "not_said"),
+    [
+        (["edit", "{photo}", "-o", "x.png", "--recipe", "{photo}"], "is not text: --recipe takes a recipe JSON", ""),
+        (["generate", "-o", "{photo}"], "-o takes a folder for the generated files", ""),
+        (["upscale", "{photo}", "-o", "x.png", "--model", "telea"], "telea is an inpaint model, not an upscale", ""),
+        (["upscale", "{photo}", "-o", "x.png", "--model", "nosuch"], "The upscale models are: ", "telea"),
+    ],
+)
+def test_error_messages_say_what_is_wrong(tmp_path, photo, args, says, not_said):
+    argv = [a.replace("{photo}", str(photo)) for a in args]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert not not_said or not_said not in proc.stderr, proc.stderr  # an upscale error lists upscale models only
+
+
 def test_every_option_says_what_it_does_and_help_needs_no_torch():
     """``cli.py CMD --help`` documents every argument, and building the parser stays quick (no torch import)."""
     parser = cli.build_parser()

@@ -25,7 +25,7 @@ from ops.edit import (
     resize,
     rotate,
 )
-from ops.errors import InvalidInputError
+from ops.errors import ImageTooLargeError, InvalidInputError
 
 
 def _img(h: int = 4, w: int = 6, alpha: bool = False, seed: int = 0, **meta) -> ImageData:
@@ -456,6 +456,9 @@ def test_apply_errors_name_the_step():
     wrong = Recipe().add("rotate", angle=90).add("erase", mask_png=mask_to_b64png(torch.ones(3, 4)))
     with pytest.raises(InvalidInputError, match="Step 2 \\(erase\\)"):
         wrong.apply(img)
+    huge = Recipe().add("flip", direction="horizontal").add("resize", width=100_000, height=100_000)
+    with pytest.raises(ImageTooLargeError, match="^Step 2 \\(resize\\): .*100 MP"):
+        huge.apply(img)
 
 
 # ------------------------------------------------------------------------- canvas margins

@@ -104,13 +104,7 @@ def result_stem(value: Any, what: str) -> str:
 
 def spec_for(ctx: AppContext, task: Task, model_id: str | None, missing: str | None = None) -> ModelSpec:
     """The chosen model's spec (or the task's default); a model of another task is a plain error."""
-    spec = ctx.registry.get(model_id) if model_id else ctx.registry.default_for(task)
-    if spec is None:
-        raise InvalidInputError(missing or f"No {task.value} model is installed.")
-    if spec.task != task:
-        a = "an" if task.value[0] in "aeiou" else "a"
-        raise InvalidInputError(f"{spec.id} is a {spec.task.value} model, not {a} {task.value} model.")
-    return spec
+    return ctx.registry.for_task(task, model_id, missing)
 
 
 def example(name: str) -> str:
