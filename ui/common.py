@@ -193,8 +193,8 @@ def image_input(label: str, **kwargs: Any) -> gr.Image:
 
     Gradio's input opens every upload with PIL first, and a file that is no image (a damaged PNG, text named
     .png) then failed as an unexplained server error; this one's preprocessing turns that into a plain
-    message. (A subclass of gr.Image would do it too, but Gradio writes a ``.pyi`` stub beside the source
-    file of every component class, at import.)
+    message, shown as soon as the file is uploaded. (A subclass of gr.Image would do it too, but Gradio writes
+    a ``.pyi`` stub beside the source file of every component class, at import.)
     """
     field = gr.Image(label=label, type="filepath", image_mode=None, **kwargs)
     plain = field.preprocess
@@ -209,6 +209,8 @@ def image_input(label: str, **kwargs: Any) -> gr.Image:
             raise gr.Error(f"{name} is not an image Ganvas can read: it is damaged, or not an image at all.") from exc
 
     field.preprocess = preprocess
+    # read at upload too, so that a file that is no image gets its message at once, not at the tab's button
+    field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden")
     return field
 
 
