@@ -102,16 +102,19 @@ def _send_buttons() -> dict[str, gr.Button]:
 #: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
 #: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
 #: hides three behind a "More tabs" menu), and the paint editors' toolbar (zoom, undo) sits below their label,
-#: which it covered.
+#: which it covered, and the gallery is as tall as its samples (its fixed 360 px left half of it empty there).
 _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
     f"#gen-gallery .grid-container {{ grid-template-columns: repeat({generate.GALLERY_COLUMNS}, minmax(0, 1fr)) "
     "!important; padding-top: 36px !important; }\n"
+    # a colour swatch shows even when its colour is the panel's (Edit's white fill colour was invisible)
+    ".dialog-button { border: 1px solid var(--border-color-primary) !important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
     f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
     "font-size: 13px !important; } "
-    ".paint-editor .image-container > .top-panel { top: 36px !important; } }\n"
+    ".paint-editor .image-container > .top-panel { top: 36px !important; } "
+    "#gen-gallery, #gen-gallery .grid-wrap { height: auto !important; } }\n"
     f"@media (max-width: 370px) {{ {_TAB_BUTTONS} "
     "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
 )

@@ -389,6 +389,10 @@ def test_generate_tab(page, tmp_path):
             (left, right), thumbs = boxes[0], boxes[1:]
             assert len(thumbs) == 8 and all(left <= a and b <= right for a, b in thumbs)
             assert len({round(a) for a, _ in thumbs}) == 4  # still four columns
+            # and the gallery is as tall as its two rows, not its desktop 360 px (half of it was empty)
+            page.wait_for_timeout(300)
+            grid = _box(page, "#gen-gallery .grid-container")
+            assert _box(page, "#gen-gallery")["height"] <= grid["height"] + 40, (_box(page, "#gen-gallery"), grid)
             # and all five tab names show, none hidden behind Gradio's "More tabs" menu, at 390 and 360 px (at 320
             # three do). Gradio sorts the tabs again shortly after a resize, so the count is read after a pause:
             # read at once it could still be the previous width's.
@@ -538,8 +542,9 @@ def _box(page, selector: str) -> dict:
 
 def test_phone_layout_keeps_tools_beside_their_buttons_and_labels_clear(page):
     """At 390 px: the paint editors' toolbars sit below their labels (they covered them), Edit's region canvas sits
-    just above the buttons that use it (it was two screens below them, under the result), and Composite's
-    foreground label takes one line, as the background's does (it wrapped over its upload box)."""
+    just above the buttons that use it (it was two screens below them, under the result), Composite's
+    foreground label takes one line, as the background's does (it wrapped over its upload box), and Edit's white
+    fill colour has a visible swatch."""
     page.set_viewport_size({"width": 390, "height": 844})
     try:
         for tab, editor in (("Inpaint", "#inpaint-editor"), ("Edit", "#edit-region")):
@@ -556,5 +561,10 @@ def test_phone_layout_keeps_tools_beside_their_buttons_and_labels_clear(page):
         page.locator("#main-tabs [role=tablist] > button[role=tab]", has_text="Composite").click()
         page.locator("#composite-fg label").first.wait_for(state="visible")
         assert _box(page, "#composite-fg label")["height"] == _box(page, "#composite-bg label")["height"]
+        # a white fill colour shows as a swatch with a border (it was white on white: nothing to see or click)
+        page.locator("#main-tabs [role=tablist] > button[role=tab]", has_text="Edit").click()
+        swatch = page.locator("#edit-fill-colour .dialog-button")
+        swatch.wait_for(state="visible")
+        assert swatch.evaluate("e => getComputedStyle(e).borderTopWidth") == "1px"
     finally:
         page.set_viewport_size({"width": 1360, "height": 1100})

@@ -162,7 +162,7 @@ def build(ctx: AppContext) -> CompositeTab:
             gr.Examples([[example("castle.jpg"), example("star.png"), 330, 150]], [background, foreground, x, y])
         with gr.Column():
             result = gr.Image(
-                label="Result (click to move the foreground)",
+                label="Result",
                 elem_id="composite-result",
                 type="filepath",
                 format="png",

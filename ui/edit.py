@@ -158,7 +158,7 @@ def build(ctx: AppContext) -> EditTab:
                     elem_id="edit-region",
                     elem_classes="paint-editor",
                 )
-                f_colour = gr.ColorPicker("#ffffff", label="Fill colour")
+                f_colour = gr.ColorPicker("#ffffff", label="Fill colour", elem_id="edit-fill-colour")
                 with gr.Row():
                     b_erase = gr.Button("Erase to transparent")
                     b_fill = gr.Button("Fill with colour")

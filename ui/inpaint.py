@@ -101,12 +101,12 @@ def build(ctx: AppContext) -> InpaintTab:
     gr.Markdown(
         "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
         "colour), then press **Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept "
-        "exactly."
+        "exactly, and so are the photo's bit depth (16-bit PNGs too), transparency and EXIF."
     )
     with gr.Row():
         with gr.Column():
             source = image_input(
-                label="Photo (16-bit, alpha and EXIF are kept)",
+                label="Photo",
                 height=160,
                 elem_id="inpaint-source",
             )
