@@ -214,6 +214,27 @@ def image_input(label: str, **kwargs: Any) -> gr.Image:
     return field
 
 
+def paint_editor(label: str, layer: str, colour: str, height: int, elem_id: str) -> gr.ImageEditor:
+    """A canvas to paint a region on (Inpaint's mask, Edit's region): one fixed-colour brush and an eraser on a
+    single layer named ``layer``, no uploads (another input hands it its picture) and no transforms. The editor
+    hands the painting back as RGBA arrays (:func:`editor_parts` reads them). Its class, ``paint-editor``, lets
+    the app's CSS keep the toolbar off the label on a phone."""
+    return gr.ImageEditor(
+        label=label,
+        sources=(),
+        type="numpy",
+        image_mode="RGBA",
+        format="png",
+        brush=gr.Brush(default_size=24, colors=[colour], color_mode="fixed"),
+        eraser=gr.Eraser(default_size=24),
+        layers=gr.LayerOptions(allow_additional_layers=False, layers=[layer]),
+        transforms=(),
+        height=height,
+        elem_id=elem_id,
+        elem_classes="paint-editor",
+    )
+
+
 def read_image(value: Any, what: str = "an image") -> ImageData:
     """Image from a Gradio value (file path, numpy array or FileData dict); clear error if missing."""
     if value is None or (isinstance(value, str) and not value):

@@ -15,7 +15,17 @@ from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png, transparent_mask
 from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
-from ui.common import AppContext, editor_parts, example, friendly, image_input, on_gpu, read_image, result_stem
+from ui.common import (
+    AppContext,
+    editor_parts,
+    example,
+    friendly,
+    image_input,
+    on_gpu,
+    paint_editor,
+    read_image,
+    result_stem,
+)
 from ui.inpaint import editor_value
 
 EMPTY = Recipe(steps=[]).to_json()
@@ -144,20 +154,7 @@ def build(ctx: AppContext) -> EditTab:
                 # The current result to paint on (the image edited is the tab's own input). It sits here,
                 # beside the buttons that use it, not under the result: on a phone the columns stack, and
                 # there the canvas was two screens below these buttons.
-                region = gr.ImageEditor(
-                    label="Paint the region to erase or fill",
-                    sources=(),
-                    type="numpy",
-                    image_mode="RGBA",
-                    format="png",
-                    brush=gr.Brush(default_size=24, colors=["#ff3366"], color_mode="fixed"),
-                    eraser=gr.Eraser(default_size=24),
-                    layers=gr.LayerOptions(allow_additional_layers=False, layers=["Region"]),
-                    transforms=(),
-                    height=320,
-                    elem_id="edit-region",
-                    elem_classes="paint-editor",
-                )
+                region = paint_editor("Paint the region to erase or fill", "Region", "#ff3366", 320, "edit-region")
                 f_colour = gr.ColorPicker("#ffffff", label="Fill colour", elem_id="edit-fill-colour")
                 with gr.Row():
                     b_erase = gr.Button("Erase to transparent")

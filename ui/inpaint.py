@@ -20,6 +20,7 @@ from ui.common import (
     image_input,
     model_picker,
     on_gpu,
+    paint_editor,
     read_optional,
     result_stem,
     spec_for,
@@ -110,20 +111,7 @@ def build(ctx: AppContext) -> InpaintTab:
                 height=160,
                 elem_id="inpaint-source",
             )
-            editor = gr.ImageEditor(
-                label="Paint over what should go",
-                sources=(),
-                type="numpy",
-                image_mode="RGBA",
-                format="png",
-                brush=gr.Brush(default_size=24, colors=["#ffffff"], color_mode="fixed"),
-                eraser=gr.Eraser(default_size=24),
-                layers=gr.LayerOptions(allow_additional_layers=False, layers=["Mask"]),
-                transforms=(),
-                height=420,
-                elem_id="inpaint-editor",
-                elem_classes="paint-editor",
-            )
+            editor = paint_editor("Paint over what should go", "Mask", "#ffffff", 420, "inpaint-editor")
             with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
                 mask_file = image_input(label="Mask", height=160)
             model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
