@@ -365,6 +365,18 @@ def test_generate_tab(page, tmp_path):
             assert first.size == (spec.output_size, spec.output_size) and first.mode == "RGBA"
     _shot(page, "generate", tmp_path)  # the README's: seed 0
     if spec is not None:
+        # a click in the label box selects its text: typing searches afresh and Enter picks the match
+        box = page.locator("#gen-label input")
+        box.click()
+        page.keyboard.type("food")
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        assert _wait_until(lambda: box.input_value() == "Food & Drink", 10), box.input_value()
+        box.click()
+        page.keyboard.type("smil")
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        assert _wait_until(lambda: box.input_value() == "Smileys & Emotion", 10), box.input_value()
         # a sample clicked, then "Surprise me": a new seed in the box, generated from; the new samples start
         # unselected, and "Selected" (what "send to" sends) shows the first of them
         page.locator("#gen-gallery button.thumbnail-item").nth(2).click()

@@ -118,6 +118,7 @@ def build(ctx: AppContext) -> GenerateTab:
                 label="Label (type to search)",
                 filterable=True,
                 allow_custom_value=True,  # API callers pick any model's labels; ops checks them
+                elem_id="gen-label",
             )
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
@@ -143,6 +144,7 @@ def build(ctx: AppContext) -> GenerateTab:
                         label="Second label",
                         filterable=True,
                         allow_custom_value=True,
+                        elem_id="gen-label-b",
                     )
                 frames = gr.Slider(2, 64, value=16, step=1, label="Frames")
                 b_interp = gr.Button("Interpolate (animated WebP)", interactive=default is not None)
@@ -190,6 +192,11 @@ def build(ctx: AppContext) -> GenerateTab:
         )
 
     model.change(on_model, [model], [label, label_b, truncation], api_visibility="private")
+    # a click in a label box selects its text, so that typing searches afresh ("food") instead of appending
+    # to the current label ("Smileys & Emotionfood", which matches nothing)
+    for dropdown in (label, label_b):
+        select_all = f"() => {{ const i = document.querySelector('#{dropdown.elem_id} input'); if (i) i.select(); }}"
+        dropdown.focus(None, None, None, js=select_all)
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
