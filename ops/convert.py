@@ -325,9 +325,10 @@ def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> Non
         raise InvalidInputError(f"{name} is written with 8 bits per channel here: save as PNG to keep the 16 bits.")
 
 
-def save_image(data: ImageData, path: str | Path) -> Path:
+def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
     """Write a PNG (or whatever the suffix says) keeping bit depth, alpha, EXIF and ICC; a file type
-    that would lose any of them (JPEG/BMP with alpha, 16 bits outside PNG, GIF) is refused."""
+    that would lose any of them (JPEG/BMP with alpha, 16 bits outside PNG, GIF) is refused. ``png_level``
+    is an 8-bit PNG's zlib level (1 = fast, 9 = small); the pixels are the same at every level."""
     path = Path(path)
     suffix = path.suffix.lower()
     check_can_save(path, data.alpha is not None, data.bit_depth)
@@ -345,6 +346,8 @@ def save_image(data: ImageData, path: str | Path) -> Path:
         kwargs["quality"] = 95
     if suffix == ".webp":
         kwargs["lossless"] = True
+    if suffix == ".png":
+        kwargs["compress_level"] = int(png_level)
     img.save(path, **kwargs)
     return path
 

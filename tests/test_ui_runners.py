@@ -297,3 +297,26 @@ def test_fill_them_says_so_when_nothing_is_transparent(tmp_path):
             transparent_region(str(tmp_path / name))
     assert transparent_region(str(tmp_path / "corner.png")) == {"transparent": True}
     assert transparent_region(None) == {"transparent": True}  # no result yet: the step's own checks speak
+
+
+def _zlib_level_class(path) -> int:
+    """FLEVEL of the PNG's first IDAT zlib stream: 0 = fastest (level 1), 2 = default (level 6)."""
+    data = Path(path).read_bytes()
+    at = data.index(b"IDAT") + 4
+    return data[at + 1] >> 6
+
+
+def test_large_results_are_saved_fast_and_losslessly(tmp_path):
+    from ops.convert import from_numpy, load_image
+    from ui.common import FAST_PNG_PIXELS
+
+    app = AppContext(cache=ModelCache(device=torch.device("cpu")), outdir=tmp_path)
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    side = int(np.ceil(np.sqrt(FAST_PNG_PIXELS)))
+    big = np.tile(small, (side // 64 + 1, side // 64 + 1, 1))[:side, :side]
+    for arr, level_class in ((small, 2), (big, 0)):
+        path = app.save(from_numpy(arr), "result")
+        assert _zlib_level_class(path) == level_class
+        back = load_image(path)
+        assert np.array_equal(np.asarray(Image.open(path)), arr) and back.alpha is not None

@@ -33,6 +33,10 @@ RESULTS_KEPT_SECONDS = 24 * 3600
 PRUNE_EVERY_SECONDS = 3600
 
 
+#: results with at least this many pixels are written with zlib level 1 (see AppContext.save)
+FAST_PNG_PIXELS = 4_000_000
+
+
 @dataclass
 class AppContext:
     """State shared by the tabs: created once in ``build_demo()`` and passed in, never global."""
@@ -74,8 +78,11 @@ class AppContext:
             return removed
 
     def save(self, image: ImageData, stem: str) -> str:
-        """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path."""
-        return str(save_image(image, self.out_path(stem)))
+        """Write a result as PNG (alpha, 16-bit and EXIF kept) and return its path. Large results are written
+        with fast compression: at 8192x5440 (a 2048x1360 photo upscaled 4x) zlib level 6 took 8.8 s against
+        2.4 s at level 1, for 16.9 MB against 22.0 MB, while the user waits for the result."""
+        level = 1 if image.width * image.height >= FAST_PNG_PIXELS else 6
+        return str(save_image(image, self.out_path(stem), png_level=level))
 
 
 def safe_stem(stem: str, limit: int = 80) -> str:
