@@ -106,6 +106,11 @@ def sample(
 ) -> list[ImageData]:
     """``count`` images for seeds seed, seed+1, ...: the same seed always gives the same pixels."""
     seed, count = whole_number(seed, "Seed", 0, MAX_SEED), whole_number(count, "Count", 1, MAX_COUNT)
+    if seed + count - 1 > MAX_SEED:  # a seed past the largest one would draw the same image as a small one
+        raise InvalidInputError(
+            f"The seeds would run from {seed} to {seed + count - 1}, past the largest seed, {MAX_SEED}: "
+            "lower the seed or the count."
+        )
     lab = label_index(gen, label)
     t = _check_truncation(gen, truncation)
     seeds = [seed + i for i in range(count)]

@@ -163,6 +163,13 @@ def test_upscale_tab(page, files, tmp_path):
     page.get_by_role("button", name="Send result to Edit").last.click()
     page.locator("#edit-input img").first.wait_for(state="visible")
     assert page.get_by_role("tab", name="Edit").get_attribute("aria-selected") == "true"
+    # and back to Upscale as its new input: the old result clears (a "send to" would have sent it)
+    page.get_by_role("tab", name="Upscale").click()
+    page.get_by_role("button", name="Send result to Upscale").last.click()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#upscale-input img'); return i && i.naturalWidth === 320; }"
+    )
+    assert _wait_until(lambda: page.locator("#upscale-result img").count() == 0, 15)
 
 
 def test_an_upload_that_is_no_image_gets_a_plain_message(page, tmp_path):
@@ -329,6 +336,9 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     ys, xs = np.nonzero(changed)
     assert 100 <= xs.mean() <= 140 and 75 <= ys.mean() <= 105  # around the stroke
     assert not changed[:40].any() and not changed[-40:].any() and not changed[:, :40].any()  # far away: untouched
+    # a new photo clears that result (a "send to" would have sent the old one)
+    _upload(page, "inpaint-source", files / "photo.png")
+    assert _wait_until(lambda: page.locator("#inpaint-result img").count() == 0, 15)
 
 
 def test_generate_tab(page, tmp_path):

@@ -99,6 +99,7 @@ def test_labels_by_name_or_index_and_errors(gen):
         (lambda gen: g.sample(gen, -1, 1), "Seed must be"),
         (lambda gen: g.sample(gen, 1.5, 1), "Seed must be"),
         (lambda gen: g.sample(gen, 0, None), "Count is empty"),
+        (lambda gen: g.sample(gen, 2**32 - 3, 4), "run from 4294967293 to 4294967296, past the largest seed"),
         (lambda gen: g.variations(gen, float("nan"), 2), "Seed must be"),
         (lambda gen: g.interpolate(gen, 0, None), "Second seed is empty"),
         (lambda gen: g.interpolate(gen, 0, 1, frames=1), "Frames must be"),
@@ -108,6 +109,7 @@ def test_bad_seeds_and_counts_are_named_in_the_message(gen, call, match):
     with pytest.raises(InvalidInputError, match=match):
         call(gen)
     assert torch.equal(g.sample(gen, 7.0, 1)[0].rgb, g.sample(gen, "7", 1)[0].rgb)  # a float or text seed is fine
+    assert len(g.sample(gen, 2**32 - 4, 4)) == 4  # up to the largest seed itself
 
 
 def test_interpolation_ends_match_the_endpoints(gen):

@@ -97,4 +97,6 @@ def build(ctx: AppContext) -> UpscaleTab:
     go.click(
         on_upscale, [image, model, scale, tile], [slider, result, note], api_name="upscale", concurrency_id="model"
     )
+    # a new input clears the last result, which "send to" would otherwise still send
+    image.change(lambda: (None, None, ""), None, [slider, result, note], api_visibility="private", queue=False)
     return UpscaleTab(image=image, result=result)
