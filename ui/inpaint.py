@@ -180,12 +180,12 @@ def build(ctx: AppContext) -> InpaintTab:
         concurrency_id="model",
     )
 
+    def on_source(value):
+        return editor_value(value), None, None, ""
+
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
     # while the editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a
     # busy server the editor's update could wait past the moment "send to" opened its tab and never show.
     # A new photo also clears the last result, which "send to" would otherwise still send.
-    def on_source(value):
-        return editor_value(value), None, None, ""
-
     source.change(on_source, [source], [editor, slider, result, notes], api_visibility="private", queue=False)
     return InpaintTab(source=source, editor=editor, result=result)
