@@ -312,21 +312,7 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     # once more if needed.
     _until_photo_shown(canvas, lambda: _upload(page, "inpaint-source", files / "big.png"), 2, "the uploaded photo")
     page.wait_for_timeout(300)
-    page.get_by_role("button", name="Brush", exact=True).click()
-    box = canvas.bounding_box()
-    zoom = float(page.locator("#inpaint-editor .zoom-number span").first.inner_text().strip().rstrip("%")) / 100
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-    def screen(x: float, y: float) -> tuple[float, float]:
-        return cx - 240 * zoom / 2 + x * zoom, cy - 180 * zoom / 2 + y * zoom
-
-    sx, sy = screen(80, 90)
-    ex, ey = screen(160, 90)
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    for i in range(1, 11):
-        page.mouse.move(sx + (ex - sx) * i / 10, sy + (ey - sy) * i / 10)
-    page.mouse.up()
+    _paint_stroke(page, "inpaint-editor", (240, 180), (80, 90), (160, 90))
     page.get_by_role("button", name="Inpaint", exact=True).click()
     out = _result_pixels(page, "inpaint-result")[..., :3]
     _shot(page, "inpaint-synthetic", tmp_path, readme=False)
