@@ -102,7 +102,8 @@ def _send_buttons() -> dict[str, gr.Button]:
 #: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
 #: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
 #: hides three behind a "More tabs" menu), and the paint editors' toolbar (zoom, undo) sits below their label,
-#: which it covered, and the gallery is as tall as its samples (its fixed 360 px left half of it empty there).
+#: which it covered, and the gallery is as tall as its samples (its fixed 360 px left half of it empty there);
+#: "Surprise me" keeps to one line beside Generate (it wrapped under its die).
 _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
@@ -114,7 +115,8 @@ CSS = (
     f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
     "font-size: 13px !important; } "
     ".paint-editor .image-container > .top-panel { top: 36px !important; } "
-    "#gen-gallery, #gen-gallery .grid-wrap { height: auto !important; } }\n"
+    "#gen-gallery, #gen-gallery .grid-wrap { height: auto !important; } "
+    "#gen-surprise { white-space: nowrap; min-width: max-content !important; padding: 8px 10px; } }\n"
     f"@media (max-width: 370px) {{ {_TAB_BUTTONS} "
     "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
 )

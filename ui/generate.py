@@ -127,7 +127,14 @@ def build(ctx: AppContext) -> GenerateTab:
                 0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
             )
             with gr.Row():
-                go = gr.Button("Generate", variant="primary", interactive=default is not None, scale=3)
+                go = gr.Button(
+                    "Generate",
+                    variant="primary",
+                    interactive=default is not None,
+                    scale=3,
+                    min_width=100,
+                    elem_id="gen-go",
+                )
                 surprise = gr.Button(
                     "\N{GAME DIE} Surprise me",
                     interactive=default is not None,
