@@ -87,13 +87,23 @@ def over(
 # ----------------------------------------------------------------------------------- placement
 
 
+#: Bounds that keep sizes and filter widths countable: a 16 px icon at scale 1000 is 16,000 px wide, past any
+#: canvas, and a feather wider than 10,000 px fades every layer out alike.
+MAX_SCALE = 1000.0
+MAX_FEATHER = 10_000.0
+
+
+def _check_scale(scale: float) -> None:
+    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise InvalidInputError(f"Scale must be a number greater than 0 and at most {MAX_SCALE:g} (got {scale}).")
+
+
 def _check_params(scale: float, opacity: float, feather: float) -> None:
-    if not (math.isfinite(scale) and scale > 0):
-        raise InvalidInputError(f"Scale must be a number greater than 0 (got {scale}).")
+    _check_scale(scale)
     if not (math.isfinite(opacity) and 0 <= opacity <= 1):
         raise InvalidInputError(f"Opacity must be between 0 and 1 (got {opacity}).")
-    if not (math.isfinite(feather) and feather >= 0):
-        raise InvalidInputError(f"Feather must be 0 or more pixels (got {feather}).")
+    if not (math.isfinite(feather) and 0 <= feather <= MAX_FEATHER):
+        raise InvalidInputError(f"Feather must be 0 to {MAX_FEATHER:,.0f} pixels (got {feather}).")
 
 
 def _position(value: float, name: str) -> int:
@@ -178,6 +188,7 @@ Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) on the canvas, x1 and y1 exc
 
 
 def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    _check_scale(scale)
     w, h = size
     return max(1, round(w * scale)), max(1, round(h * scale))
 

@@ -32,6 +32,9 @@ Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
 RECIPE_VERSION = 1
 FLIP_DIRECTIONS = ("horizontal", "vertical")
 MAX_BLUR_SIGMA = 100.0
+MAX_SHARPEN = 100.0  # far past visible use (the Edit tab's slider stops at 5); larger amounts overflow float32
+#: Whole numbers past this (2**53, where floats stop counting in ones) are no size, offset or angle an image has.
+_MAX_INT = 2**53
 _HEX_RE = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _LUMA = (0.299, 0.587, 0.114)  # Rec.601, as PIL's "L" conversion and ImageEnhance.Color
 _EPS = 1e-6
@@ -41,6 +44,8 @@ _EPS = 1e-6
 
 
 def _number(value: Any, what: str) -> float:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+        raise InvalidInputError(f"{what} is too large (a number of {value.bit_length()} bits).")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInputError(f"{what} must be a number (got {value!r}).")
     return float(value)
@@ -418,9 +423,7 @@ def adjust(
     gamma = _number(gamma, "Gamma")
     if gamma <= 0:
         raise InvalidInputError(f"Gamma must be greater than 0 (got {gamma:g}).")
-    sharpen = _number(sharpen, "Sharpen")
-    if sharpen < 0:
-        raise InvalidInputError(f"Sharpen must be 0 or more (got {sharpen:g}).")
+    sharpen = _in_range(sharpen, "Sharpen", 0.0, MAX_SHARPEN)
     blur = _in_range(blur, "Blur", 0.0, MAX_BLUR_SIGMA)
     if (brightness, contrast, saturation, gamma, sharpen, blur) == (0.0, 0.0, 0.0, 1.0, 0.0, 0.0):
         return img
@@ -533,7 +536,7 @@ OPS: dict[str, OpSpec] = {
             "contrast": Param("number", lo=-1, hi=1, doc="-1..1, scale about mid-gray by 1 + c"),
             "saturation": Param("number", lo=-1, hi=1, doc="-1..1, -1 = gray"),
             "gamma": Param("number", lo=0, doc="> 0, out = in ** (1/gamma)"),
-            "sharpen": Param("number", lo=0, doc=">= 0, unsharp-mask amount"),
+            "sharpen": Param("number", lo=0, hi=MAX_SHARPEN, doc="0..100, unsharp-mask amount"),
             "blur": Param("number", lo=0, hi=MAX_BLUR_SIGMA, doc=">= 0, Gaussian sigma in pixels"),
         },
     ),
@@ -580,7 +583,9 @@ def validate_step(step: Any) -> dict:
     if not isinstance(step, dict):
         raise InvalidInputError('Each recipe step must be an object such as {"op": "rotate", "angle": 90}.')
     op = step.get("op")
-    if op not in OPS:
+    if op is None:
+        raise InvalidInputError('A step has no "op"; the edits are: ' + ", ".join(OPS) + ".")
+    if not isinstance(op, str) or op not in OPS:
         raise InvalidInputError(f"Unknown edit {op!r}; the edits are: {', '.join(OPS)}.")
     spec = OPS[op].params
     out: dict[str, Any] = {"op": op}
@@ -675,8 +680,11 @@ class Recipe:
     def from_json(cls, text: str) -> Recipe:
         """Parse a recipe strictly: an unknown version, key, op or parameter is an error."""
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+            # a byte-order mark (Windows Notepad writes one) is no part of the JSON
+            data = json.loads(text.removeprefix("\ufeff") if isinstance(text, str) else text)
+        except (ValueError, TypeError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError and numbers too long to read (over 4,300 digits);
+            # RecursionError, brackets nested past Python's stack
             where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
             raise InvalidInputError(f"The recipe is not valid JSON{where}.") from exc
         if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
@@ -685,6 +693,8 @@ class Recipe:
         if extra:
             raise InvalidInputError(f"The recipe has unknown keys: {', '.join(extra)}.")
         version = data.get("version")
+        if version is None:
+            raise InvalidInputError(f'The recipe has no "version"; Ganvas reads version {RECIPE_VERSION}.')
         if isinstance(version, bool) or version != RECIPE_VERSION:
             raise InvalidInputError(f"This recipe has version {version!r}; Ganvas reads version {RECIPE_VERSION}.")
         return cls(steps=data["steps"])
@@ -695,5 +705,6 @@ class Recipe:
             try:
                 img = apply_step(img, step, inpaint)
             except (InvalidInputError, ImageTooLargeError) as exc:  # the same kind, with the step named
-                raise type(exc)(f"Step {i} ({step.get('op')}): {exc}") from exc
+                op = step.get("op") if isinstance(step, dict) else None
+                raise type(exc)(f"Step {i} ({op}): {exc}" if isinstance(op, str) else f"Step {i}: {exc}") from exc
         return img

@@ -11,6 +11,7 @@ import torch
 from ops.composite import (
     BLEND_MODES,
     blend,
+    centred_at,
     composite,
     depth_composite,
     depth_from_image,
@@ -189,6 +190,10 @@ def test_place_layer_clips_negative_x_and_off_canvas():
 def test_place_layer_validates_scale():
     with pytest.raises(InvalidInputError, match="Scale"):
         place_layer(_solid(2, 2, 1.0), (4, 4), 0, 0, scale=0)
+    # sizing a layer checks it too: the CLI and the UI centre a layer with centred_at before compositing
+    for scale in (float("inf"), float("nan"), 1e20):
+        with pytest.raises(InvalidInputError, match="Scale"):
+            centred_at((2, 2), (1.0, 1.0), scale=scale)
 
 
 # ----------------------------------------------------------------------------------- composite
@@ -304,6 +309,9 @@ def test_composite_blend_mode_uses_mixing_rule():
     [
         ({"scale": 0.0}, "Scale"),
         ({"scale": float("nan")}, "Scale"),
+        ({"scale": float("inf")}, "Scale"),
+        ({"scale": 1e20}, "at most 1000"),  # an int too big to size a layer with
+        ({"feather": 1e200}, "Feather"),  # a kernel too wide to count
         ({"opacity": 1.5}, "Opacity"),
         ({"opacity": -0.1}, "Opacity"),
         ({"feather": -1.0}, "Feather"),

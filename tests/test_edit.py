@@ -423,6 +423,8 @@ def test_misspelled_parameter_names_the_allowed_ones():
         ("fill", {"rect": [0, 0, 1, 1], "colour": [0, 2, 0]}),
         ("adjust", {"brightness": 3}),
         ("adjust", {"gamma": 0}),
+        ("adjust", {"sharpen": 1e39}),  # overflowed float32 into NaN pixels
+        ("crop", {"left": 0, "top": 0, "width": 10**400, "height": 3}),  # too big for a float
     ],
 )
 def test_invalid_steps_are_refused_when_added(op, params):
@@ -446,6 +448,38 @@ def test_invalid_steps_are_refused_when_added(op, params):
 def test_from_json_is_strict(text):
     with pytest.raises(InvalidInputError):
         Recipe.from_json(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000, "not valid JSON"),  # nested past Python's stack
+        ('{"version": 1, "steps": [{"op": "rotate", "angle": 1' + "0" * 5000 + "}]}", "not valid JSON"),
+        ('{"steps": []}', 'no "version"'),
+    ],
+)
+def test_unreadable_recipes_get_a_plain_message(text, message):
+    with pytest.raises(InvalidInputError, match=message):
+        Recipe.from_json(text)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ({"op": ["rotate"]}, "^Step 1: Unknown edit \\['rotate'\\]"),  # a list: unhashable
+        ({"angle": 90}, '^Step 1: A step has no "op"'),
+        (["rotate"], "^Step 1: Each recipe step must be an object"),
+    ],
+)
+def test_malformed_steps_are_named_without_a_crash(step, message):
+    with pytest.raises(InvalidInputError, match=message):
+        Recipe(steps=[step]).apply(_img(4, 4))
+
+
+def test_a_recipe_with_a_byte_order_mark_reads_like_one_without():
+    """Windows Notepad saves UTF-8 with a byte-order mark; the JSON after it is the same recipe."""
+    text = Recipe().add("rotate", angle=90).to_json()
+    assert Recipe.from_json("\ufeff" + text).steps == Recipe.from_json(text).steps == [{"op": "rotate", "angle": 90}]
 
 
 def test_apply_errors_name_the_step():
