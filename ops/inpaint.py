@@ -215,6 +215,15 @@ def inpaint(
     if not keep.any():
         notices.append("The mask is empty: the image is returned unchanged.")
         return InpaintResult(image, notices, m)
+    if keep.all():
+        # every model would invent a picture from nothing (black from the learned ones, the input from Telea)
+        grown = ""
+        if dilate and not bool((prepare_mask(mask, image.size, 0)[0] > 0.5).all()):
+            grown = f" once grown by {dilate} px"
+        raise InvalidInputError(
+            f"The mask covers the whole image{grown}: inpainting fills a region from what surrounds it, and "
+            "nothing does. Mark only what should go."
+        )
 
     rgb = image.rgb
     h, w = rgb.shape[-2:]

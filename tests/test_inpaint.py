@@ -164,6 +164,22 @@ def test_empty_mask_returns_input_with_notice():
     assert res.notices == ["The mask is empty: the image is returned unchanged."]
 
 
+def test_a_mask_over_the_whole_image_is_refused_before_any_model_runs():
+    """Nothing surrounds such a hole: the learned models returned a black picture as a success, Telea the input."""
+    img = noise_image(20, 10)
+    model = fake()
+    with pytest.raises(InvalidInputError, match="covers the whole image: .*Mark only what should go"):
+        inpaint(img, torch.ones(1, 1, 10, 20), model)
+    small = torch.zeros(1, 1, 10, 20)
+    small[..., 5, 10] = 1
+    with pytest.raises(InvalidInputError, match="whole image once grown by 30 px"):
+        inpaint(img, small, model, dilate=30)
+    assert model.calls == []
+    almost = torch.ones(1, 1, 10, 20)
+    almost[..., 0, 0] = 0  # one pixel left to fill from is enough
+    assert inpaint(img, almost, model).image.size == (20, 10)
+
+
 def test_dilation_grows_by_euclidean_radius():
     m = torch.zeros(1, 1, 21, 21)
     m[..., 10, 10] = 1
