@@ -53,10 +53,12 @@ def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
 
 
 def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
+    from ops.convert import check_folders
     from ops.errors import InvalidInputError
 
     o = Path(out)
     if folder or len(files) > 1 or o.is_dir():
+        check_folders(o)
         if o.suffix.lower() in IMAGE_SUFFIXES and not o.is_dir():
             raise InvalidInputError(f"With several inputs, -o must be a folder, not {o}.")
         stems = [f.stem for f in files]
@@ -184,7 +186,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from ops import generate as gen_ops
-    from ops.convert import save_image
+    from ops.convert import check_folders, save_image
     from ops.errors import InvalidInputError, whole_number
 
     if args.variations is not None and not 0 <= args.variations <= 1:
@@ -194,6 +196,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"-o takes a folder for the generated files, and {out} is a file.")
+    check_folders(out)
     cache = _cache(args.device)
     spec = _spec(cache, "generate", args.model)
     gen = cache.get(spec.id)

@@ -95,7 +95,7 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
         raise InvalidInputError(f"{path.name} is not an image Ganvas can read ({exc}).") from exc
     with img:
         _check_pixels(img.size, max_pixels)
-        if _is_16bit_colour_png(path, img):
+        if _is_16bit_colour(path, img):
             return _load_16bit_colour(path, img)
         try:
             img.load()
@@ -181,12 +181,42 @@ def from_pil(img: Image.Image, max_pixels: int = MAX_PIXELS) -> ImageData:
     if mode == "P":
         # A palette may hide colour: judge grayscale-ness from the palette itself.
         img = img.convert("RGBA" if has_alpha else "RGB")
+    elif mode == "CMYK" and _icc_space(icc) == b"CMYK":
+        # ink separations come to screen colours through their own profile: the result is sRGB, which an
+        # untagged file means, and the CMYK profile (which describes no RGB file) stays behind
+        img, icc = _cmyk_to_srgb(img, icc), None
     elif mode == "CMYK" or mode == "YCbCr" or mode == "LAB" or mode == "HSV":
         img = img.convert("RGB")
+        icc = icc if _icc_space(icc) in (None, b"RGB ") else None
     arr = np.asarray(img.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
     t = torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
     alpha = t[:, 3:4].contiguous() if has_alpha else None
     return ImageData(t[:, :3].contiguous(), alpha, 8, grayscale, exif, icc)
+
+
+def _icc_space(profile: bytes | None) -> bytes | None:
+    """The colour space an ICC profile describes ('RGB ', 'GRAY', 'CMYK', ...; header bytes 16-19), or None."""
+    return bytes(profile[16:20]) if profile and len(profile) >= 128 else None
+
+
+def _cmyk_to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(img, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):  # a damaged profile: the plain conversion
+        return img.convert("RGB")
+
+
+def fitting_icc(data: ImageData) -> bytes | None:
+    """The image's ICC profile when it describes the file that will be written (a GRAY profile on a gray
+    image, an RGB one on a colour image); None when it does not: a grayscale photo painted in colour, say.
+    Such a profile is invalid in the new file (libpng warns 'Gray color space not permitted on RGB PNG')."""
+    space = _icc_space(data.icc_profile)
+    if space is None or space == (b"GRAY" if data.grayscale else b"RGB "):
+        return data.icc_profile
+    return None
 
 
 def from_numpy(arr: np.ndarray) -> ImageData:
@@ -235,9 +265,15 @@ def _png_colour_type(path: Path) -> int | None:
     return None if head is None else head[25]
 
 
-def _is_16bit_colour_png(path: Path, img: Image.Image) -> bool:
-    # Pillow opens 16-bit colour and gray+alpha PNGs as 8-bit RGB(A); OpenCV keeps all 16 bits.
-    return img.format == "PNG" and img.mode in ("RGB", "RGBA", "LA") and _png_bit_depth(path) == 16
+def _is_16bit_colour(path: Path, img: Image.Image) -> bool:
+    # Pillow opens 16-bit colour and gray+alpha PNGs, and 16-bit colour TIFFs, as 8-bit RGB(A); OpenCV keeps
+    # all 16 bits.
+    if img.format == "PNG":
+        return img.mode in ("RGB", "RGBA", "LA") and _png_bit_depth(path) == 16
+    if img.format == "TIFF" and img.mode in ("RGB", "RGBA"):
+        bits = img.tag_v2.get(258, ())  # BitsPerSample, one value per channel
+        return 16 in (bits if isinstance(bits, tuple) else (bits,))
+    return False
 
 
 def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
@@ -292,8 +328,9 @@ def to_pil(data: ImageData) -> Image.Image:
         img = Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
     if data.exif:
         img.info["exif"] = data.exif
-    if data.icc_profile:
-        img.info["icc_profile"] = data.icc_profile
+    icc = fitting_icc(data)
+    if icc:
+        img.info["icc_profile"] = icc
     return img
 
 
@@ -305,6 +342,17 @@ _FORMAT_NAMES = {".png": "PNG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF"
 WRITABLE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
+def check_folders(path: str | Path) -> None:
+    """Raise :class:`InvalidInputError` if ``path`` (a file or folder to be made) lies under a file: the nearest
+    of its parents that exists must be a folder (else writing fails after the work with 'Not a directory')."""
+    path = Path(path)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InvalidInputError(f"Cannot write {path}: {parent} is a file, not a folder.")
+            return
+
+
 def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> None:
     """Raise :class:`InvalidInputError` if the file type of ``path`` would drop transparency, bit depth
     or colours (call it before long work so nothing is computed for a file that cannot be written)."""
@@ -313,6 +361,7 @@ def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> Non
     name = _FORMAT_NAMES.get(suffix, suffix.lstrip(".").upper() or "A file without a suffix")
     if path.is_dir():
         raise InvalidInputError(f"{path} is a folder: give a file name such as {path / 'result.png'}.")
+    check_folders(path)
     if suffix == ".gif":
         raise InvalidInputError("GIF keeps only 256 colours: save as PNG or WebP instead.")
     if suffix not in WRITABLE_SUFFIXES:
@@ -331,6 +380,8 @@ def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
     is an 8-bit PNG's zlib level (1 = fast, 9 = small); the pixels are the same at every level."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in _NO_ALPHA and data.alpha is not None and bool((data.alpha >= 1 - 0.5 / 65535).all()):
+        data = replace(data, alpha=None)  # an alpha channel with nothing transparent in it loses nothing
     check_can_save(path, data.alpha is not None, data.bit_depth)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.bit_depth == 16:
@@ -340,8 +391,9 @@ def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
     kwargs: dict = {}
     if data.exif:
         kwargs["exif"] = data.exif
-    if data.icc_profile:
-        kwargs["icc_profile"] = data.icc_profile
+    icc = fitting_icc(data)
+    if icc:
+        kwargs["icc_profile"] = icc
     if suffix in (".jpg", ".jpeg"):
         kwargs["quality"] = 95
     if suffix == ".webp":
@@ -369,8 +421,9 @@ def encode_png16(data: ImageData) -> bytes:
             raise InvalidInputError("Could not encode the 16-bit PNG.")
         png = buf.tobytes()
     extra = []
-    if data.icc_profile:
-        extra.append(_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(data.icc_profile)))
+    icc = fitting_icc(data)
+    if icc:
+        extra.append(_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
     if data.exif:
         exif = data.exif[6:] if data.exif.startswith(b"Exif\x00\x00") else data.exif
         extra.append(_png_chunk(b"eXIf", exif))

@@ -222,6 +222,9 @@ def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     [
         (["edit", "{photo}", "-o", "x.png", "--recipe", "{photo}"], "is not text: --recipe takes a recipe JSON", ""),
         (["generate", "-o", "{photo}"], "-o takes a folder for the generated files", ""),
+        (["generate", "-o", "{photo}/sub"], "is a file, not a folder", "Errno"),
+        (["upscale", "{photo}", "-o", "{photo}/x.png", "--model", "bicubic"], "is a file, not a folder", "Errno"),
+        (["upscale", "{photo}", "{photo}", "-o", "{photo}/out", "--model", "bicubic"], "is a file, not a", "Errno"),
         (["upscale", "{photo}", "-o", "x.png", "--model", "telea"], "telea is an inpaint model, not an upscale", ""),
         (["upscale", "{photo}", "-o", "x.png", "--model", "nosuch"], "The upscale models are: ", "telea"),
     ],

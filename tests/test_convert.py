@@ -100,6 +100,69 @@ def test_icc_profile_travels(tmp_path):
     assert Image.open(tmp_path / "j.png").info.get("icc_profile") == icc
 
 
+def _srgb_profile(space: bytes = b"RGB ") -> bytes:
+    """littlecms' sRGB profile, its colour-space field set to ``space`` (littlecms makes no GRAY or CMYK ones)."""
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[16:20] = space
+    return bytes(icc)
+
+
+def test_a_profile_is_written_only_into_a_file_it_describes(tmp_path):
+    """A grayscale photo painted in colour is an RGB file: its GRAY profile would be invalid there (libpng warns);
+    while it stays gray the profile goes with it, at 8 and 16 bits."""
+    gray_icc = _srgb_profile(b"GRAY")
+    g = torch.full((1, 3, 4, 4), 0.5)
+    for depth in (8, 16):
+        gray = ImageData(g, None, depth, True, None, gray_icc)
+        save_image(gray, tmp_path / f"g{depth}.png")
+        assert Image.open(tmp_path / f"g{depth}.png").info.get("icc_profile") == gray_icc
+        painted = ImageData(g, None, depth, False, None, gray_icc)
+        save_image(painted, tmp_path / f"c{depth}.png")
+        assert "icc_profile" not in Image.open(tmp_path / f"c{depth}.png").info
+    assert "icc_profile" not in to_pil(ImageData(g, None, 8, False, None, gray_icc)).info
+
+
+def test_cmyk_keeps_no_cmyk_profile_in_its_rgb_pixels(tmp_path):
+    cmyk_icc = _srgb_profile(b"CMYK")
+    Image.new("CMYK", (4, 4), (0, 255, 255, 0)).save(tmp_path / "c.jpg", icc_profile=cmyk_icc)
+    data = load_image(tmp_path / "c.jpg")
+    assert data.icc_profile is None and not data.grayscale
+    assert data.rgb[0, :, 0, 0].tolist() == pytest.approx([1.0, 0.0, 0.0], abs=0.1)  # 100% magenta + yellow
+
+
+def test_16bit_colour_tiff_keeps_its_16_bits(tmp_path):
+    import cv2
+
+    arr = _rng_img(c=3, dtype=np.uint16, seed=4)
+    assert cv2.imwrite(str(tmp_path / "t.tif"), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+    data = load_image(tmp_path / "t.tif")
+    assert data.bit_depth == 16 and not data.grayscale
+    assert np.array_equal(to_numpy(data), arr)
+
+
+def test_jpeg_takes_an_alpha_channel_with_nothing_transparent(tmp_path):
+    """A content-aware fill of new margins leaves an alpha channel that is opaque everywhere: nothing to lose."""
+    rgb = torch.rand(1, 3, 4, 4)
+    save_image(ImageData(rgb, torch.ones(1, 1, 4, 4)), tmp_path / "o.jpg")
+    assert Image.open(tmp_path / "o.jpg").mode == "RGB"
+    alpha = torch.ones(1, 1, 4, 4)
+    alpha[..., 0, 0] = 0.5
+    with pytest.raises(InvalidInputError, match="cannot hold transparency"):
+        save_image(ImageData(rgb, alpha), tmp_path / "t.jpg")
+
+
+def test_an_output_path_under_a_file_is_refused_before_any_work(tmp_path):
+    from ops.convert import check_can_save
+
+    (tmp_path / "photo.png").write_bytes(b"x")
+    for out in (tmp_path / "photo.png" / "x.png", tmp_path / "photo.png" / "a" / "b.png"):
+        with pytest.raises(InvalidInputError, match="photo.png is a file, not a folder"):
+            check_can_save(out, has_alpha=False)
+    check_can_save(tmp_path / "new" / "deeper" / "x.png", has_alpha=False)  # folders to be made are fine
+
+
 def test_palette_with_transparency_becomes_rgba(tmp_path):
     img = Image.new("P", (4, 4), 0)
     img.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
