@@ -47,6 +47,8 @@ def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
         return files, True
     files = [Path(p) for p in paths]
     for f in files:
+        if f.is_dir():
+            raise InvalidInputError(f"{f} is a folder: give one folder alone, or image files.")
         if not f.is_file():
             raise InvalidInputError(f"No such file: {f}.")
     return files, False
@@ -133,10 +135,13 @@ def _output(out: str, source: str) -> Path:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from ops.convert import check_can_save, save_image
-    from ops.upscale import upscale
+    from ops.convert import check_can_save, probe_image, save_image
+    from ops.upscale import check_tile, upscale
 
     files, folder = _inputs(args.inputs)
+    check_tile(args.tile)
+    for src in files:  # every file is an image, before minutes go into the first of them
+        probe_image(src)
     outs = _outputs(files, args.output, folder)
     cache = _cache(args.device)
     spec = _spec(cache, "upscale", args.model)

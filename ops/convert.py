@@ -86,15 +86,7 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
     if isinstance(src, Image.Image):
         return from_pil(src, max_pixels=max_pixels)
     path = Path(src)
-    if not path.is_file():
-        raise InvalidInputError(f"No image file at {path}.")
-    Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below, before decoding
-    try:
-        img = Image.open(path)
-    except Exception as exc:  # PIL raises several unrelated types for unreadable files
-        raise InvalidInputError(f"{path.name} is not an image Ganvas can read ({exc}).") from exc
-    with img:
-        _check_pixels(img.size, max_pixels)
+    with _open(path, max_pixels) as img:
         if _is_16bit_colour(path, img):
             return _load_16bit_colour(path, img)
         try:
@@ -102,6 +94,30 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
         except Exception as exc:
             raise InvalidInputError(f"{path.name} is damaged or truncated ({exc}).") from exc
         return from_pil(img, max_pixels=max_pixels)
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    """The file opened lazily (its header read, its size checked against ``max_pixels``)."""
+    if not path.is_file():
+        raise InvalidInputError(f"No image file at {path}.")
+    Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below, before decoding
+    try:
+        img = Image.open(path)
+    except Exception as exc:  # PIL raises several unrelated types for unreadable files
+        raise InvalidInputError(f"{path.name} is not an image Ganvas can read ({exc}).") from exc
+    try:
+        _check_pixels(img.size, max_pixels)
+    except Exception:
+        img.close()
+        raise
+    return img
+
+
+def probe_image(src: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of the image file at ``src`` from its header alone, with load_image's messages for a
+    file that is no image or too large: a batch checks every file this way before it works on the first."""
+    with _open(Path(src), max_pixels) as img:
+        return img.size
 
 
 def frame_count(path: str | Path) -> int:

@@ -199,6 +199,7 @@ def test_generate_variations_and_gif(tmp_path):
         ["upscale", "{photo}", "{photo}", "-o", "out", "--model", "bicubic"],
         ["upscale", "{photo}", "{photo}", "-o", "x.png", "--model", "bicubic"],
         ["upscale", "{photo}", "-o", "x.png", "--model", "bicubic", "--tile", "-1"],
+        ["upscale", "{photo}", "-o", "x.png", "--model", "bicubic", "--tile", "8"],  # seams, 10x the time
         ["inpaint", "{photo}", "{photo}", "-o", "out", "--model", "telea"],  # no file type in the name
         ["composite", "{photo}", "{photo}", "-o", "out.xyz"],
         ["edit", "{photo}", "-o", "out", "--recipe", "{recipe}"],
@@ -215,6 +216,34 @@ def test_errors_are_one_line_and_exit_2(tmp_path, photo, args):
     assert len(lines) == 1 and "error" in lines[0].lower(), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_a_batch_checks_every_file_before_it_writes_the_first(tmp_path, photo):
+    """A folder whose last file is no image stops before any upscaling, and two folders get a plain message."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(photo, folder / "a.png")
+    (folder / "zz.png").write_text("not an image")
+    run = [sys.executable, str(ROOT / "cli.py"), "upscale"]
+    proc = subprocess.run(
+        [*run, str(folder), "-o", "out", "--model", "bicubic"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "zz.png is not an image Ganvas can read" in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("out/*.png"))
+    proc = subprocess.run(
+        [*run, str(folder), str(folder), "-o", "out", "--model", "bicubic"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "is a folder: give one folder alone, or image files" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -67,7 +69,7 @@ def _image(h=10, w=14, **kw) -> ImageData:
 def test_sizes_bicubic(bicubic, scale):
     img = _image(7, 9)
     out = upscale(img, bicubic, scale)
-    assert out.size == (round(9 * scale), round(7 * scale))
+    assert out.size == target_size(9, 7, scale) == (math.floor(9 * scale + 0.5), math.floor(7 * scale + 0.5))
     assert out.rgb.dtype == torch.float32 and 0 <= out.rgb.min() and out.rgb.max() <= 1
 
 
@@ -75,7 +77,7 @@ def test_sizes_bicubic(bicubic, scale):
 def test_sizes_learned_x2(scale):
     img = _image(7, 9)
     out = upscale(img, _tiny_x2(), scale, tile=4, overlap=2)
-    assert out.size == (round(9 * scale), round(7 * scale))
+    assert out.size == target_size(9, 7, scale) == (math.floor(9 * scale + 0.5), math.floor(7 * scale + 0.5))
 
 
 def test_scale_one_with_bicubic_is_identity(bicubic):
@@ -90,7 +92,9 @@ def test_native_scale_is_the_model_output():
 
 
 def test_target_size_rounding():
-    assert target_size(9, 7, 1.5) == (14, 10)  # 13.5 -> 14 (banker's rounding keeps 10.5 -> 10)
+    assert target_size(9, 7, 1.5) == (14, 11)  # halves round up: 13.5 -> 14 and 10.5 -> 11
+    # Python's round() took halves to the even side: 3 px at x1.5 gave 4 while 5 px gave 8
+    assert [target_size(n, n, 1.5)[0] for n in (3, 5)] == [5, 8]
     assert target_size(1, 1, 1.2) == (1, 1)
 
 

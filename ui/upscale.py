@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from models.registry import Task
-from ops.upscale import upscale
+from ops.upscale import check_tile, upscale
 from ui.common import (
     AppContext,
     example,
@@ -23,6 +23,7 @@ from ui.common import (
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
     """Upscale one image; returns (before path, after path, note)."""
+    check_tile(int(tile))
     src = read_image(image)
     spec = spec_for(ctx, Task.UPSCALE, model_id)
     model = ctx.cache.get(spec.id)
