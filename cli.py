@@ -122,6 +122,19 @@ def _load(path):
     return load_image(path)
 
 
+def _only_with(args: argparse.Namespace, switch: str, given: bool, options: dict) -> None:
+    """Options that mean something only with ``switch``: refused without it (they were ignored in silence),
+    else those not given take their defaults (the parser's defaults are None, to tell them apart)."""
+    from ops.errors import InvalidInputError
+
+    used = ["--" + name.replace("_", "-") for name in options if getattr(args, name) is not None]
+    if used and not given:
+        raise InvalidInputError(f"{', '.join(used)} only appl{'y' if len(used) > 1 else 'ies'} with {switch}.")
+    for name, default in options.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
 def _output(out: str, source: str) -> Path:
     """One output file: ``out`` itself, or ``<out>/<source's stem>.png`` when ``out`` is an existing folder
     (as upscale does); its name is checked before any work."""
@@ -196,6 +209,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if args.variations is not None and not 0 <= args.variations <= 1:
         raise InvalidInputError(f"--variations must be between 0 and 1 (got {args.variations}).")
+    animation = {"label_to": None, "frames": 16, "fps": 12, "animation": "webp"}
+    _only_with(args, "--interpolate-to", args.interpolate_to is not None, animation)
     if args.interpolate_to is not None:
         whole_number(args.fps, "--fps", 1, 50)
     out = Path(args.output)
@@ -239,6 +254,7 @@ def cmd_composite(args: argparse.Namespace) -> int:
     from ops.convert import load_image, save_image
     from ops.errors import InvalidInputError
 
+    _only_with(args, "--depth", args.depth, {"bg_depth": "0.6", "fg_depth": "0.4", "softness": 0.0})
     output = _output(args.output, args.background)
     bg, fg = _load(args.background), _load(args.foreground)
     mask = _load(args.mask) if args.mask else None
@@ -327,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--json",
         action="store_true",
-        help="a JSON list (id, task, title, licence, source, labels, ...) instead of a table",
+        help="a JSON list (id, task, title, license, source, labels, ...) instead of a table",
     )
     m.set_defaults(fn=cmd_models)
 
@@ -381,11 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--interpolate-to", type=int, default=None, help="also write an animation to this seed")
     g.add_argument("--label-to", help="label at the end of the animation")
-    g.add_argument("--frames", type=int, default=16, help="frames of the animation (2-64)")
-    g.add_argument("--fps", type=int, default=12, help="animation speed (1-50 frames per second)")
-    g.add_argument(
-        "--animation", choices=["webp", "gif"], default="webp", help="animated WebP (lossless, alpha) or GIF"
-    )
+    g.add_argument("--frames", type=int, help="frames of the animation (2-64, default 16)")
+    g.add_argument("--fps", type=int, help="animation speed (1-50 frames per second, default 12)")
+    g.add_argument("--animation", choices=["webp", "gif"], help="animated WebP (lossless, alpha; the default) or GIF")
     g.add_argument(
         "--variations",
         type=float,
@@ -408,10 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--blend", default="normal", help="blend mode: " + ", ".join(BLEND_MODES))
     c.add_argument("--seamless", action="store_true", help="Poisson (seamless) cloning of the layer")
     c.add_argument("--depth", action="store_true", help="depth compositing (nearer pixel wins)")
-    c.add_argument("--bg-depth", default="0.6", help="constant (0 = near) or a depth-map image")
-    c.add_argument("--fg-depth", default="0.4", help="constant (0 = near) or a depth-map image for the layer")
+    c.add_argument("--bg-depth", help="with --depth: constant (0 = near; default 0.6) or a depth-map image")
+    c.add_argument("--fg-depth", help="with --depth: constant (default 0.4) or a depth-map image for the layer")
     c.add_argument(
-        "--softness", type=float, default=0.0, help="width of the depth transition, in depth units (0 = hard)"
+        "--softness", type=float, help="with --depth: width of the transition, in depth units (default 0 = hard)"
     )
     c.set_defaults(fn=cmd_composite)
 

@@ -252,6 +252,12 @@ def test_a_batch_checks_every_file_before_it_writes_the_first(tmp_path, photo):
         (["edit", "{photo}", "-o", "x.png", "--recipe", "{photo}"], "is not text: --recipe takes a recipe JSON", ""),
         (["generate", "-o", "{photo}"], "-o takes a folder for the generated files", ""),
         (["generate", "-o", "{photo}/sub"], "is a file, not a folder", "Errno"),
+        (["generate", "-o", "out", "--fps", "0"], "--fps only applies with --interpolate-to", ""),
+        (
+            ["composite", "{photo}", "{photo}", "-o", "x.png", "--softness", "0.1", "--bg-depth", "0"],
+            "--bg-depth, --softness only apply with --depth",
+            "",
+        ),
         (["upscale", "{photo}", "-o", "{photo}/x.png", "--model", "bicubic"], "is a file, not a folder", "Errno"),
         (["upscale", "{photo}", "{photo}", "-o", "{photo}/out", "--model", "bicubic"], "is a file, not a", "Errno"),
         (["upscale", "{photo}", "-o", "x.png", "--model", "telea"], "telea is an inpaint model, not an upscale", ""),
