@@ -41,6 +41,8 @@ class ImageData:
     grayscale: bool = False
     exif: bytes | None = None
     icc_profile: bytes | None = None
+    dpi: tuple[float, float] | None = None  # print resolution, as the file gave it
+    xmp: bytes | None = None  # the XMP packet (captions, ratings, rights) of a JPEG, PNG or WebP
 
     def __post_init__(self) -> None:
         if self.rgb.ndim != 4 or self.rgb.shape[:2] != (1, 3):
@@ -172,9 +174,27 @@ def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
     return exif.tobytes(), orientation
 
 
+def _print_info(img: Image.Image) -> dict:
+    """``dpi`` and ``xmp`` of an opened file, for :class:`ImageData` (None where it has none)."""
+    dpi = img.info.get("dpi")
+    try:
+        dpi = (float(dpi[0]), float(dpi[1])) if dpi and float(dpi[0]) > 0 and float(dpi[1]) > 0 else None
+    except (TypeError, ValueError, IndexError):
+        dpi = None
+    xmp = img.info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    return {"dpi": dpi, "xmp": bytes(xmp) if xmp else None}
+
+
 def from_pil(img: Image.Image, max_pixels: int = MAX_PIXELS) -> ImageData:
     """Convert any PIL mode to :class:`ImageData`; 16-bit grayscale keeps its depth."""
     _check_pixels(img.size, max_pixels)
+    info = _print_info(img)
+    return replace(_from_pil(img), **info) if any(info.values()) else _from_pil(img)
+
+
+def _from_pil(img: Image.Image) -> ImageData:
     exif, orientation = _exif_without_orientation(img)
     icc = img.info.get("icc_profile")
     if orientation != 1:
@@ -304,7 +324,7 @@ def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
     exif, orientation = _exif_without_orientation(img)
     arr = _apply_orientation(arr, orientation)
     data = from_numpy(arr)
-    return replace(data, grayscale=gray_alpha, exif=exif, icc_profile=img.info.get("icc_profile"))
+    return replace(data, grayscale=gray_alpha, exif=exif, icc_profile=img.info.get("icc_profile"), **_print_info(img))
 
 
 def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -350,6 +370,7 @@ def to_pil(data: ImageData) -> Image.Image:
     return img
 
 
+_XMP_KEY = "XML:com.adobe.xmp"  # the PNG text key XMP lives under
 _NO_ALPHA = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 _FORMAT_NAMES = {".png": "PNG", ".webp": "WebP", ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF", **_NO_ALPHA}
 
@@ -410,6 +431,15 @@ def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
     icc = fitting_icc(data)
     if icc:
         kwargs["icc_profile"] = icc
+    if data.dpi and suffix != ".webp":  # WebP has no field for it
+        kwargs["dpi"] = data.dpi
+    if data.xmp and suffix in (".jpg", ".jpeg", ".webp"):
+        kwargs["xmp"] = data.xmp
+    if data.xmp and suffix == ".png":
+        from PIL.PngImagePlugin import PngInfo
+
+        kwargs["pnginfo"] = PngInfo()
+        kwargs["pnginfo"].add_itxt(_XMP_KEY, data.xmp.decode("utf-8", "replace"))
     if suffix in (".jpg", ".jpeg"):
         kwargs["quality"] = 95
     if suffix == ".webp":
@@ -443,6 +473,10 @@ def encode_png16(data: ImageData) -> bytes:
     if data.exif:
         exif = data.exif[6:] if data.exif.startswith(b"Exif\x00\x00") else data.exif
         extra.append(_png_chunk(b"eXIf", exif))
+    if data.dpi:  # pixels per metre, unit 1 (metre), as Pillow writes it
+        extra.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(int(d / 0.0254 + 0.5) for d in data.dpi), 1)))
+    if data.xmp:  # an uncompressed international text chunk, as Adobe's XMP spec puts XMP in a PNG
+        extra.append(_png_chunk(b"iTXt", _XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + data.xmp))
     return _insert_before_idat(png, b"".join(extra))
 
 

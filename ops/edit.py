@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -208,7 +208,7 @@ def pad(
         alpha[..., mt : mt + img.height, ml : ml + img.width] = 1.0 if img.alpha is None else img.alpha
     out = img.with_pixels(rgb, alpha)
     if img.grayscale and not (fill_c[3] == 0 or _is_gray(fill_c)):
-        out = ImageData(out.rgb, out.alpha, out.bit_depth, False, out.exif, out.icc_profile)
+        out = replace(out, grayscale=False)
     return out
 
 
@@ -241,11 +241,7 @@ def rotate(
         out = _rotate_quarter(img, int(turned // 90), expand, fill_rgb, fill_a)
     else:
         out = _rotate_any(img, angle, expand, fill_rgb, fill_a)
-    return (
-        out
-        if out.grayscale == grayscale
-        else ImageData(out.rgb, out.alpha, out.bit_depth, grayscale, out.exif, out.icc_profile)
-    )
+    return out if out.grayscale == grayscale else replace(out, grayscale=grayscale)
 
 
 def _rotate_quarter(img: ImageData, k: int, expand: bool, fill_rgb: torch.Tensor, fill_a: float) -> ImageData:
@@ -333,7 +329,7 @@ def _paint(img: ImageData, region: torch.Tensor, colour: tuple[float, ...]) -> I
     alpha = None if img.alpha is None else torch.where(region, torch.ones_like(img.alpha), img.alpha)
     out = img.with_pixels(rgb, alpha)
     if img.grayscale and not _is_gray(colour):
-        out = ImageData(out.rgb, out.alpha, out.bit_depth, False, out.exif, out.icc_profile)
+        out = replace(out, grayscale=False)
     return out
 
 

@@ -238,3 +238,27 @@ def test_tiff_layout_tags_are_not_carried_as_photo_metadata(tmp_path):
             assert got[0x010F] == "GanvasCam" and got.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
             if name.endswith(".png"):
                 assert 256 not in got and 273 not in got  # no image width / strip offsets of the 8x8 file
+
+
+_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+
+
+@pytest.mark.parametrize("out", ["o.jpg", "o.png", "o16.png", "o.webp", "o.tif"])
+def test_print_resolution_and_xmp_travel(tmp_path, out):
+    """A photo's DPI (how large it prints) and its XMP packet (captions, ratings, rights) come out in the file
+    written, where the format has a place for them: WebP has none for DPI, TIFF's XMP is not written."""
+    Image.new("RGB", (6, 4), (200, 30, 30)).save(tmp_path / "in.jpg", dpi=(300, 240), xmp=_XMP)
+    data = load_image(tmp_path / "in.jpg")
+    assert data.dpi == (300, 240) and data.xmp == _XMP
+    if out == "o16.png":
+        data = ImageData(data.rgb, None, 16, False, dpi=data.dpi, xmp=data.xmp)
+    save_image(data, tmp_path / out)
+    back = Image.open(tmp_path / out)
+    if not out.endswith(".webp"):
+        assert back.info.get("dpi") == pytest.approx((300, 240), abs=0.01)
+    if not out.endswith(".tif"):
+        xmp = back.info.get("xmp")
+        assert (xmp.encode() if isinstance(xmp, str) else xmp) == _XMP
+    again = load_image(tmp_path / out)
+    assert again.bit_depth == (16 if out == "o16.png" else 8)
+    assert out.endswith(".tif") or again.xmp == _XMP
