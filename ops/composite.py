@@ -373,12 +373,15 @@ def _depth_map(depth: torch.Tensor | float, img: ImageData, name: str) -> torch.
 
 
 def _result(bg: ImageData, fg: ImageData, rgb: torch.Tensor, alpha: torch.Tensor | None) -> ImageData:
+    # a gray background stays gray where the colour layer left no colour on it (placed off the canvas, at
+    # opacity 0, or gray where it landed): it became RGB as soon as the layer had colour anywhere
+    gray = bg.grayscale and (fg.grayscale or bool(((rgb[:, 0] == rgb[:, 1]) & (rgb[:, 1] == rgb[:, 2])).all()))
     return replace(
         bg,
         rgb=rgb.clamp(0, 1).float().contiguous(),
         alpha=alpha.clamp(0, 1).float().contiguous() if bg.alpha is not None and alpha is not None else None,
         bit_depth=max(bg.bit_depth, fg.bit_depth),
-        grayscale=bg.grayscale and fg.grayscale,
+        grayscale=gray,
     )
 
 

@@ -225,6 +225,9 @@ def test_composite_metadata_depth_and_grayscale():
     out = composite(bg, fg)
     assert out.bit_depth == 16 and out.icc_profile == b"icc" and out.grayscale is False
     assert composite(bg, _solid(1, 1, 0.1, grayscale=True)).grayscale is True
+    # a colour layer that leaves no colour on the gray background keeps it gray: off the canvas, or invisible
+    assert composite(bg, fg, x=50, y=50).grayscale is True
+    assert composite(bg, fg, opacity=0.0).grayscale is True
 
 
 def test_composite_bit_exact_when_untransformed():
