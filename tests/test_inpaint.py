@@ -332,11 +332,12 @@ def test_tab_inpaints_the_photo_file_not_the_editor_copy(tmp_path):
     assert image.bit_depth == 16 and image.size == (40, 30)
     m = to_numpy(mask)
     assert m[5:10, 5:20].min() == 255 and m.sum() == 255 * 5 * 15
-    # the editor showing another picture (set through the API): what was painted on is inpainted
+    # the editor showing another picture (a blank canvas where the browser could not draw the photo, or an API
+    # caller's): the photo is still what gets inpainted, never the canvas (a blank white 800x800 result)
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "other.png")
-    other = {"background": np.zeros((20, 20, 4), np.uint8), "layers": [], "composite": None}
+    other = {"background": np.full((800, 800, 4), 255, np.uint8), "layers": [], "composite": None}
     image, _ = inpaint_inputs(str(tmp_path / "deep.png"), other, str(tmp_path / "other.png"))
-    assert image.size == (20, 20) and image.bit_depth == 8
+    assert image.size == (40, 30) and image.bit_depth == 16
     # no editor value at all: the photo and an uploaded mask are enough
     Image.fromarray(np.full((30, 40), 255, np.uint8)).save(tmp_path / "full.png")
     image, _ = inpaint_inputs(str(tmp_path / "deep.png"), None, str(tmp_path / "full.png"))

@@ -21,6 +21,7 @@ from ui.common import (
     model_picker,
     on_gpu,
     paint_editor,
+    read_image,
     read_optional,
     result_stem,
     spec_for,
@@ -75,12 +76,10 @@ def inpaint_inputs(source_path: str | None, editor_value, mask_path: str | None)
         mask = from_numpy((painted > 0).astype(np.uint8) * 255)
     else:
         raise InvalidInputError("Paint over the area to fill (or upload a mask) first.")
-    if source is None:
-        return background, mask
-    if background is not None and background.size != source.size:
-        # the editor shows another picture than the photo input (e.g. set through the API): inpaint what was painted on
-        return background, mask
-    return source, mask
+    # the photo's own file when there is one; a painting on a canvas of another size (an API caller's) is resized
+    # to it by inpaint(), with a note. (Inpainting the canvas instead gave a blank white 800x800 result when the
+    # browser could not show the photo on it.)
+    return (background if source is None else source), mask
 
 
 def editor_value(path: str | None) -> dict | None:
@@ -181,11 +180,22 @@ def build(ctx: AppContext) -> InpaintTab:
     )
 
     def on_source(value):
-        return editor_value(value), None, None, ""
+        return None, None, ""
+
+    @friendly
+    def show_source(value):
+        if not value:
+            return None
+        # the canvas shows a PNG of the photo as Ganvas reads it: browsers draw no TIFF (and the editor failed
+        # on GIF and BMP too), so it stayed blank and a blank white 800x800 canvas was inpainted; a damaged file
+        # gets its message here instead of reaching the editor (whose own reading failed without a message)
+        return editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
 
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
     # while the editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a
     # busy server the editor's update could wait past the moment "send to" opened its tab and never show.
-    # A new photo also clears the last result, which "send to" would otherwise still send.
-    source.change(on_source, [source], [editor, slider, result, notes], api_visibility="private", queue=False)
+    # A new photo also clears the last result, which "send to" would otherwise still send (a listener of its
+    # own, so that it happens even when the photo cannot be read).
+    source.change(on_source, [source], [slider, result, notes], api_visibility="private", queue=False)
+    source.change(show_source, [source], [editor], api_visibility="private", queue=False)
     return InpaintTab(source=source, editor=editor, result=result)
