@@ -255,6 +255,9 @@ def test_composite_tab(page, files, tmp_path):
     after = red_box(_result_pixels(page, "composite-result"))
     assert abs(after[0] - before[0]) <= 1 and abs(after[1] - before[1]) <= 1, (before, after)
     assert after[2] >= 1.7 * before[2], (before, after)
+    # a new background replaces the result at once: the old composite stayed, and "send to" sent it
+    _upload(page, "composite-bg", files / "big.png")
+    assert _wait_until(lambda: _result_pixels(page, "composite-result").shape[:2] == (180, 240), 30)
 
 
 def test_edit_tab(page, files, tmp_path):

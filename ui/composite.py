@@ -280,6 +280,13 @@ def build(ctx: AppContext) -> CompositeTab:
         ).then(redraw, inputs, [result], **live)
     for slider in (opacity, feather, bg_depth, fg_depth, softness):
         slider.input(redraw, inputs, [result], **live)
+    # A new background or foreground (an upload, an example, a "send to") replaces the result at once: the old
+    # composite stayed, and "send to" sent it. It is cleared first, so that it is not left standing when the
+    # redraw fails or waits for the other image.
+    for layer in (background, foreground):
+        layer.change(lambda: None, None, [result], api_visibility="private", queue=False).then(
+            redraw, inputs, [result], **live
+        )
     for field in (x, y):
         field.submit(redraw, inputs, [result], **live)
         field.blur(redraw, inputs, [result], **live)
