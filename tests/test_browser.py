@@ -192,6 +192,19 @@ def test_an_upload_that_is_no_image_gets_a_plain_message(page, tmp_path):
     page.get_by_text("notes.png is not an image Ganvas can read").first.wait_for(state="visible", timeout=30_000)
 
 
+def test_an_unreadable_upload_clears_the_edit_tab(page, files, tmp_path):
+    """Edit's result, recipe and canvas belong to the last image: a file that cannot be read replaces them with
+    nothing (they stayed, and "send to" sent the old result)."""
+    (tmp_path / "notes.png").write_text("not an image")
+    page.get_by_role("tab", name="Edit").click()
+    _upload(page, "edit-input", files / "photo.png")
+    _result_pixels(page, "edit-result")
+    _upload(page, "edit-input", tmp_path / "notes.png")
+    page.get_by_text("notes.png is not an image Ganvas can read").first.wait_for(state="visible", timeout=30_000)
+    assert _wait_until(lambda: page.locator("#edit-result img").count() == 0, 15)
+    assert page.locator("#edit-recipe").inner_text().count('"op"') == 0
+
+
 def test_send_to_inpaint_fills_the_photo_and_the_editor(page, files, tmp_path):
     page.get_by_role("tab", name="Upscale").click()
     _upload(page, "upscale-input", files / "photo.png")

@@ -195,7 +195,7 @@ def on_gpu(duration: int) -> Callable[[Callable], Callable]:
     return wrap
 
 
-def image_input(label: str, **kwargs: Any) -> gr.Image:
+def image_input(label: str, check_on_upload: bool = True, **kwargs: Any) -> gr.Image:
     """An image upload that hands its file on as uploaded (a path: Ganvas reads bit depth, alpha and EXIF itself).
 
     Gradio's input opens every upload with PIL first, and a file that is no image (a damaged PNG, text named
@@ -217,7 +217,9 @@ def image_input(label: str, **kwargs: Any) -> gr.Image:
 
     field.preprocess = preprocess
     # read at upload too, so that a file that is no image gets its message at once, not at the tab's button
-    field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden")
+    # (not where the tab's own change handler reads it anyway: the message showed once for each reading)
+    if check_on_upload:
+        field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden")
     return field
 
 

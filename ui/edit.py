@@ -104,7 +104,7 @@ def build(ctx: AppContext) -> EditTab:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            image = image_input(label="Original", elem_id="edit-input", height=240)
+            image = image_input(label="Original", check_on_upload=False, elem_id="edit-input", height=240)
             gr.Examples([[example("castle.jpg")]], [image])
             with gr.Accordion("Crop", open=False):
                 with gr.Row():
@@ -324,7 +324,11 @@ def build(ctx: AppContext) -> EditTab:
 
     b_undo.click(on_undo, [image, recipe], outputs, **quiet)
     b_reset.click(on_reset, [image], outputs, **quiet)
-    # change, not upload: an example click or a "send to Edit" from another tab starts a new recipe too
-    image.change(on_reset, [image], outputs, **quiet)
+    # change, not upload: an example click or a "send to Edit" from another tab starts a new recipe too. The
+    # last image's result, recipe and canvas go first, in a step that does not read the new file: when it cannot
+    # be read they stayed, and "send to" still sent the old result.
+    image.change(lambda: (None, EMPTY, None, None), None, outputs, api_visibility="private", queue=False).then(
+        on_reset, [image], outputs, **quiet
+    )
     b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result])
     return EditTab(image=image, result=result)
