@@ -179,23 +179,20 @@ def build(ctx: AppContext) -> InpaintTab:
         concurrency_id="model",
     )
 
-    def on_source(value):
-        return None, None, ""
-
     @friendly
-    def show_source(value):
+    def on_source(value):
         if not value:
-            return None
+            return None, None, None, ""
         # the canvas shows a PNG of the photo as Ganvas reads it: browsers draw no TIFF (and the editor failed
         # on GIF and BMP too), so it stayed blank and a blank white 800x800 canvas was inpainted; a damaged file
         # gets its message here instead of reaching the editor (whose own reading failed without a message)
-        return editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
+        canvas = editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
+        return canvas, None, None, ""
 
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
     # while the editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a
     # busy server the editor's update could wait past the moment "send to" opened its tab and never show.
-    # A new photo also clears the last result, which "send to" would otherwise still send (a listener of its
-    # own, so that it happens even when the photo cannot be read).
-    source.change(on_source, [source], [slider, result, notes], api_visibility="private", queue=False)
-    source.change(show_source, [source], [editor], api_visibility="private", queue=False)
+    # A new photo also clears the last result, which "send to" would otherwise still send. (One listener:
+    # with a second one for the clearing, a photo sent from another tab never reached the editor.)
+    source.change(on_source, [source], [editor, slider, result, notes], api_visibility="private", queue=False)
     return InpaintTab(source=source, editor=editor, result=result)
