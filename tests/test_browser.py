@@ -358,9 +358,12 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     assert _wait_until(lambda: page.locator("#inpaint-result img").count() == 0, 15)
     Image.open(files / "big.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(files / "big.tif")
     _until_photo_shown(canvas, lambda: _upload(page, "inpaint-source", files / "big.tif"), 2, "the TIFF photo")
-    page.wait_for_timeout(300)
-    _paint_stroke(page, "inpaint-editor", (240, 180), (80, 90), (160, 90))
-    page.get_by_role("button", name="Inpaint", exact=True).click()
+    for _attempt in range(2):  # a stroke begun while the editor still settles its new photo may not register
+        page.wait_for_timeout(1000)
+        _paint_stroke(page, "inpaint-editor", (240, 180), (80, 90), (160, 90))
+        page.get_by_role("button", name="Inpaint", exact=True).click()
+        if _wait_until(lambda: page.locator("#inpaint-result img").count() > 0, 60):
+            break
     out = _result_pixels(page, "inpaint-result")[..., :3]
     flipped = np.asarray(Image.open(files / "big.tif"))
     assert out.shape == flipped.shape
