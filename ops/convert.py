@@ -190,8 +190,7 @@ def _print_info(img: Image.Image) -> dict:
 def from_pil(img: Image.Image, max_pixels: int = MAX_PIXELS) -> ImageData:
     """Convert any PIL mode to :class:`ImageData`; 16-bit grayscale keeps its depth."""
     _check_pixels(img.size, max_pixels)
-    info = _print_info(img)
-    return replace(_from_pil(img), **info) if any(info.values()) else _from_pil(img)
+    return replace(_from_pil(img), **_print_info(img))
 
 
 def _from_pil(img: Image.Image) -> ImageData:

@@ -185,5 +185,5 @@ def test_lanczos_resample_is_pils_filter_plane_by_plane():
     for i in range(2):
         for j in range(4):
             ref = Image.fromarray(x[i, j].numpy(), mode="F").resize((31, 20), Image.Resampling.LANCZOS)
-            expect = torch.from_numpy(np.asarray(ref)).clamp(0, 1)
+            expect = torch.from_numpy(np.array(ref)).clamp(0, 1)
             assert torch.equal(out[i, j], expect), (i, j)
