@@ -38,7 +38,7 @@ def _progress_bar(desc: str) -> tuple[Callable[[float, str], None], Callable[[],
 
 def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
     """Expand the input list: files, or one folder of images. Returns (files, from_folder)."""
-    from ops.errors import InvalidInputError
+    from core.errors import InvalidInputError
 
     if len(paths) == 1 and Path(paths[0]).is_dir():
         files = sorted(p for p in Path(paths[0]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -55,8 +55,8 @@ def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
 
 
 def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
+    from core.errors import InvalidInputError
     from ops.convert import check_folders
-    from ops.errors import InvalidInputError
 
     o = Path(out)
     if folder or len(files) > 1 or o.is_dir():
@@ -75,7 +75,8 @@ def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
 
 
 def _cache(device: str | None):
-    from models.runtime import ModelCache, pick_device
+    from models.devices import pick_device
+    from models.runtime import ModelCache
 
     return ModelCache(device=pick_device(device))
 
@@ -85,7 +86,7 @@ def _spec(cache, task: str, model_id: str | None):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from models.registry import default_registry
+    from models.catalog import default_registry
 
     reg = default_registry()
     specs = reg.list(args.task)
@@ -125,7 +126,7 @@ def _load(path):
 def _only_with(args: argparse.Namespace, switch: str, given: bool, options: dict) -> None:
     """Options that mean something only with ``switch``: refused without it (they were ignored in silence),
     else those not given take their defaults (the parser's defaults are None, to tell them apart)."""
-    from ops.errors import InvalidInputError
+    from core.errors import InvalidInputError
 
     used = ["--" + name.replace("_", "-") for name in options if getattr(args, name) is not None]
     if used and not given:
@@ -203,9 +204,10 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from core.errors import InvalidInputError
+    from core.numbers import whole_number
     from ops import generate as gen_ops
     from ops.convert import check_folders, save_image
-    from ops.errors import InvalidInputError, whole_number
 
     if args.variations is not None and not 0 <= args.variations <= 1:
         raise InvalidInputError(f"--variations must be between 0 and 1 (got {args.variations}).")
@@ -250,9 +252,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_composite(args: argparse.Namespace) -> int:
+    from core.errors import InvalidInputError
     from ops.composite import composite, depth_composite, depth_from_image, misses_canvas
     from ops.convert import load_image, save_image
-    from ops.errors import InvalidInputError
 
     _only_with(args, "--depth", args.depth, {"bg_depth": "0.6", "fg_depth": "0.4", "softness": 0.0})
     output = _output(args.output, args.background)
@@ -293,9 +295,9 @@ def cmd_composite(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    from core.errors import InvalidInputError
     from ops.convert import save_image
     from ops.edit import Recipe
-    from ops.errors import InvalidInputError
     from ops.inpaint import inpaint
 
     try:
@@ -439,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ops.errors import GanvasError
+    from core.errors import GanvasError
 
     try:
         return args.fn(args)

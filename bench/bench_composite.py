@@ -24,8 +24,8 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from core.image import ImageData
 from ops.composite import composite, depth_composite  # noqa: E402
-from ops.convert import ImageData  # noqa: E402
 
 SIZES = {"1 MP": (1024, 1024), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
 

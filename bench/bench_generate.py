@@ -48,8 +48,10 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGanGenerator, EmojiGenerator, to_size  # noqa: E402
-from models.registry import Builtin, ModelSpec, Task, default_registry  # noqa: E402
+from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator, to_size
+from models.catalog import default_registry
+from models.generators import EmojiGanGenerator
+from models.registry import Builtin, ModelSpec, Task
 
 RESULTS = ROOT / "bench" / "results"
 SPEC_ID = "emoji-gan"
@@ -149,7 +151,7 @@ def _adhoc_spec(groups: list[str], config: dict) -> ModelSpec:
         description="",
         license="Apache-2.0",
         source=Builtin(),
-        arch="ganvas-emoji-gan",
+        loader="ganvas-emoji-gan",
         labels=tuple(groups),
         truncation=True,
         output_size=config["output_size"],

@@ -150,9 +150,9 @@ def big_case(photos: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def worker(model_id: str, photos: Path, threads: int, big_original: bool) -> dict:
     """Score, time and measure one model in this process; returns a JSON-able dict."""
+    from core.image import from_numpy
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
-    from ops.convert import from_numpy
     from ops.inpaint import inpaint
 
     torch.set_num_threads(threads)
@@ -289,8 +289,8 @@ def write_grid(photos: Path, out: Path, rows: int = 3, cell: int = 192) -> None:
     """Input with hole / Telea / ours / shift-map / ground truth for ``rows`` validation crops, as a small PNG."""
     from PIL import Image
 
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     ours = load_model(get_spec("ganvas-inpaint"), torch.device("cpu"), torch.float32)
     shift = load_model(get_spec("shift-map"), torch.device("cpu"), torch.float32)
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for model_id in args.models:
-        from models.registry import get_spec
+        from models.catalog import get_spec
 
         classical = get_spec(model_id).is_classical and model_id not in SLOW_ORIGINAL
         rows.append(run_worker(model_id, args.photos, args.threads, big_original=classical))

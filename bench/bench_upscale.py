@@ -33,7 +33,8 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from models.registry import Task, get_spec, list_models  # noqa: E402
+from models.catalog import get_spec, list_models
+from models.registry import Task
 from models.training.eval_sr import (  # noqa: E402
     bicubic_up,
     center_crop,
@@ -73,8 +74,8 @@ def _peak_rss_mb() -> float:
 
 def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
     """Measure one model in this process; returns a JSON-able row."""
+    from core.image import ImageData
     from models.loaders import load_model
-    from ops.convert import ImageData
     from ops.upscale import upscale
 
     torch.set_num_threads(threads)
@@ -115,8 +116,8 @@ def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
 
 def available(spec) -> str | None:
     """None if the weights are here (or fetchable), else the reason they are not."""
+    from core.errors import WeightsIntegrityError, WeightsUnavailableError
     from models import weights
-    from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
     try:
         weights.resolve(spec)

@@ -10,65 +10,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
+from core.imaging import resample
 from models.registry import ModelSpec
-
-# Filters shared by classical resamplers, the edit tab and the final exact resample.
-RESAMPLE_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
-
-
-def resample(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic") -> torch.Tensor:
-    """Resize (N,C,H,W) to ``size`` = (height, width) with an antialiased filter when shrinking."""
-    h, w = size
-    if (h, w) == tuple(x.shape[-2:]):
-        return x
-    if method == "nearest":
-        return F.interpolate(x, size=(h, w), mode="nearest-exact")
-    if method == "area":
-        if h <= x.shape[-2] and w <= x.shape[-1]:
-            return F.interpolate(x, size=(h, w), mode="area")
-        method = "bilinear"  # 'area' upscaling is bilinear by definition (as in OpenCV)
-    if method == "lanczos":
-        return _lanczos(x, (h, w))
-    if method not in ("bilinear", "bicubic"):
-        raise ValueError(f"unknown resample filter {method!r}")
-    out = F.interpolate(x, size=(h, w), mode=method, align_corners=False, antialias=True)
-    return out.clamp(0, 1) if method == "bicubic" else out
-
-
-def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Lanczos-3 via PIL's float mode per channel: exact filter, any scale.
-
-    The planes are resized in a thread pool: Pillow releases the GIL while it resamples, so
-    the three planes of a photo run side by side (2048x1360 to 8192x5440: 4.6 s in turn,
-    2.8 s on this 2-core machine), with identical pixels.
-    """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy as np
-    from PIL import Image
-
-    h, w = size
-    n, c = x.shape[:2]
-    arr = x.detach().float().cpu().numpy()
-    out = np.empty((n, c, h, w), dtype=np.float32)
-
-    def plane(ij: tuple[int, int]) -> None:
-        i, j = ij
-        im = Image.fromarray(arr[i, j], mode="F").resize((w, h), Image.Resampling.LANCZOS)
-        out[i, j] = np.asarray(im)
-
-    planes = [(i, j) for i in range(n) for j in range(c)]
-    workers = max(1, min(len(planes), os.cpu_count() or 1))
-    if workers == 1:
-        for ij in planes:
-            plane(ij)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(plane, planes))
-    return torch.from_numpy(out).clamp(0, 1).to(x.device)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile, Task
+from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile, Registry, Task
 
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
@@ -46,7 +46,8 @@ SPECS: list[ModelSpec] = [
             sha256="0e2848dd0b1fa5515025a4b564285c878dd086638f958d2347f592ae89175b2e",
             card="emoji-gan.md",
         ),
-        arch="ganvas-emoji-gan",
+        loader="ganvas-emoji-gan",
+        param_count=767_028,
         labels=(
             "Smileys & Emotion",
             "People & Body",
@@ -80,7 +81,7 @@ SPECS: list[ModelSpec] = [
             description=desc,
             license="n/a (algorithm)",
             source=Builtin(),
-            arch="resample",
+            loader="resample",
             scale=0,
             tiling="internal",
             params={"filter": flt},
@@ -99,7 +100,8 @@ SPECS: list[ModelSpec] = [
             sha256="e741b60f3f3d3a16d67c9f8dd3081f58625b5bc866e160168432bdafc0b31d14",
             card="sr-compact-x2.md",
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=115_756,
         scale=2,
         supports_half=True,
         supports_bfloat16=True,
@@ -116,7 +118,8 @@ SPECS: list[ModelSpec] = [
             sha256="f2f160489d4c5af3d44f40a51d596e7599a64b2971a1db3cab2bc86aa3ec5cfc",
             card="sr-compact-x4.md",
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=230_496,
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
@@ -137,7 +140,8 @@ SPECS: list[ModelSpec] = [
             sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
             size=67_040_989,
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=16_697_987,
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
@@ -160,7 +164,8 @@ SPECS: list[ModelSpec] = [
             ),
             converter="ncnn-rrdbnet-x4",
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=16_697_987,
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
@@ -179,7 +184,8 @@ SPECS: list[ModelSpec] = [
             sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
             size=67_061_725,
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=16_703_171,
         scale=2,
         supports_half=True,
         supports_bfloat16=True,
@@ -198,7 +204,8 @@ SPECS: list[ModelSpec] = [
             sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
             size=4_885_111,
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=1_213_296,
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
@@ -215,7 +222,8 @@ SPECS: list[ModelSpec] = [
             sha256="8bd29dd49da324f8e411134739720a3e48a34d60e111f1d55048fd26b72f058f",
             card="ganvas-inpaint.md",
         ),
-        arch="ganvas-inpaint",
+        loader="ganvas-inpaint",
+        param_count=1_852_395,
         size_multiple=8,
         supports_half=True,
         params={"channels": [24, 48, 96, 128], "blocks": 4, "base": "telea"},
@@ -229,7 +237,7 @@ SPECS: list[ModelSpec] = [
         "fills it; holes too big for a quick patch search go to the network. Works offline.",
         license="CC-BY-SA-4.0 (Ganvas inpaint) + Apache-2.0 (OpenCV)",
         source=Combined(parts=("ganvas-inpaint", "shift-map")),
-        arch="inpaint-auto",
+        loader="inpaint-auto",
         size_multiple=8,
         default=True,  # object holes: closest to the photo by deep features, texture kept (bench_inpaint)
         params={
@@ -246,7 +254,7 @@ SPECS: list[ModelSpec] = [
         description="Fast marching fill (Telea 2004): smooth, good for thin scratches and small holes.",
         license="Apache-2.0 (OpenCV)",
         source=Builtin(),
-        arch="opencv-inpaint",
+        loader="opencv-inpaint",
         params={"method": "telea", "radius": 5},
     ),
     ModelSpec(
@@ -256,7 +264,7 @@ SPECS: list[ModelSpec] = [
         description="Fluid-dynamics fill (Bertalmio et al. 2001): continues edges into the hole.",
         license="Apache-2.0 (OpenCV)",
         source=Builtin(),
-        arch="opencv-inpaint",
+        loader="opencv-inpaint",
         params={"method": "ns", "radius": 5},
     ),
     ModelSpec(
@@ -268,7 +276,7 @@ SPECS: list[ModelSpec] = [
         "classical fills blur. Slower: about 12 s for a 512x512 photo with large holes on one CPU thread.",
         license="Apache-2.0 (OpenCV)",
         source=Builtin(),
-        arch="opencv-inpaint",
+        loader="opencv-inpaint",
         params={"method": "shiftmap"},
     ),
     ModelSpec(
@@ -285,7 +293,8 @@ SPECS: list[ModelSpec] = [
             sha256="344c77bbcb158f17dd143070d1e789f38a66c04202311ae3a258ef66667a9ea9",
             size=205_669_692,
         ),
-        arch="spandrel",
+        loader="spandrel",
+        param_count=50_972_739,
         size_multiple=8,
         tiling="discouraged",
         slow_on_cpu=True,
@@ -304,7 +313,8 @@ SPECS: list[ModelSpec] = [
             revision="af0640a119a2486b24eed0985d6d54e734890bff",
             sha256="b86146a8cfcde4cda135adba4b2806f78b3abe2dac9d0fd090cc3ab318604ad9",
         ),
-        arch="biggan-deep",
+        loader="biggan-deep",
+        param_count=50_388_609,
         labels=_imagenet_labels(),
         truncation=True,
         output_size=128,
@@ -334,3 +344,23 @@ SPECS: list[ModelSpec] = [
         },
     ),
 ]
+
+
+def default_registry() -> Registry:
+    """A fresh registry of every model Ganvas knows (cheap: specs only, nothing loaded)."""
+    return Registry(SPECS)
+
+
+def list_models(task: Task | str | None = None) -> list[ModelSpec]:
+    """Specs of the given task (all tasks when None), in catalogue order."""
+    return default_registry().list(task)
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    """The spec with this id, or :class:`UnknownModelError` naming the known ids."""
+    return default_registry().get(model_id)
+
+
+def default_for(task: Task | str) -> ModelSpec | None:
+    """The task's default model: the one marked default, else the first offline one, else None."""
+    return default_registry().default_for(task)

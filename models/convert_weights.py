@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from models.integrity import verify_sha256
 from models.registry import PackageFile
-from models.weights import verify_sha256
-from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 NCNN_MAGIC = 7767517
 NCNN_FP16_TAG = 0x01306B47

@@ -1,7 +1,8 @@
-"""Turn a spec into a loaded model: resolve weights, build the module, wrap it in an adapter.
+"""Turn a spec into a loaded model: fetch and verify its weights, build its network, wrap it for the app.
 
-``LOADERS`` maps a spec's ``arch`` (a loader family, not a model) to a function; a new family
-registers itself with :func:`loader`.
+``LOADERS`` maps ``ModelSpec.loader`` to a function. Every network is built by :func:`load_network` (ours) or
+spandrel (theirs) from a verified state dict, strictly, and placed by :func:`_place` in the runtime's dtype.
+Wrappers come from one table per kind: ``NETWORKS`` for ours, ``SPANDREL_ADAPTERS`` by task for spandrel's.
 """
 
 from __future__ import annotations
@@ -9,103 +10,86 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import cv2
+import spandrel
 import torch
+from torch import nn
 
+from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models import weights
 from models.adapters import (
     AutoInpainter,
-    Generator,
     LoadedModel,
     ModuleInpainter,
     ModuleUpscaler,
     OpenCVInpainter,
     ResampleUpscaler,
 )
+from models.archs import biggan_deep, emoji_gan, ganvas_inpaint
+from models.catalog import get_spec
+from models.devices import runnable_dtype
+from models.generators import BigGanDeepGenerator, EmojiGanGenerator
 from models.registry import ModelSpec, Task
-from ops.errors import WeightsIntegrityError, WeightsUnavailableError
+from models.torchscript import lama_keys, state_dict_from_torchscript
 
-LoaderFn = Callable[[ModelSpec, torch.device, torch.dtype, "str | None"], LoadedModel]
-LOADERS: dict[str, LoaderFn] = {}
+#: Loads another registry entry by id (a combined model's part); the model cache passes its own ``get``.
+Parts = Callable[[str], LoadedModel]
+LoaderFn = Callable[[ModelSpec, torch.device, torch.dtype, "str | None", Parts], LoadedModel]
 log = logging.getLogger("ganvas")
 
+#: Our networks: loader name -> (build from ``spec.params``, the adapter that wraps the module).
+NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
+    "ganvas-emoji-gan": (emoji_gan.build, EmojiGanGenerator),
+    "biggan-deep": (biggan_deep.build, BigGanDeepGenerator),
+    "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
+}
 
-def loader(name: str) -> Callable[[LoaderFn], LoaderFn]:
-    """Register a loader family under ``name`` (a duplicate raises)."""
-
-    def deco(fn: LoaderFn) -> LoaderFn:
-        if name in LOADERS:
-            raise ValueError(f"duplicate loader {name!r}")
-        LOADERS[name] = fn
-        return fn
-
-    return deco
+#: The wrapper of a spandrel network, by the task its spec names.
+SPANDREL_ADAPTERS: dict[Task, type[LoadedModel]] = {Task.UPSCALE: ModuleUpscaler, Task.INPAINT: ModuleInpainter}
 
 
-def load_model(
-    spec: ModelSpec, device: torch.device, dtype: torch.dtype, alternative: str | None = None
-) -> LoadedModel:
-    """Load ``spec`` on ``device`` in ``dtype`` (weights fetched and verified first)."""
-    _ensure_families()
+def _place(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """Inference mode on ``device`` in ``dtype``: the one place a loaded network is moved."""
+    return module.eval().requires_grad_(False).to(device=device, dtype=dtype)
+
+
+def load_network(spec: ModelSpec, build: Callable[[dict], nn.Module], state: dict[str, torch.Tensor]) -> nn.Module:
+    """``build(spec.params)`` on the meta device (no random init: every tensor comes from ``state``), filled
+    by a strict load; a state dict of another layout is a :class:`WeightsIntegrityError`."""
+    with torch.device("meta"):
+        module = build(spec.params)
     try:
-        fn = LOADERS[spec.arch]
-    except KeyError:
-        raise ValueError(f"model {spec.id!r} names an unknown loader family {spec.arch!r}") from None
-    return fn(spec, device, dtype, alternative)
-
-
-def _ensure_families() -> None:
-    # Families that live in their own modules register on import.
-    import models.archs  # noqa: F401
-
-
-@loader("resample")
-def _load_resample(spec, device, dtype, alternative):
-    return ResampleUpscaler(spec, torch.device("cpu"), torch.float32)
-
-
-@loader("opencv-inpaint")
-def _load_opencv(spec, device, dtype, alternative):
-    if spec.params["method"] == "shiftmap":
-        import cv2
-
-        if not hasattr(cv2, "xphoto"):
-            # the plain OpenCV build (another package's dependency) was installed over the contrib one
-            raise WeightsUnavailableError(
-                f"{spec.title} needs OpenCV's contrib build, but the plain one is installed: run "
-                "pip install --force-reinstall --no-deps opencv-contrib-python-headless"
-            )
-    return OpenCVInpainter(spec, torch.device("cpu"), torch.float32)
-
-
-@loader("inpaint-auto")
-def _load_auto(spec, device, dtype, alternative):
-    from models.registry import get_spec
-
-    smooth = load_model(get_spec(spec.params["smooth"]), device, dtype)
-    try:
-        textured = load_model(get_spec(spec.params["textured"]), device, dtype)
-    except WeightsUnavailableError as exc:  # e.g. OpenCV without its contrib modules: the network fills all
-        log.warning("%s: %s; every hole goes to %s", spec.title, exc, smooth.spec.title)
-        textured = None
-    return AutoInpainter(spec, smooth, textured)
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
+        raise WeightsIntegrityError(
+            f"The weights file for {spec.title} does not have the layout of the network this model expects."
+        ) from exc
+    return module
 
 
 def spandrel_from_state_dict(state_dict: dict[str, torch.Tensor], name: str):
-    """A spandrel descriptor for a state dict, or :class:`WeightsIntegrityError` if unknown."""
-    from spandrel import ModelLoader, UnsupportedModelError
-
+    """A spandrel descriptor for a state dict; an unknown architecture or a layout that does not load is a
+    :class:`WeightsIntegrityError`."""
     try:
-        return ModelLoader().load_from_state_dict(state_dict)
-    except UnsupportedModelError as exc:
+        return spandrel.ModelLoader().load_from_state_dict(state_dict)
+    except spandrel.UnsupportedModelError as exc:
         raise WeightsIntegrityError(f"{name}: spandrel does not recognise this architecture.") from exc
+    except RuntimeError as exc:  # detected, but the tensors do not fit the detected network
+        raise WeightsIntegrityError(f"{name}: the weights file does not fit the network spandrel detected.") from exc
 
 
-@loader("spandrel")
-def _load_spandrel(spec, device, dtype, alternative):
+def _load_own(spec, device, dtype, alternative, parts):
+    build, adapter = NETWORKS[spec.loader]
+    state = weights.load_state_dict(weights.resolve(spec, alternative))
+    return adapter(spec, device, dtype, _place(load_network(spec, build, state), device, dtype))
+
+
+def _load_spandrel(spec, device, dtype, alternative, parts):
+    adapter = SPANDREL_ADAPTERS.get(spec.task)
+    if adapter is None:
+        raise ValueError(f"no spandrel adapter for the {spec.task.value} task (model {spec.id!r})")
     path = weights.resolve(spec, alternative)
     if path.suffix == ".pt" and spec.params.get("torchscript"):
-        from models.torchscript import lama_keys, state_dict_from_torchscript
-
         sd = state_dict_from_torchscript(path)
         if spec.task == Task.INPAINT:
             sd = lama_keys(sd)  # traced LaMa files root the generator at model.1 / generator.model.1
@@ -116,11 +100,60 @@ def _load_spandrel(spec, device, dtype, alternative):
         raise WeightsIntegrityError(
             f"{spec.title}: the file is a x{desc.scale} model, the registry says x{spec.scale}."
         )
-    desc.eval().to(device)
-    if dtype != torch.float32:
-        desc.to(dtype)
-    adapter = ModuleInpainter if spec.task == Task.INPAINT else ModuleUpscaler
+    _place(desc.model, device, dtype)
     return adapter(spec, device, dtype, desc)
 
 
-__all__ = ["LOADERS", "Generator", "load_model", "loader", "spandrel_from_state_dict"]
+def _load_resample(spec, device, dtype, alternative, parts):
+    return ResampleUpscaler(spec, torch.device("cpu"), torch.float32)
+
+
+def _load_opencv(spec, device, dtype, alternative, parts):
+    if spec.params["method"] == "shiftmap" and not hasattr(cv2, "xphoto"):
+        # the plain OpenCV build (another package's dependency) was installed over the contrib one
+        raise WeightsUnavailableError(
+            f"{spec.title} needs OpenCV's contrib build, but the plain one is installed: run "
+            "pip install --force-reinstall --no-deps opencv-contrib-python-headless"
+        )
+    return OpenCVInpainter(spec, torch.device("cpu"), torch.float32)
+
+
+def _load_auto(spec, device, dtype, alternative, parts):
+    smooth = parts(spec.params["smooth"])
+    try:
+        textured = parts(spec.params["textured"])
+    except WeightsUnavailableError as exc:  # e.g. OpenCV without its contrib modules: the network fills all
+        log.warning("%s: %s; every hole goes to %s", spec.title, exc, smooth.spec.title)
+        textured = None
+    return AutoInpainter(spec, smooth, textured)
+
+
+LOADERS: dict[str, LoaderFn] = {
+    "resample": _load_resample,
+    "opencv-inpaint": _load_opencv,
+    "inpaint-auto": _load_auto,
+    "spandrel": _load_spandrel,
+    **dict.fromkeys(NETWORKS, _load_own),
+}
+
+
+def _load_part(device: torch.device, dtype: torch.dtype) -> Parts:
+    """Parts loaded directly (outside a cache), for callers that load one model by hand."""
+    return lambda model_id: load_model(get_spec(model_id), device, dtype)
+
+
+def load_model(
+    spec: ModelSpec,
+    device: torch.device,
+    dtype: torch.dtype,
+    alternative: str | None = None,
+    parts: Parts | None = None,
+) -> LoadedModel:
+    """Load ``spec`` on ``device`` in ``dtype`` (float16 on the CPU runs as float32), weights fetched and
+    verified first. A combined model gets its parts from ``parts`` (the model cache's ``get``)."""
+    try:
+        fn = LOADERS[spec.loader]
+    except KeyError:
+        raise ValueError(f"model {spec.id!r} names an unknown loader {spec.loader!r}") from None
+    dtype = runnable_dtype(device, dtype)
+    return fn(spec, device, dtype, alternative, parts or _load_part(device, dtype))

@@ -1,7 +1,7 @@
 """The model registry: one :class:`ModelSpec` per model, the single allow-list of weights.
 
 Adding a model means adding one spec to ``models/catalog.py`` (plus an architecture file when
-it is new). The UI, the CLI, the README table and the tests all walk :func:`list_models`.
+it is new). The UI, the CLI, the README table and the tests all walk ``models.catalog.list_models``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ops.errors import InvalidInputError, UnknownModelError
+from core.errors import InvalidInputError, UnknownModelError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 SHA256_PREFIX_RE = re.compile(r"^[0-9a-f]{8,63}$")
@@ -115,7 +115,7 @@ class ModelSpec:
     description: str
     license: str
     source: WeightSource
-    arch: str  # loader family in models/loaders.py
+    loader: str  # how it is built and loaded: a key of models.loaders.LOADERS
     scale: int = 1  # native upscale factor; 0 = any factor (a resampler)
     labels: tuple[str, ...] = ()  # class names of a conditional generator
     supports_half: bool = False
@@ -128,6 +128,7 @@ class ModelSpec:
     slow_on_cpu: bool = False  # the UI warns and tiles smaller
     default: bool = False  # the task's default (exactly one per task with models)
     params: dict = field(default_factory=dict, hash=False, compare=False)  # loader arguments
+    param_count: int = 0  # parameters of the loaded network (0 for classical methods); a test checks it
 
     @property
     def needs_download(self) -> bool:
@@ -201,29 +202,3 @@ class Registry:
 def _a(word: str) -> str:
     """``word`` with its indefinite article: "an inpaint", "a generate"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
-
-
-def _catalog() -> Registry:
-    from models.catalog import SPECS
-
-    return Registry(SPECS)
-
-
-def default_registry() -> Registry:
-    """A fresh registry of every model Ganvas knows (cheap: specs only, nothing loaded)."""
-    return _catalog()
-
-
-def list_models(task: Task | str | None = None) -> list[ModelSpec]:
-    """Specs of the given task (all tasks when None), in catalogue order."""
-    return default_registry().list(task)
-
-
-def get_spec(model_id: str) -> ModelSpec:
-    """The spec with this id, or :class:`UnknownModelError` naming the known ids."""
-    return default_registry().get(model_id)
-
-
-def default_for(task: Task | str) -> ModelSpec | None:
-    """The task's default model: the one marked default, else the first offline one, else None."""
-    return default_registry().default_for(task)

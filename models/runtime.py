@@ -1,66 +1,21 @@
-"""Device and dtype choice, and the thread-safe LRU cache of loaded models."""
+"""The thread-safe LRU cache of loaded models, the one place the app and the CLI get a model from."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
 
-from models.registry import ModelSpec, Registry, default_registry
-from ops.errors import InvalidInputError
+from models.catalog import default_registry
+from models.devices import pick_device, pick_dtype
+from models.loaders import load_model
+from models.registry import ModelSpec, Registry
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def pick_device(preferred: str | None = None) -> torch.device:
-    """CUDA, then MPS, then CPU; ``GANVAS_DEVICE`` (or ``preferred``) overrides."""
-    name = (preferred or os.environ.get("GANVAS_DEVICE", "")).strip().lower()
-    if name:
-        if name.startswith("cuda") and not torch.cuda.is_available():
-            raise InvalidInputError(f"Device {name!r} was asked for, but no CUDA GPU is available here.")
-        if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise InvalidInputError("Device 'mps' was asked for, but Apple's MPS is not available here.")
-        try:
-            return torch.device(name)
-        except RuntimeError as exc:
-            raise InvalidInputError(f"Unknown device {name!r} (use cpu, cuda, cuda:N or mps).") from exc
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def pick_dtype(spec: ModelSpec, device: torch.device, preferred: str | None = None) -> torch.dtype:
-    """float16/bfloat16 on GPUs where the model supports it, float32 otherwise.
-
-    ``GANVAS_DTYPE`` (float32, float16, bfloat16) overrides, but never forces a precision the
-    model does not support.
-    """
-    name = (preferred or os.environ.get("GANVAS_DTYPE", "")).strip().lower()
-    if name and name not in _DTYPES:
-        raise InvalidInputError(f"Unknown dtype {name!r} (use float32, float16 or bfloat16).")
-    if name == "float16" and spec.supports_half:
-        return torch.float16
-    if name == "bfloat16" and spec.supports_bfloat16:
-        return torch.bfloat16
-    if name:
-        return torch.float32
-    if device.type == "cuda" and spec.supports_half:
-        return torch.float16
-    return torch.float32
-
-
-Loader = Callable[[ModelSpec, torch.device, torch.dtype, "str | None"], object]
-
-
-def _default_loader(spec: ModelSpec, device: torch.device, dtype: torch.dtype, alternative: str | None):
-    from models.loaders import load_model
-
-    return load_model(spec, device, dtype, alternative=alternative)
+#: (spec, device, dtype, the offline alternative for messages, parts) -> a loaded model; ``parts`` loads another
+#: registry entry (a combined model's part) through the cache.
+Loader = Callable[[ModelSpec, torch.device, torch.dtype, "str | None", Callable[[str], object]], object]
 
 
 class ModelCache:
@@ -79,7 +34,7 @@ class ModelCache:
         self.registry = registry or default_registry()
         self.device = torch.device(device) if isinstance(device, str) else (device or pick_device())
         self.max_models = max(1, max_models)
-        self._loader = loader or _default_loader
+        self._loader = loader or load_model
         self._models: OrderedDict[tuple[str, str, str], object] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -120,7 +75,7 @@ class ModelCache:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            model = self._loader(spec, self.device, dt, self.alternative_label(spec))
+            model = self._loader(spec, self.device, dt, self.alternative_label(spec), self.get)
             with self._lock:
                 self._models[key] = model
                 self._models.move_to_end(key)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ops.errors import WeightsIntegrityError
+from core.errors import WeightsIntegrityError
 
 _STORAGE_DTYPES: dict[str, torch.dtype] = {
     "FloatStorage": torch.float32,

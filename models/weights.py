@@ -6,7 +6,6 @@ is safetensors or ``torch.load(weights_only=True)``: never an arbitrary pickle.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
@@ -15,49 +14,16 @@ from urllib.parse import urlparse
 
 import torch
 
+from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from models.convert_weights import convert_package_file
+from models.integrity import verify_sha256
 from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile
-from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 
 #: Seconds allowed to find out whether the Hub answers at all before giving up.
 HUB_PROBE_TIMEOUT = float(os.environ.get("GANVAS_HUB_TIMEOUT", "5"))
-
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, memoised by (path, size, mtime) so repeated loads stay cheap."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
-
-
-def verify_sha256(path: str | Path, expected: str | None, prefix: str | None = None, what: str = "") -> str:
-    """Raise :class:`WeightsIntegrityError` unless the file's sha256 matches (or starts with prefix)."""
-    actual = sha256_file(path)
-    name = what or Path(path).name
-    if expected is not None and actual != expected:
-        raise WeightsIntegrityError(
-            f"The weights file for {name} is not the expected file (sha256 {actual[:12]}..., "
-            f"expected {expected[:12]}...). It may be corrupted or replaced; delete {path} and try again."
-        )
-    if expected is None and prefix is not None and not actual.startswith(prefix):
-        raise WeightsIntegrityError(
-            f"The weights file for {name} is not the expected file (sha256 {actual[:12]}..., "
-            f"expected it to start with {prefix}). Delete {path} and try again."
-        )
-    if expected is None and prefix is None:
-        raise WeightsIntegrityError(f"{name} has no recorded sha256, so Ganvas refuses to load it.")
-    return actual
 
 
 def hub_offline() -> bool:
@@ -142,8 +108,6 @@ def resolve(spec: ModelSpec, alternative: str | None = None) -> Path | None:
     if isinstance(src, HubFile):
         return fetch_hub_file(src, spec.title, alternative)
     if isinstance(src, PackageFile):
-        from models.convert_weights import convert_package_file
-
         return convert_package_file(src, spec.title, alternative)
     raise TypeError(f"unknown weights source {src!r}")
 

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ops.convert import MAX_PIXELS, ImageData
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import MAX_PIXELS, ImageData
+from core.imaging import luma, premultiply, unpremultiply
 from ops.defaults import BLEND_MODES
-from ops.errors import ImageTooLargeError, InvalidInputError
 
 # BT.601 weights, the same luminance PIL uses for mode "L".
-_LUMA = (0.299, 0.587, 0.114)
 # Exact (cos, sin) for right angles so that their bounding boxes are exact integers.
 _RIGHT_ANGLES = {0.0: (1.0, 0.0), 90.0: (0.0, 1.0), 180.0: (-1.0, 0.0), 270.0: (0.0, -1.0)}
 
@@ -119,16 +119,6 @@ def _cos_sin(angle: float) -> tuple[float, float]:
     return math.cos(rad), math.sin(rad)
 
 
-def _premultiply(chans: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    return torch.cat([chans * alpha, alpha], dim=1)
-
-
-def _unpremultiply(prem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    alpha = prem[:, -1:].clamp(0, 1)
-    chans = torch.where(alpha > 0, prem[:, :-1] / alpha.clamp_min(1e-12), torch.zeros_like(prem[:, :-1]))
-    return chans.clamp(0, 1), alpha
-
-
 def _sample_window(
     chans: torch.Tensor,
     alpha: torch.Tensor,
@@ -141,7 +131,7 @@ def _sample_window(
     sw, sh = size
     bw, bh = bbox
     x0, y0, x1, y1 = window
-    prem = _premultiply(chans, alpha)
+    prem = premultiply(chans, alpha)
     h, w = prem.shape[-2:]
     if sw < w or sh < h:
         # Shrinking: box-filter first so the bilinear sampler below does not alias.
@@ -158,7 +148,7 @@ def _sample_window(
     # Border padding keeps edges opaque; this coverage ramp (about one pixel) cuts the layer out.
     inside = torch.minimum(torch.minimum(sx, sw - sx), torch.minimum(sy, sh - sy))
     coverage = (inside + 0.5).clamp(0, 1)[None, None]
-    return _unpremultiply(sampled * coverage)
+    return unpremultiply(sampled * coverage)
 
 
 def _gaussian_kernel(sigma: float, radius: int) -> np.ndarray:
@@ -325,8 +315,7 @@ def _canvas(canvas_size: tuple[int, int]) -> tuple[int, int]:
 def _luminance(img: ImageData) -> torch.Tensor:
     if img.grayscale:
         return img.rgb[:, :1].clone()
-    r, g, b = img.rgb[:, 0:1], img.rgb[:, 1:2], img.rgb[:, 2:3]
-    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).clamp(0, 1)
+    return luma(img.rgb).clamp(0, 1)
 
 
 def mask_from_image(img: ImageData) -> torch.Tensor:

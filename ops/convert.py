@@ -1,8 +1,7 @@
-"""The one image convention inside Ganvas, and the conversions at its edges.
+"""The edges of the image convention (``core.image``): files, PIL images and PNG bytes in and out.
 
-Inside: float32 tensors (1, C, H, W) in [0, 1], RGB, alpha carried separately as (1, 1, H, W).
-At the edges: files, PIL images and numpy arrays. Bit depth, grayscale-ness, EXIF and the ICC
-profile travel with the pixels in :class:`ImageData` so that nothing is silently dropped.
+Reading applies EXIF orientation and keeps bit depth, alpha, EXIF, ICC, DPI and XMP; writing refuses a
+file type that would lose any of them.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Union
 
@@ -18,10 +17,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ops.errors import ImageTooLargeError, InvalidInputError
-
-#: Largest image (in pixels) Ganvas opens; bigger files are refused before decoding.
-MAX_PIXELS = 100_000_000
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import MAX_PIXELS, ImageData, from_numpy, to_numpy
+from ops import png16
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -29,51 +27,6 @@ _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _TIFF_DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)
 
 ImageSource = Union[str, Path, Image.Image, np.ndarray, "ImageData"]
-
-
-@dataclass(frozen=True)
-class ImageData:
-    """Pixels in the internal convention plus the metadata needed to write them back."""
-
-    rgb: torch.Tensor  # (1, 3, H, W) float32 in [0, 1]
-    alpha: torch.Tensor | None = None  # (1, 1, H, W) float32 in [0, 1], None when opaque
-    bit_depth: int = 8
-    grayscale: bool = False
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
-    dpi: tuple[float, float] | None = None  # print resolution, as the file gave it
-    xmp: bytes | None = None  # the XMP packet (captions, ratings, rights) of a JPEG, PNG or WebP
-
-    def __post_init__(self) -> None:
-        if self.rgb.ndim != 4 or self.rgb.shape[:2] != (1, 3):
-            raise ValueError(f"rgb must be (1,3,H,W), got {tuple(self.rgb.shape)}")
-        if self.alpha is not None and self.alpha.shape != (1, 1, *self.rgb.shape[2:]):
-            raise ValueError(f"alpha must be (1,1,H,W), got {tuple(self.alpha.shape)}")
-
-    @property
-    def width(self) -> int:
-        return int(self.rgb.shape[-1])
-
-    @property
-    def height(self) -> int:
-        return int(self.rgb.shape[-2])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height), as PIL reports it."""
-        return self.width, self.height
-
-    def with_pixels(self, rgb: torch.Tensor, alpha: torch.Tensor | None | str = "keep") -> ImageData:
-        """Same metadata, new pixels; ``alpha="keep"`` keeps the current alpha (sizes must match)."""
-        new_alpha = self.alpha if isinstance(alpha, str) else alpha
-        return replace(
-            self, rgb=rgb.clamp(0, 1).float(), alpha=None if new_alpha is None else new_alpha.clamp(0, 1).float()
-        )
-
-    def rgba(self) -> torch.Tensor:
-        """(1, 4, H, W) with an all-ones alpha when the image is opaque."""
-        a = self.alpha if self.alpha is not None else torch.ones_like(self.rgb[:, :1])
-        return torch.cat([self.rgb, a], dim=1)
 
 
 # ----------------------------------------------------------------------------------------- in
@@ -254,33 +207,6 @@ def fitting_icc(data: ImageData) -> bytes | None:
     return None
 
 
-def from_numpy(arr: np.ndarray) -> ImageData:
-    """HxW, HxWx1, HxWx3 or HxWx4 array (uint8, uint16 or float in [0,1]) to ImageData."""
-    a = np.asarray(arr)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise InvalidInputError(f"Unsupported image array shape {a.shape}.")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise InvalidInputError("The image is empty (zero width or height).")
-    if a.dtype == np.uint8:
-        depth, f = 8, a.astype(np.float32) / 255.0
-    elif a.dtype == np.uint16:
-        depth, f = 16, a.astype(np.float32) / 65535.0
-    elif np.issubdtype(a.dtype, np.floating):
-        depth, f = 8, np.clip(a.astype(np.float32), 0, 1)
-    elif a.dtype == np.bool_:
-        depth, f = 8, a.astype(np.float32)
-    else:
-        raise InvalidInputError(f"Unsupported image array type {a.dtype}.")
-    if f.ndim == 2:
-        g = torch.from_numpy(np.ascontiguousarray(f))[None, None]
-        return ImageData(g.expand(1, 3, -1, -1).contiguous(), None, depth, True)
-    t = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].contiguous()
-    alpha = t[:, 3:4].contiguous() if f.shape[2] == 4 else None
-    return ImageData(t[:, :3].contiguous(), alpha, depth, False)
-
-
 def _png_header(path: Path) -> bytes | None:
     with open(path, "rb") as fh:
         head = fh.read(33)
@@ -341,17 +267,6 @@ def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- out
-
-
-def to_numpy(data: ImageData, bit_depth: int | None = None, keep_alpha: bool = True) -> np.ndarray:
-    """HxWxC array: uint8 or uint16; C = 1 for grayscale (+1 with alpha), else 3 (+1)."""
-    depth = bit_depth or data.bit_depth
-    maxval, dtype = (65535.0, np.uint16) if depth == 16 else (255.0, np.uint8)
-    chans = [data.rgb[:, :1]] if data.grayscale else [data.rgb]
-    if keep_alpha and data.alpha is not None:
-        chans.append(data.alpha)
-    t = torch.cat(chans, dim=1)[0].permute(1, 2, 0).clamp(0, 1)
-    return (t.numpy() * maxval + 0.5).astype(dtype)
 
 
 def to_pil(data: ImageData) -> Image.Image:
@@ -459,7 +374,7 @@ def encode_png16(data: ImageData) -> bytes:
     elif arr.shape[2] == 4:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
     if arr.shape[2] == 2:  # neither OpenCV nor Pillow writes 16-bit gray+alpha: our own encoder
-        png = _encode_png16_gray_alpha(arr)
+        png = png16.encode_gray_alpha16(arr)
     else:
         ok, buf = cv2.imencode(".png", arr)
         if not ok:
@@ -468,74 +383,15 @@ def encode_png16(data: ImageData) -> bytes:
     extra = []
     icc = fitting_icc(data)
     if icc:
-        extra.append(_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
+        extra.append(png16.chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
     if data.exif:
         exif = data.exif[6:] if data.exif.startswith(b"Exif\x00\x00") else data.exif
-        extra.append(_png_chunk(b"eXIf", exif))
+        extra.append(png16.chunk(b"eXIf", exif))
     if data.dpi:  # pixels per metre, unit 1 (metre), as Pillow writes it
-        extra.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(int(d / 0.0254 + 0.5) for d in data.dpi), 1)))
+        extra.append(png16.chunk(b"pHYs", struct.pack(">IIB", *(int(d / 0.0254 + 0.5) for d in data.dpi), 1)))
     if data.xmp:  # an uncompressed international text chunk, as Adobe's XMP spec puts XMP in a PNG
-        extra.append(_png_chunk(b"iTXt", _XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + data.xmp))
-    return _insert_before_idat(png, b"".join(extra))
-
-
-def _png_filter_rows(rows: np.ndarray, bpp: int, block: int = 128) -> bytes:
-    """PNG scanlines (H, bytes per row) -> filtered data: per row the filter of the five (none, sub, up,
-    average, Paeth) with the smallest sum of absolute signed bytes, the heuristic the PNG spec suggests.
-    Blocks of rows (each with the row above it) bound the memory to a few times one block."""
-    parts = []
-    for start in range(0, rows.shape[0], block):
-        lo = max(start - 1, 0)
-        filtered = _png_filter_block(rows[lo : start + block], bpp)
-        parts.append(filtered[start - lo :])
-    return np.concatenate(parts).tobytes()
-
-
-def _png_filter_block(rows: np.ndarray, bpp: int) -> np.ndarray:
-    x = rows.astype(np.int16)
-    a = np.zeros_like(x)  # the byte bpp to the left
-    a[:, bpp:] = x[:, :-bpp]
-    b = np.zeros_like(x)  # the byte above
-    b[1:] = x[:-1]
-    c = np.zeros_like(x)  # above and to the left
-    c[1:, bpp:] = x[:-1, :-bpp]
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-    options = np.stack([x, x - a, x - b, x - (a + b) // 2, x - paeth]) % 256  # (5, H, W) in 0..255
-    cost = np.minimum(options, 256 - options).sum(axis=2)  # |byte as int8|
-    best = cost.argmin(axis=0)
-    chosen = options[best, np.arange(x.shape[0])].astype(np.uint8)
-    return np.concatenate([best.astype(np.uint8)[:, None], chosen], axis=1)
-
-
-def _encode_png16_gray_alpha(arr: np.ndarray) -> bytes:
-    """(H, W, 2) uint16 gray + alpha -> PNG bytes (colour type 4, 16 bits)."""
-    h, w = arr.shape[:2]
-    rows = np.ascontiguousarray(arr.astype(">u2")).view(np.uint8).reshape(h, w * 4)
-    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(_png_filter_rows(rows, bpp=4), 6))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def _insert_before_idat(png: bytes, chunks: bytes) -> bytes:
-    if not chunks:
-        return png
-    pos = 8
-    while pos < len(png):
-        length = struct.unpack(">I", png[pos : pos + 4])[0]
-        if png[pos + 4 : pos + 8] == b"IDAT":
-            return png[:pos] + chunks + png[pos:]
-        pos += 12 + length
-    return png
+        extra.append(png16.chunk(b"iTXt", _XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + data.xmp))
+    return png16.insert_before_idat(png, b"".join(extra))
 
 
 def png_bytes(data: ImageData) -> bytes:

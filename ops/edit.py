@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.adapters import RESAMPLE_FILTERS, resample
-from ops.convert import MAX_PIXELS, ImageData
-from ops.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import MAX_PIXELS, ImageData
+from core.imaging import RESAMPLE_FILTERS, luma, resample
 from ops.inpaint import alpha_from_surroundings
 
 Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
@@ -36,7 +36,6 @@ MAX_SHARPEN = 100.0  # far past visible use (the Edit tab's slider stops at 5); 
 #: Whole numbers past this (2**53, where floats stop counting in ones) are no size, offset or angle an image has.
 _MAX_INT = 2**53
 _HEX_RE = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_LUMA = (0.299, 0.587, 0.114)  # Rec.601, as PIL's "L" conversion and ImageEnhance.Color
 _EPS = 1e-6
 
 
@@ -429,8 +428,8 @@ def adjust(
     if contrast:
         x = ((x - 0.5) * (1 + contrast) + 0.5).clamp(0, 1)
     if saturation:
-        luma = _LUMA[0] * x[:, 0:1] + _LUMA[1] * x[:, 1:2] + _LUMA[2] * x[:, 2:3]
-        x = (luma + (1 + saturation) * (x - luma)).clamp(0, 1)
+        gray = luma(x)
+        x = (gray + (1 + saturation) * (x - gray)).clamp(0, 1)
     if gamma != 1.0:
         x = x.pow(1 / gamma)
     if blur:

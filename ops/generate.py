@@ -8,10 +8,12 @@ from pathlib import Path
 
 import torch
 
+from core.errors import InvalidInputError
+from core.image import ImageData
+from core.numbers import whole_number
 from models.adapters import Generator
-from ops.convert import ImageData, to_pil
+from ops.convert import to_pil
 from ops.defaults import DEFAULT_COUNT
-from ops.errors import InvalidInputError, whole_number
 
 MAX_COUNT = 16
 

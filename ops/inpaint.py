@@ -10,7 +10,6 @@ transparent background stays transparent).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,16 +17,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.adapters import Inpainter, resample
-from ops.convert import ImageData, from_numpy, from_pil
-from ops.errors import InvalidInputError
+from core.errors import InvalidInputError
+from core.image import ImageData, from_numpy
+from core.imaging import luma, resample
+from core.progress import Progress
+from models.adapters import Inpainter
+from ops.convert import from_pil
 
 STRATEGIES = ("original", "resize", "crop")
 
 MaskSource = ImageData | torch.Tensor | np.ndarray | Image.Image
-Progress = Callable[[float, str], None]
-
-_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass
@@ -45,8 +44,7 @@ def _mask_from_channels(t: torch.Tensor) -> torch.Tensor:
     if c == 4 and not bool((t[:, 3:4] >= 1).all()):
         return t[:, 3:4] > 0
     if c in (3, 4):
-        w = torch.tensor(_LUMA, dtype=t.dtype).view(1, 3, 1, 1)
-        return (t[:, :3] * w).sum(dim=1, keepdim=True) > 0.5
+        return luma(t[:, :3]) > 0.5
     if c == 1:
         return t > 0.5
     raise InvalidInputError(f"A mask needs 1, 3 or 4 channels; this one has {c}.")

@@ -18,7 +18,8 @@ from typing import TypeVar
 import torch
 import torch.nn.functional as F
 
-from ops.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.progress import Progress
 
 T = TypeVar("T")
 
@@ -31,8 +32,6 @@ MPS_TILE_BUDGET = 2 * 1024**3
 MIN_TILE = 32
 MAX_AUTO_TILE = 2048
 WINDOWS = ("linear", "sine")
-
-Progress = Callable[[float, str], None]
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:

@@ -9,13 +9,14 @@ resampler (``model.scale == 0``) resizes straight to the target size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
-from models.adapters import Upscaler, resample
-from ops.convert import ImageData
-from ops.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import ImageData
+from core.imaging import resample
+from core.progress import Progress
+from models.adapters import Upscaler
 from ops.tiling import MIN_TILE, auto_tile_size, run_with_oom_backoff, tiled_apply
 
 MIN_SCALE = 1.0
@@ -24,8 +25,6 @@ MAX_SCALE = 8.0
 MAX_OUTPUT_PIXELS = 64_000_000
 #: The model's native-factor intermediate may be this many times larger than the output limit.
 INTERMEDIATE_FACTOR = 4
-
-Progress = Callable[[float, str], None]
 
 
 def target_size(width: int, height: int, scale: float) -> tuple[int, int]:

@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.registry import EmbeddedFile, HubFile, Task, default_registry  # noqa: E402
+from models.catalog import default_registry
+from models.registry import EmbeddedFile, HubFile, Task
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
 

@@ -13,18 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import weights
-from models.archs.biggan_deep import (
-    BigGANDeep,
-    BigGanDeepGenerator,
-    DeepResBlock,
-    SelfAttention,
-    SNLinear,
-    TruncationBatchNorm,
-)
+from core.errors import InvalidInputError, WeightsIntegrityError
+from models.archs.biggan_deep import BigGANDeep, DeepResBlock, SelfAttention, SNLinear, TruncationBatchNorm
+from models.catalog import get_spec
+from models.generators import BigGanDeepGenerator
+from models.integrity import sha256_file
 from models.loaders import LOADERS, load_model
-from models.registry import get_spec
-from ops.errors import InvalidInputError, WeightsIntegrityError
 
 REFERENCE = Path(os.environ.get("GANVAS_SHARED", "/work/shared")) / "reference" / "biggan_deep_128_state_dict.json"
 SPEC_ID = "biggan-deep-128.hub"
@@ -79,7 +73,7 @@ def test_spec_params_and_labels_match_the_reference(reference):
     from torchvision.models._meta import _IMAGENET_CATEGORIES
 
     assert spec.labels == tuple(_IMAGENET_CATEGORIES) and len(spec.labels) == 1000
-    assert spec.arch in LOADERS and spec.output_size == 128 and spec.truncation
+    assert spec.loader in LOADERS and spec.output_size == 128 and spec.truncation
 
 
 def test_bn_picks_rows_exactly_on_the_grid_and_lerps_between():
@@ -222,7 +216,7 @@ def test_loader_reads_the_hub_cache_layout_and_verifies_sha(hf_home, monkeypatch
     path = _put_in_cache(hf_home, spec, model.state_dict())
     with pytest.raises(WeightsIntegrityError):  # the real file's sha256 is not this random file's
         load_model(spec, CPU, torch.float32)
-    local = replace(spec, source=replace(spec.source, sha256=weights.sha256_file(path)))
+    local = replace(spec, source=replace(spec.source, sha256=sha256_file(path)))
     loaded = load_model(local, CPU, torch.float16)
     assert isinstance(loaded, BigGanDeepGenerator)
     assert loaded.dtype == torch.float32  # CPU always runs in float32
@@ -239,7 +233,7 @@ def test_loader_rejects_a_file_with_another_layout(hf_home, monkeypatch):
     state = BigGANDeep(**TINY).state_dict()
     state.pop("generator.bn.weight")
     path = _put_in_cache(hf_home, spec, state)
-    spec = replace(spec, source=replace(spec.source, sha256=weights.sha256_file(path)))
+    spec = replace(spec, source=replace(spec.source, sha256=sha256_file(path)))
     with pytest.raises(WeightsIntegrityError, match="layout"):
         load_model(spec, CPU, torch.float32)
 

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 import cli
-from models.registry import Task, default_for, list_models
+from models.catalog import default_for, list_models
+from models.registry import Task
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,8 +132,8 @@ def test_single_output_commands_write_into_an_existing_folder(tmp_path, photo):
     flipped = np.asarray(Image.open(folder / "photo.png"))[..., :3]
     assert np.array_equal(flipped, np.asarray(Image.open(photo))[:, ::-1])
 
+    from core.errors import InvalidInputError
     from ops.convert import check_can_save
-    from ops.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="is a folder"):
         check_can_save(folder, has_alpha=False)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import InvalidInputError
+from core.image import ImageData
 from ops.composite import (
     BLEND_MODES,
     blend,
@@ -19,8 +21,6 @@ from ops.composite import (
     over,
     place_layer,
 )
-from ops.convert import ImageData
-from ops.errors import InvalidInputError
 
 
 def _img(rgb, alpha=None, **meta) -> ImageData:

@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ops.convert import ImageData, from_numpy, load_image, png_bytes, save_image, to_numpy, to_pil
-from ops.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import ImageData, from_numpy, to_numpy
+from ops.convert import load_image, png_bytes, save_image, to_pil
 
 
 def _rng_img(h=5, w=7, c=4, dtype=np.uint8, seed=0):

@@ -13,11 +13,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import models.convert_weights as cw
+from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models.adapters import ModuleUpscaler
+from models.catalog import get_spec
+from models.integrity import sha256_file
 from models.loaders import load_model
-from models.registry import PackageFile, get_spec
-from models.weights import sha256_file
-from ops.errors import WeightsIntegrityError, WeightsUnavailableError
+from models.registry import PackageFile
 
 CPU = torch.device("cpu")
 SPEC_ID = "realesrgan-x4plus.offline"

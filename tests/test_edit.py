@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from models.adapters import RESAMPLE_FILTERS
-from ops.convert import ImageData
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import ImageData
+from core.imaging import RESAMPLE_FILTERS
 from ops.edit import (
     OPS,
     Recipe,
@@ -25,7 +26,6 @@ from ops.edit import (
     resize,
     rotate,
 )
-from ops.errors import ImageTooLargeError, InvalidInputError
 
 
 def _img(h: int = 4, w: int = 6, alpha: bool = False, seed: int = 0, **meta) -> ImageData:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGanGenerator, EmojiGenerator, to_size
+from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGenerator, to_size
+from models.generators import EmojiGanGenerator
 from models.registry import Builtin, ModelSpec, Task
 from models.weights import ASSETS_DIR
 
@@ -25,7 +26,7 @@ def _adapter(module: EmojiGenerator, labels: tuple[str, ...], output_size: int) 
         description="d",
         license="MIT",
         source=Builtin(),
-        arch="ganvas-emoji-gan",
+        loader="ganvas-emoji-gan",
         labels=labels,
         truncation=True,
         output_size=output_size,
@@ -73,8 +74,8 @@ def test_premultiplied_resize_keeps_transparent_pixels_clean():
 
 
 def test_embedded_weights_load_through_the_registry():
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     spec = get_spec("emoji-gan")
     assert (ASSETS_DIR / spec.source.path).is_file()

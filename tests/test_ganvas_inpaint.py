@@ -106,8 +106,8 @@ def test_mask_custom_coverage_and_bad_input():
 )
 def test_embedded_weights_load_through_the_registry():
     from models.adapters import ModuleInpainter
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     spec = get_spec("ganvas-inpaint")
     model = load_model(spec, torch.device("cpu"), torch.float32)

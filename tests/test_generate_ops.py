@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+from core.errors import InvalidInputError
 from models.adapters import Generator
 from models.registry import Builtin, ModelSpec, Task
 from ops import generate as g
-from ops.errors import InvalidInputError
 
 
 class TinyGenerator(Generator):
@@ -36,7 +36,7 @@ def _tiny(labels: tuple[str, ...] = ("a", "b", "c"), truncation: bool = True) ->
         description="d",
         license="MIT",
         source=Builtin(),
-        arch="none",
+        loader="none",
         labels=labels,
         truncation=truncation,
         output_size=4,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import InvalidInputError
+from core.image import ImageData, to_numpy
 from models.adapters import Inpainter
 from models.registry import Builtin, ModelSpec, Task
-from ops.convert import ImageData, to_numpy
-from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint, prepare_mask
 
 FILL = 0.25
@@ -32,7 +32,7 @@ def fake(size_multiple: int = 1, min_size: int = 1) -> FakeInpainter:
         description="test double",
         license="n/a",
         source=Builtin(),
-        arch="fake",
+        loader="fake",
         size_multiple=size_multiple,
         min_size=min_size,
     )
@@ -243,8 +243,8 @@ def test_bad_parameters_raise():
 
 
 def test_telea_fills_a_gradient_hole_plausibly():
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     h, w = 48, 64
     ramp = torch.linspace(0, 1, w).view(1, 1, 1, w).expand(1, 3, h, w).contiguous()
@@ -261,8 +261,8 @@ def test_telea_fills_a_gradient_hole_plausibly():
 def test_shift_map_rebuilds_a_texture_that_telea_blurs():
     """A checkerboard with a hole: shift-map copies squares in from the rest of the board, so the hole keeps
     full contrast and nearly every pixel right; Telea's diffusion leaves grey in the middle."""
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     h, w, sq = 96, 128, 8
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
@@ -283,8 +283,8 @@ def test_shift_map_rebuilds_a_texture_that_telea_blurs():
 
 def test_shift_map_leaves_an_image_without_a_hole_alone():
     """Straight to the model (ops returns early on an empty mask): xphoto would crash the process."""
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     model = load_model(get_spec("shift-map"), torch.device("cpu"), torch.float32)
     img = noise_image(20, 16).rgb
@@ -295,9 +295,9 @@ def test_shift_map_without_opencv_contrib_says_how_to_fix_it(monkeypatch):
     """Another package's plain OpenCV build installed over the contrib one: a clear error, not a crash."""
     import cv2
 
+    from core.errors import WeightsUnavailableError
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
-    from ops.errors import WeightsUnavailableError
 
     monkeypatch.delattr(cv2, "xphoto")
     with pytest.raises(WeightsUnavailableError, match="opencv-contrib-python-headless"):
@@ -380,8 +380,8 @@ def test_the_hole_takes_its_transparency_from_the_surroundings():
 
 def test_auto_sends_textured_surroundings_to_the_patch_fill_and_the_rest_to_the_network():
     from models.adapters import AutoInpainter, surroundings_texture
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
 
     spec = get_spec("auto")
     cpu = torch.device("cpu")

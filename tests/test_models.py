@@ -9,9 +9,11 @@ import time
 import pytest
 import torch
 
-from models.registry import HubFile, Task, list_models
-from models.runtime import ModelCache, pick_device, pick_dtype
-from ops.errors import InvalidInputError, WeightsUnavailableError
+from core.errors import InvalidInputError, WeightsUnavailableError
+from models.catalog import list_models
+from models.devices import pick_device, pick_dtype
+from models.registry import Combined, HubFile, Task
+from models.runtime import ModelCache
 
 OFFLINE = [s for s in list_models() if not isinstance(s.source, HubFile)]
 HUB = [s for s in list_models() if isinstance(s.source, HubFile)]
@@ -26,6 +28,8 @@ def cache():
 def test_offline_model_runs(cache, spec):
     model = cache.get(spec.id)
     assert model.spec is spec
+    if not isinstance(spec.source, Combined):  # a combined model runs its parts' networks
+        assert model.param_count() == spec.param_count
     torch.manual_seed(0)
     if spec.task == Task.UPSCALE:
         # a smooth test card: real restoration models remove pure noise
@@ -72,7 +76,7 @@ def test_hub_model_offline_fails_fast_and_names_an_alternative(spec, hf_home, mo
 def test_cache_is_lru_and_keyed_by_device_and_dtype():
     loads = []
 
-    def loader(spec, device, dtype, alt):
+    def loader(spec, device, dtype, alt, parts):
         loads.append(spec.id)
         return object()
 
@@ -91,7 +95,7 @@ def test_cache_loads_once_under_concurrency():
 
     loads = []
 
-    def loader(spec, device, dtype, alt):
+    def loader(spec, device, dtype, alt, parts):
         time.sleep(0.05)
         loads.append(spec.id)
         return object()

@@ -6,6 +6,10 @@ import dataclasses
 
 import pytest
 
+from core.errors import UnknownModelError
+from models.catalog import default_for, get_spec, list_models
+from models.integrity import sha256_file
+from models.loaders import LOADERS
 from models.registry import (
     COMMIT_RE,
     ID_RE,
@@ -19,12 +23,8 @@ from models.registry import (
     PackageFile,
     Registry,
     Task,
-    default_for,
-    get_spec,
-    list_models,
 )
-from models.weights import ASSETS_DIR, sha256_file
-from ops.errors import UnknownModelError
+from models.weights import ASSETS_DIR
 
 SPECS = list_models()
 ALLOWED_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}
@@ -53,6 +53,9 @@ def test_spec_schema(spec: ModelSpec):
         assert len(set(spec.labels)) == len(spec.labels)
     src = spec.source
     assert isinstance(src, (Builtin, Combined, EmbeddedFile, HubFile, PackageFile))
+    assert spec.loader in LOADERS
+    # a network has a parameter count (checked against the loaded module by test_models); no weights, none
+    assert (spec.param_count > 0) == (not isinstance(src, (Builtin, Combined)))
     if isinstance(src, Combined):  # made of other entries of the same task, each offline
         parts = [get_spec(p) for p in src.parts]
         assert all(p.task == spec.task and not p.needs_download and p.id != spec.id for p in parts)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from models.registry import get_spec
+from models.catalog import get_spec
 from models.training.eval_sr import bicubic_up, make_lr, psnr_y, rgb_to_y, ssim_y
 from models.training.train_sr import (
     LinearUpscaler,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ops.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
 from ops.tiling import _axis_plan, auto_tile_size, is_oom_error, run_with_oom_backoff, tiled_apply
 
 

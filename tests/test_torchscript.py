@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from core.errors import WeightsIntegrityError
 from models.torchscript import lama_keys, state_dict_from_torchscript
-from ops.errors import WeightsIntegrityError
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -168,10 +168,10 @@ def test_traced_spandrel_lama_loads_back_into_spandrel(tmp_path, monkeypatch):
     assert isinstance(desc, MaskedImageModelDescriptor) and desc.architecture.id == "LaMa"
 
     # The registry's big-lama spec goes through the same path, and the pipeline runs it.
+    from core.image import ImageData
     from models import weights
+    from models.catalog import get_spec
     from models.loaders import load_model
-    from models.registry import get_spec
-    from ops.convert import ImageData
     from ops.inpaint import inpaint
 
     monkeypatch.setattr(weights, "resolve", lambda spec, alternative=None: tmp_path / "generator.pt")

@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from models.registry import Task, default_for
+from core.errors import InvalidInputError
+from models.catalog import default_for
+from models.registry import Task
 from models.runtime import ModelCache
-from ops.errors import InvalidInputError
 from ui.common import AppContext, spec_for
 
 
@@ -90,7 +91,7 @@ def test_each_model_dropdown_says_what_the_chosen_model_is_for():
     """Under every tab's model dropdown a note gives the chosen model's description and licence, and
     choosing another model changes it (the change handler, as the browser would call it)."""
     from app import build_demo
-    from models.registry import default_registry
+    from models.catalog import default_registry
     from ui.common import model_note
 
     reg = default_registry()
@@ -307,7 +308,8 @@ def _zlib_level_class(path) -> int:
 
 
 def test_large_results_are_saved_fast_and_losslessly(tmp_path):
-    from ops.convert import from_numpy, load_image
+    from core.image import from_numpy
+    from ops.convert import load_image
     from ui.common import FAST_PNG_PIXELS
 
     app = AppContext(cache=ModelCache(device=torch.device("cpu")), outdir=tmp_path)

@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch import nn
 
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import ImageData
 from models.adapters import ModuleUpscaler
+from models.catalog import get_spec
 from models.loaders import load_model
-from models.registry import Builtin, ModelSpec, Task, get_spec
-from ops.convert import ImageData
-from ops.errors import ImageTooLargeError, InvalidInputError
+from models.registry import Builtin, ModelSpec, Task
 from ops.upscale import target_size, upscale
 
 CPU = torch.device("cpu")
@@ -28,7 +29,7 @@ def _tiny_x2() -> ModuleUpscaler:
         description="test",
         license="n/a",
         source=Builtin(),
-        arch="test",
+        loader="test",
         scale=2,
     )
     return ModuleUpscaler(spec, CPU, torch.float32, net)
@@ -49,7 +50,7 @@ def _nearest_x2() -> ModuleUpscaler:
         description="test",
         license="n/a",
         source=Builtin(),
-        arch="test",
+        loader="test",
         scale=2,
     )
     return ModuleUpscaler(spec, CPU, torch.float32, _Nearest2x())
@@ -177,7 +178,7 @@ def test_lanczos_resample_is_pils_filter_plane_by_plane():
     import numpy as np
     from PIL import Image
 
-    from models.adapters import resample
+    from core.imaging import resample
 
     x = torch.rand(2, 4, 9, 13, generator=torch.Generator().manual_seed(3))
     out = resample(x, (20, 31), "lanczos")

@@ -10,9 +10,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models import weights
+from models.integrity import sha256_file
 from models.registry import EmbeddedFile, HubFile, ModelSpec, Task
-from ops.errors import WeightsIntegrityError, WeightsUnavailableError
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -104,7 +105,7 @@ def test_embedded_file_sha_mismatch(tmp_path, monkeypatch):
     p = tmp_path / "x.safetensors"
     p.write_bytes(_tensor_bytes(tmp_path))
     monkeypatch.setattr(weights, "ASSETS_DIR", tmp_path)
-    ok = EmbeddedFile(path="x.safetensors", sha256=weights.sha256_file(p))
+    ok = EmbeddedFile(path="x.safetensors", sha256=sha256_file(p))
     assert weights.embedded_path(ok, "x") == p
     with pytest.raises(WeightsIntegrityError):
         weights.embedded_path(replace(ok, sha256="0" * 64), "x")
@@ -138,7 +139,7 @@ def test_resolve_hub_spec_end_to_end(hf_home, tmp_path):
         description="d",
         license="MIT",
         source=_hub_file(sha),
-        arch="spandrel",
+        loader="spandrel",
         scale=2,
     )
     assert weights.resolve(spec).name == "w.safetensors"

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.registry import Task, default_for
+from models.catalog import default_for
+from models.registry import Task
 
 pytestmark = pytest.mark.slow
 

@@ -19,10 +19,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from core.errors import GanvasError, InvalidInputError
+from core.image import ImageData, from_numpy
 from models.registry import ModelSpec, Registry, Task
 from models.runtime import ModelCache
-from ops.convert import ImageData, animation_note, from_numpy, load_image, save_image
-from ops.errors import GanvasError, InvalidInputError
+from ops.convert import animation_note, load_image, save_image
 
 log = logging.getLogger("ganvas")
 

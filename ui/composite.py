@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
+from core.errors import InvalidInputError
+from core.numbers import whole_number
 from ops.composite import (
     BLEND_MODES,
     centred_at,
@@ -16,7 +18,6 @@ from ops.composite import (
     misses_canvas,
     placed_size,
 )
-from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, example, friendly, image_input, read_image, read_optional, result_stem
 
 MODES = ("alpha", "seamless", "depth")

@@ -9,11 +9,12 @@ import gradio as gr
 import numpy as np
 import torch
 
-from models.adapters import RESAMPLE_FILTERS
+from core.errors import InvalidInputError
+from core.image import ImageData
+from core.imaging import RESAMPLE_FILTERS
+from core.numbers import whole_number
 from models.registry import Task
-from ops.convert import ImageData
 from ops.edit import Recipe, mask_to_b64png, transparent_mask
-from ops.errors import InvalidInputError, whole_number
 from ops.inpaint import inpaint
 from ui.common import (
     AppContext,

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.errors import InvalidInputError
+from core.numbers import whole_number
 from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
-from ops.errors import InvalidInputError, whole_number
 from ui.common import AppContext, friendly, model_picker, on_gpu, spec_for
 
 #: ZeroGPU: the longest a generate call holds the GPU (BigGAN-deep's 16 images or 64 frames take seconds)

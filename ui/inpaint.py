@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
+from core.errors import InvalidInputError
+from core.image import ImageData, from_numpy
 from models.registry import Task
-from ops.convert import ImageData, from_numpy
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
-from ops.errors import InvalidInputError
 from ops.inpaint import STRATEGIES, inpaint
 from ui.common import (
     AppContext,

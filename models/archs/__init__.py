@@ -1,7 +1,1 @@
-"""Architectures we own. Importing this package registers their loader families."""
-
-from models.archs import (
-    biggan_deep,  # noqa: F401
-    emoji_gan,  # noqa: F401
-    ganvas_inpaint,  # noqa: F401
-)
+"""Networks we own: each file holds a network and its build, nothing about loading or the app."""

@@ -14,14 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import weights
-from models.adapters import Generator
-from models.loaders import loader
-from models.registry import ModelSpec
-from ops.errors import InvalidInputError, WeightsIntegrityError
-
-#: Samples per forward pass inside :meth:`BigGanDeepGenerator.synthesize` (bounds peak memory).
-SYNTH_CHUNK = 8
+from core.errors import InvalidInputError
 
 
 class _SpectralNormed(nn.Module):
@@ -269,51 +262,6 @@ class BigGANDeep(nn.Module):
         return self.generator(cond, truncation)
 
 
-class BigGanDeepGenerator(Generator):
-    """Adapter: latents and class vectors in, RGBA (N,4,S,S) float32 CPU in [0,1] out (alpha 1)."""
-
-    @property
-    def z_dim(self) -> int:
-        return self.module.z_dim
-
-    @torch.inference_mode()
-    def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        """Images for latents (N, z_dim) and class vectors (N, num_classes) at ``truncation`` in (0, 1]."""
-        t = float(truncation)
-        if not 0.0 < t <= 1.0:
-            raise InvalidInputError("Truncation must be above 0 and at most 1.")
-        n_classes = self.module.num_classes
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise InvalidInputError(f"Latents must have {self.z_dim} values each.")
-        if class_vectors.shape != (z.shape[0], n_classes):
-            raise InvalidInputError(f"Give one class vector of {n_classes} values per latent.")
-        size = self.module.output_dim
-        if z.shape[0] == 0:
-            return torch.zeros(0, 4, size, size)
-        outs = []
-        for zc, cc in zip(z.split(SYNTH_CHUNK), class_vectors.split(SYNTH_CHUNK), strict=True):
-            y = self.module(self._to_model(zc), self._to_model(cc), t)
-            outs.append(self._from_model((y.float() + 1) / 2))
-        rgb = torch.cat(outs)
-        return torch.cat((rgb, torch.ones_like(rgb[:, :1])), dim=1)
-
-
-@loader("biggan-deep")
-def load_biggan_deep(
-    spec: ModelSpec, device: torch.device, dtype: torch.dtype, alternative: str | None = None
-) -> BigGanDeepGenerator:
-    """Fetch and verify the weights, build BigGAN-deep from ``spec.params``, load strictly, wrap."""
-    path = weights.resolve(spec, alternative)
-    state = weights.load_state_dict(path)
-    with torch.device("meta"):  # the real tensors come from the file: skip random init
-        module = BigGANDeep(**spec.params)
-    try:
-        module.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:
-        raise WeightsIntegrityError(
-            f"The weights file for {spec.title} does not have the BigGAN-deep layout this model expects."
-        ) from exc
-    if device.type == "cpu":
-        dtype = torch.float32
-    module.eval().requires_grad_(False).to(device=device, dtype=dtype)
-    return BigGanDeepGenerator(spec, device, dtype, module)
+def build(params: dict) -> BigGANDeep:
+    """The network for a spec's ``params`` (the Hub file's ``config.json``)."""
+    return BigGANDeep(**params)

@@ -12,9 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models import weights
-from models.adapters import Generator
-from models.loaders import loader
+from core import imaging
 
 DEFAULT_CONFIG = {
     "z_dim": 64,
@@ -63,15 +61,13 @@ class UpBlock(nn.Module):
 
 
 def premultiply(rgba: torch.Tensor) -> torch.Tensor:
-    return torch.cat([rgba[:, :3] * rgba[:, 3:4], rgba[:, 3:4]], 1)
+    """Straight RGBA -> premultiplied RGBA."""
+    return imaging.premultiply(rgba[:, :3], rgba[:, 3:4])
 
 
 def unpremultiply(pre: torch.Tensor) -> torch.Tensor:
-    """Premultiplied RGBA in [0, 1] -> straight RGBA (colour 0 where fully transparent)."""
-    pre = pre.clamp(0, 1)
-    alpha = pre[:, 3:4]
-    rgb = torch.where(alpha > 1e-4, pre[:, :3] / alpha.clamp_min(1e-4), torch.zeros_like(pre[:, :3]))
-    return torch.cat([rgb.clamp(0, 1), alpha], 1)
+    """Premultiplied RGBA -> straight RGBA; colour 0 where alpha is at most 1e-4 (too faint to divide by)."""
+    return torch.cat(imaging.unpremultiply(pre.clamp(0, 1), threshold=1e-4), 1)
 
 
 class StickerUpsampler(nn.Module):
@@ -262,45 +258,6 @@ def subclass_quantile(z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
     return ((normal.cdf(x) - lo) / (hi - lo)).clamp(0, 1 - 1e-6)
 
 
-class EmojiGanGenerator(Generator):
-    """The adapter the app uses: seeds/labels in, 64x64 RGBA stickers out."""
-
-    @property
-    def z_dim(self) -> int:
-        return self.module.z_dim
-
-    @torch.inference_mode()
-    def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        z = z.to(self.device, self.dtype)
-        cv = class_vectors.to(self.device, self.dtype)
-        m = self.module
-        if not m.num_subclasses:
-            out = m(z, cv)
-        else:
-            # labels are the classes, then (optionally) the subclasses: a class draws one of its subclasses
-            # per seed, a subclass label fixes it (and its class)
-            classes, subs = cv[:, : m.num_classes], cv[:, m.num_classes :]
-            picked = m.subclass_vectors(classes, subclass_quantile(z, truncation))
-            if subs.shape[1]:
-                classes = classes + subs @ F.one_hot(m.sub_group, m.num_classes).to(cv.dtype)
-                picked = picked + subs
-            out = m(z, classes, picked)
-        size = self.spec.output_size or out.shape[-1]
-        if m.upsampler is not None and size >= 2 * out.shape[-1]:
-            out = m.upsampler(out)
-        return to_size(out.float().cpu(), size)
-
-
-@loader("ganvas-emoji-gan")
-def load_emoji_gan(spec, device, dtype, alternative):
-    """Build the generator from the spec's config and load the embedded EMA weights."""
-    path = weights.resolve(spec, alternative)
-    module = EmojiGenerator(**spec.params)
-    module.load_state_dict(weights.load_state_dict(path), strict=True)
-    module.eval().to(device)
-    return EmojiGanGenerator(
-        spec,
-        device,
-        torch.float32 if device.type == "cpu" else dtype,
-        module.to(dtype=torch.float32 if device.type == "cpu" else dtype),
-    )
+def build(params: dict) -> EmojiGenerator:
+    """The generator for a spec's ``params`` (its constructor's arguments)."""
+    return EmojiGenerator(**params)

@@ -14,10 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import weights
-from models.adapters import ModuleInpainter
-from models.loaders import loader
-
 DEFAULT_PARAMS: dict = {"channels": [24, 48, 96, 128], "blocks": 4, "base": "pushpull"}
 BASES = ("pushpull", "telea")
 
@@ -137,15 +133,3 @@ def build(params: dict | None = None) -> GanvasInpaintNet:
     """The network for a spec's ``params`` (architecture config only)."""
     p = {**DEFAULT_PARAMS, **(params or {})}
     return GanvasInpaintNet(channels=tuple(p["channels"]), blocks=int(p["blocks"]), base=str(p["base"]))
-
-
-@loader("ganvas-inpaint")
-def _load(spec, device, dtype, alternative):
-    path = weights.resolve(spec, alternative)
-    sd = weights.load_state_dict(path)
-    module = build(spec.params)
-    module.load_state_dict(sd, strict=True)
-    module.eval().to(device)
-    if dtype != torch.float32:
-        module.to(dtype)
-    return ModuleInpainter(spec, device, dtype, module)

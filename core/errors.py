@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 
 class GanvasError(Exception):
     """Base class: the message is written for a person, not a programmer."""
@@ -30,18 +28,3 @@ class WeightsUnavailableError(GanvasError):
 
 class WeightsIntegrityError(GanvasError):
     """A weights file does not match its recorded sha256."""
-
-
-def whole_number(value, name: str, lo: int | None = None, hi: int | None = None) -> int:
-    """``value`` (a number field's int, float or text) as an int, within [lo, hi] when given; an empty,
-    fractional or out-of-range value is an :class:`InvalidInputError` that names the field."""
-    wanted = f"a whole number from {lo} to {hi}" if lo is not None and hi is not None else "a whole number"
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidInputError(f"{name} is empty: enter {wanted}.")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = math.nan
-    if not (math.isfinite(v) and v == int(v) and (lo is None or v >= lo) and (hi is None or v <= hi)):
-        raise InvalidInputError(f"{name} must be {wanted} (got {value!r}).")
-    return int(v)
