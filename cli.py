@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from models.registry import Task  # the registry module is torch-free: --help stays quick
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
@@ -90,7 +92,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     reg = default_registry()
     specs = reg.list(args.task)
-    defaults = {t: (reg.default_for(t).id if reg.default_for(t) else None) for t in ("generate", "inpaint", "upscale")}
+    defaults = {t.value: (reg.default_for(t).id if reg.default_for(t) else None) for t in Task}
     rows = [
         {
             "id": s.id,
@@ -341,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     m = sub.add_parser("models", help="list the registered models")
-    m.add_argument("--task", choices=["generate", "inpaint", "upscale"], help="only the models for this task")
+    m.add_argument("--task", choices=[t.value for t in Task], help="only the models for this task")
     m.add_argument(
         "--json",
         action="store_true",

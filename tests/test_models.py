@@ -24,6 +24,48 @@ def cache():
     return ModelCache(device="cpu", max_models=2)
 
 
+def _check_upscaler(model, spec):
+    # a smooth test card: real restoration models remove pure noise
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 3, 4), size=(12, 16), mode="bilinear")
+    if spec.scale == 0:
+        y = model.resize(x, (30, 40))
+        assert y.shape == (1, 3, 30, 40)
+    else:
+        y = model(x)
+        assert y.shape == (1, 3, 12 * spec.scale, 16 * spec.scale)
+        # a real upscaler preserves the low frequencies of its input
+        down = torch.nn.functional.interpolate(y, size=(12, 16), mode="area")
+        assert float((down - x).abs().mean()) < 0.15
+
+
+def _check_inpainter(model, spec):
+    size = max(32, spec.size_multiple * 4)
+    x = torch.linspace(0, 1, size).view(1, 1, 1, size).expand(1, 3, size, size).contiguous()
+    m = torch.zeros(1, 1, size, size)
+    m[..., size // 4 : size // 2, size // 4 : size // 2] = 1
+    y = model(x, m)
+    assert y.shape == x.shape
+    assert float((y - x)[m.expand_as(x) > 0].abs().mean()) < 0.2  # fills a ramp with something ramp-like
+
+
+def _check_generator(model, spec):
+    imgs = model.generate([1, 2], [0, len(spec.labels) - 1] if spec.labels else None)
+    assert imgs.shape == (2, 4, spec.output_size, spec.output_size)
+    assert float(imgs.min()) >= 0 and float(imgs.max()) <= 1
+    # same seed and label, alone or in a batch: the same image (batch size changes only float rounding,
+    # here up to 2e-4; 1e-3 is a quarter of one 8-bit level)
+    torch.testing.assert_close(imgs[:1], model.generate([1], [0] if spec.labels else None), atol=1e-3, rtol=0)
+    assert not torch.allclose(imgs[0], imgs[1], atol=1e-3)  # another seed, another image
+
+
+#: How a model of each task is checked: a new task fails here until it has its check.
+CHECKS = {Task.UPSCALE: _check_upscaler, Task.INPAINT: _check_inpainter, Task.GENERATE: _check_generator}
+
+
+def test_every_task_has_a_check():
+    assert set(CHECKS) == set(Task)
+
+
 @pytest.mark.parametrize("spec", OFFLINE, ids=lambda s: s.id)
 def test_offline_model_runs(cache, spec):
     model = cache.get(spec.id)
@@ -31,34 +73,7 @@ def test_offline_model_runs(cache, spec):
     if not isinstance(spec.source, Combined):  # a combined model runs its parts' networks
         assert model.param_count() == spec.param_count
     torch.manual_seed(0)
-    if spec.task == Task.UPSCALE:
-        # a smooth test card: real restoration models remove pure noise
-        x = torch.nn.functional.interpolate(torch.rand(1, 3, 3, 4), size=(12, 16), mode="bilinear")
-        if spec.scale == 0:
-            y = model.resize(x, (30, 40))
-            assert y.shape == (1, 3, 30, 40)
-        else:
-            y = model(x)
-            assert y.shape == (1, 3, 12 * spec.scale, 16 * spec.scale)
-            # a real upscaler preserves the low frequencies of its input
-            down = torch.nn.functional.interpolate(y, size=(12, 16), mode="area")
-            assert float((down - x).abs().mean()) < 0.15
-    elif spec.task == Task.INPAINT:
-        size = max(32, spec.size_multiple * 4)
-        x = torch.linspace(0, 1, size).view(1, 1, 1, size).expand(1, 3, size, size).contiguous()
-        m = torch.zeros(1, 1, size, size)
-        m[..., size // 4 : size // 2, size // 4 : size // 2] = 1
-        y = model(x, m)
-        assert y.shape == x.shape
-        assert float((y - x)[m.expand_as(x) > 0].abs().mean()) < 0.2  # fills a ramp with something ramp-like
-    else:
-        imgs = model.generate([1, 2], [0, len(spec.labels) - 1] if spec.labels else None)
-        assert imgs.shape == (2, 4, spec.output_size, spec.output_size)
-        assert float(imgs.min()) >= 0 and float(imgs.max()) <= 1
-        # same seed and label, alone or in a batch: the same image (batch size changes only float rounding,
-        # here up to 2e-4; 1e-3 is a quarter of one 8-bit level)
-        torch.testing.assert_close(imgs[:1], model.generate([1], [0] if spec.labels else None), atol=1e-3, rtol=0)
-        assert not torch.allclose(imgs[0], imgs[1], atol=1e-3)  # another seed, another image
+    CHECKS[spec.task](model, spec)
 
 
 @pytest.mark.parametrize("spec", HUB, ids=lambda s: s.id)
