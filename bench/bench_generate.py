@@ -1,6 +1,6 @@
 """Benchmark the Ganvas emoji GAN: FID-Lite0, conditioning accuracy, CPU speed, a sample grid.
 
-Run ``python bench/bench_generate.py`` (after ``python -m models.training.emoji_data --out data/emoji``)
+Run ``python bench/bench_generate.py`` (after ``python -m training.emoji_data --out data/emoji``)
 with ``--weights assets/emoji-gan.safetensors`` (default) or ``--ckpt runs/gan/last.pt`` (its EMA
 generator). It measures:
 

@@ -1,9 +1,9 @@
 """Benchmark the inpainting models that run offline: quality on held-out photos, speed, memory.
 
-Run ``python bench/bench_inpaint.py`` (after ``python -m models.training.photos --out data/photos``).
+Run ``python bench/bench_inpaint.py`` (after ``python -m training.photos --out data/photos``).
 Each model runs in a fresh subprocess (so ``ru_maxrss`` is that model's peak alone) that:
 
-* fills the fixed validation set of ``models/training/train_inpaint.validation_set`` (2 crops of
+* fills the fixed validation set of ``training/train_inpaint.validation_set`` (2 crops of
   512x512 per validation photo, photos brought to a 768 px short side, masks from
   ``random_mask`` with a fixed seed) through ``ops.inpaint.inpaint(strategy="original")`` on the
   8-bit input, and scores PSNR inside the hole, SSIM on the whole crop and SSIM inside the hole;
@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from models.training.masks import random_mask  # noqa: E402
-from models.training.train_inpaint import hole_psnr, load_photo, photo_paths, validation_set  # noqa: E402
+from training.masks import random_mask  # noqa: E402
+from training.train_inpaint import hole_psnr, load_photo, photo_paths, validation_set  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "inpaint.md"
 MODELS = ("ganvas-inpaint", "telea", "navier-stokes", "shift-map", "auto")

@@ -1,10 +1,10 @@
 """Benchmark every upscaler in the registry that is available here: quality, speed, memory.
 
-Run ``python bench/bench_upscale.py`` (after ``python -m models.training.photos``). For each
+Run ``python bench/bench_upscale.py`` (after ``python -m training.photos``). For each
 upscale model it starts a fresh subprocess (so peak memory is that model's alone) that:
 
 * scores PSNR-Y / SSIM-Y (4 px border) at x2 and x4 on the held-out photos with the protocol of
-  ``models/training/eval_sr.py`` (centre crops, bicubic-downscaled 8-bit LR), each row against
+  ``training/eval_sr.py`` (centre crops, bicubic-downscaled 8-bit LR), each row against
   bicubic on the same crops; models of another native factor go through ``ops.upscale.upscale``;
 * times ``ops.upscale.upscale`` on a 512x512 input at the model's native factor (x4 for
   resamplers), after a small warm-up; models flagged ``slow_on_cpu`` use a 128x128 input and
@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 from models.catalog import get_spec, list_models
 from models.registry import Task
-from models.training.eval_sr import (  # noqa: E402
+from training.eval_sr import (  # noqa: E402
     bicubic_up,
     center_crop,
     load_rgb,
@@ -60,7 +60,7 @@ def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
 
 def compact_flops_per_pixel(module: torch.nn.Module) -> float | None:
     """FLOPs per output pixel of a spandrel Compact network (convolutions only), else None."""
-    from models.training.train_sr import flops_per_output_pixel
+    from training.train_sr import flops_per_output_pixel
 
     inner = getattr(module, "model", module)
     if type(inner).__name__ != "SRVGGNetCompact":

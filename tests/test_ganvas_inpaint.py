@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from models.archs.ganvas_inpaint import GanvasInpaintNet, build, push_pull_fill
-from models.training.masks import MAX_COVERAGE, MIN_COVERAGE, random_mask
 from models.weights import ASSETS_DIR
+from training.masks import MAX_COVERAGE, MIN_COVERAGE, random_mask
 
 BASES = ("pushpull", "telea")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.training.projected import ProjectedDiscriminator
+from training.projected import ProjectedDiscriminator
 
 CHANNELS = (8, 12, 16, 20)
 
@@ -98,7 +98,7 @@ def test_checkpoints_hold_the_heads_and_the_fixed_parts_rebuild_from_the_seed():
 
 
 def test_features_stay_in_eval_mode():
-    from models.training.projected import Lite1Features
+    from training.projected import Lite1Features
 
     backbone = nn.Sequential(nn.BatchNorm2d(3))
     feats = Lite1Features(backbone)
@@ -113,7 +113,7 @@ def test_an_exported_generator_warm_starts_training_with_the_same_function():
     from pathlib import Path
 
     from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator
-    from models.training.train_gan import exported_generator_state
+    from training.train_gan import exported_generator_state
 
     path = Path(__file__).resolve().parent.parent / "assets" / "emoji-gan.safetensors"
     g = EmojiGenerator(**DEFAULT_CONFIG).eval()
@@ -133,7 +133,7 @@ def test_an_exported_generator_warm_starts_training_with_the_same_function():
 
 
 def test_a_class_head_joins_a_running_projected_discriminator_without_changing_its_scores():
-    from models.training.train_gan import _names, remap_optimizer, warm_start
+    from training.train_gan import _names, remap_optimizer, warm_start
 
     plain = make_d(0)
     opt_plain = torch.optim.Adam(plain.trained_parts().parameters())

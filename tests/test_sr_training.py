@@ -10,8 +10,9 @@ import torch
 from safetensors import safe_open
 
 from models.catalog import get_spec
-from models.training.eval_sr import bicubic_up, make_lr, psnr_y, rgb_to_y, ssim_y
-from models.training.train_sr import (
+from models.weights import ASSETS_DIR
+from training.eval_sr import bicubic_up, make_lr, psnr_y, rgb_to_y, ssim_y
+from training.train_sr import (
     LinearUpscaler,
     augment,
     build_model,
@@ -22,7 +23,6 @@ from models.training.train_sr import (
     sample_patches,
     train_step,
 )
-from models.weights import ASSETS_DIR
 
 
 @pytest.mark.parametrize("model_id,scale", [("ganvas-sr-x2", 2), ("ganvas-sr-x4", 4)])

@@ -1,8 +1,8 @@
 """Train the emoji GAN's 2x sticker upsampler (32 -> 64 px RGBA) on the rendered Noto emoji.
 
-    python -m models.training.emoji_data --out data/emoji
-    python -m models.training.train_emoji_upsampler --data data/emoji --out runs/emoji-up --minutes 20
-    python -m models.training.train_gan --out runs/gan --export assets/emoji-gan.safetensors \\
+    python -m training.emoji_data --out data/emoji
+    python -m training.train_emoji_upsampler --data data/emoji --out runs/emoji-up --minutes 20
+    python -m training.train_gan --out runs/gan --export assets/emoji-gan.safetensors \\
         --upsampler runs/emoji-up/upsampler.safetensors
 
 Pairs are the train split's 64 px emoji and the same emoji brought to 32 px exactly as the GAN's
@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import save_file
 
 from models.archs.emoji_gan import StickerUpsampler, premultiply, to_size
-from models.training.train_gan import load_split
+from training.train_gan import load_split
 
 log = logging.getLogger("train_emoji_upsampler")
 

@@ -1,8 +1,8 @@
 """Train the Ganvas emoji GAN (class-conditional, RGBA) on the rendered Noto emoji.
 
-    python -m models.training.emoji_data --out data/emoji
-    python -m models.training.train_gan --data data/emoji --out runs/gan --minutes 45 --threads 2
-    python -m models.training.train_gan --out runs/gan --export assets/emoji-gan.safetensors
+    python -m training.emoji_data --out data/emoji
+    python -m training.train_gan --data data/emoji --out runs/gan --minutes 45 --threads 2
+    python -m training.train_gan --out runs/gan --export assets/emoji-gan.safetensors
 
 Hinge loss, spectral-norm projection discriminator, DiffAugment (translation, cutout, colour)
 on real and fake alike, Adam (0, 0.999), EMA of the generator (what ships). Checkpoints every
@@ -11,7 +11,7 @@ few minutes; ``--resume`` continues from the last one. Trains on the train split
 ``--widen C0,C1,...`` grows a run's generator to more channels without changing its output (new
 channels start with zero outgoing weights), so a larger generator can take over a trained one.
 ``--projected PX`` swaps the pixel discriminator for one in the features of frozen EfficientNet-Lite1
-(``models/training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
+(``training/projected.py``); ``--init-g FILE`` starts the generator from an exported file,
 so a new discriminator can take over a trained generator. With ``--subclasses`` as well, generator and
 projected discriminator are conditioned on the 99 Unicode subgroups too (the generator's subgroup embedding
 starts at zero, so an exported class-only file starts such a run unchanged), and the class head tells
@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGenerator, to_size
-from models.training.projected import ProjectedDiscriminator
+from training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")
 # a run's conditioning choice (saved with it): subgroups, single emoji or (group, art style) pairs, and how
@@ -74,7 +74,7 @@ def load_split(
     keep = d["held_out"].bool() if held_out else ~d["held_out"].bool()
     imgs = d["images"][keep].float() / 255.0
     if "sublabels" not in d:
-        raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m models.training.emoji_data")
+        raise SystemExit(f"{data_dir} predates subgroup labels: rebuild it with python -m training.emoji_data")
     if styles:
         style = d["styles"].long() if "styles" in d else torch.zeros_like(d["labels"])
         n_styles = int(style.max()) + 1

@@ -1,6 +1,6 @@
 """A GAN over the codes of the emoji decoder (the card's segment 17, an experiment; nothing here ships).
 
-    python -m models.training.train_code_gan --decoder out/emoji-gan-anchor0.safetensors --out runs/codegan \
+    python -m training.train_code_gan --decoder out/emoji-gan-anchor0.safetensors --out runs/codegan \
         --grid runs/codegan/grid.png
 
 ``train_gan --instances --anchor-only`` (segment 16) trains the emoji generator as a decoder: every train

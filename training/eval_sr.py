@@ -8,7 +8,7 @@ rounded to 8 bits; bicubic baseline = the app's bicubic upscaling of that LR
 sharper plain bicubic (a=-0.75) as a stricter reference.
 Metrics on ITU-R BT.601 luma Y (16-235 scale) after cropping ``border`` (default 4) px on every side.
 
-Run ``python -m models.training.eval_sr --weights runs/sr4/final.safetensors --scale 4
+Run ``python -m training.eval_sr --weights runs/sr4/final.safetensors --scale 4
 --json runs/sr4/eval.json --grid assets/sr-compact-x4-grid.png``.
 """
 

@@ -1,11 +1,11 @@
 """Train a small Compact (SRVGGNetCompact) super-resolution model on the Debian photographs.
 
-Run ``python -m models.training.train_sr --scale 4 --minutes 60 --out runs/sr4 --threads 1``
-after ``python -m models.training.photos --out data/photos``. Ground-truth patches are cut from the
+Run ``python -m training.train_sr --scale 4 --minutes 60 --out runs/sr4 --threads 1``
+after ``python -m training.photos --out data/photos``. Ground-truth patches are cut from the
 training photos (never the held-out ones), sampled in proportion to their gradient energy because
 wallpapers have large out-of-focus areas, and cached as uint8 in ``data/``. Each step flips/rotates
 them, makes the LR input with the same bicubic degradation as the evaluation
-(:func:`models.training.eval_sr.make_lr`) and takes an Adam step on the L1 loss; the learning rate
+(:func:`training.eval_sr.make_lr`) and takes an Adam step on the L1 loss; the learning rate
 follows a cosine over the wall-clock budget. ``--resume`` continues from ``<out>/last.pt``.
 The result is ``<out>/final.safetensors``: spandrel's Compact keys, fp32, with metadata.
 """
@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from spandrel.architectures.Compact import Compact
 
-from models.training.eval_sr import bicubic_up, center_crop, load_rgb, make_lr, psnr_y, val_photos
+from training.eval_sr import bicubic_up, center_crop, load_rgb, make_lr, psnr_y, val_photos
 
 CHECKPOINT_SECONDS = 300
 VAL_SECONDS = 300

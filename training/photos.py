@@ -1,6 +1,6 @@
 """Fetch the Debian training photographs for super-resolution and split them by photo.
 
-Run ``python -m models.training.photos --out data/photos``. It downloads the seven Debian
+Run ``python -m training.photos --out data/photos``. It downloads the seven Debian
 packages named in ``photos-train.json`` with ``apt-get download`` (no install), unpacks them with
 ``dpkg -x``, copies each listed photo, checks its sha256 (mismatches are skipped and reported) and
 writes ``manifest.json`` with package, licence and split ("train" or "val") for every photo.

@@ -1,10 +1,10 @@
 """Train the embedded Ganvas inpainting network on the Debian photos, on a CPU, within a time budget.
 
-    python -m models.training.train_inpaint --photos data/photos --minutes 50 --threads 1 \
+    python -m training.train_inpaint --photos data/photos --minutes 50 --threads 1 \
         --ckpt data/inpaint_ckpt/last.pt --export assets/ganvas-inpaint.safetensors [--resume]
 
 Crops are drawn from the "train" split of ``manifest.json`` (weighted by gradient energy, since
-wallpapers have large blurry areas), holes from :func:`models.training.masks.random_mask`.
+wallpapers have large blurry areas), holes from :func:`training.masks.random_mask`.
 The loss is L1 inside (weighted more) and outside the hole plus an L1 on image gradients inside.
 """
 
@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from models.archs.ganvas_inpaint import BASES, DEFAULT_PARAMS, GanvasInpaintNet, build
-from models.training.masks import random_mask
+from training.masks import random_mask
 
 log = logging.getLogger("train_inpaint")
 

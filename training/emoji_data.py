@@ -1,6 +1,6 @@
 """Render Noto Color Emoji to 64x64 RGBA tensors labelled by Unicode emoji group (GAN training data).
 
-Run ``python -m models.training.emoji_data --out data/emoji``; it writes ``emoji64.safetensors``
+Run ``python -m training.emoji_data --out data/emoji``; it writes ``emoji64.safetensors``
 (uint8 images (N,4,64,64), int64 group labels and subgroup labels, uint8 held-out flags, uint8 art
 styles) and ``index.json`` (the groups, the subgroups, the styles and one entry per emoji). Needs Debian
 ``fonts-noto-color-emoji``, ``unicode-data`` and ``libfribidi0`` (raqm layout).
