@@ -1,4 +1,4 @@
-"""The embedded inpainting network, its push-pull fill, its mask generator and its registry entry."""
+"""The embedded inpainting network, its push-pull fill and its registry entry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 
 from models.archs.ganvas_inpaint import GanvasInpaintNet, build, push_pull_fill
 from models.weights import ASSETS_DIR
-from training.masks import MAX_COVERAGE, MIN_COVERAGE, random_mask
 
 BASES = ("pushpull", "telea")
 
@@ -79,25 +78,6 @@ def test_push_pull_keeps_valid_pixels_and_fills_a_constant_hole_exactly():
     # the fill of a horizontal ramp increases from left to right across the hole
     row = out[0, 0, 17, 10:40]
     assert float(row[-1] - row[0]) > 0.3
-
-
-def test_mask_coverage_and_determinism():
-    for seed in range(50):
-        m = random_mask(96, 128, np.random.default_rng(seed))
-        assert m.dtype == bool and m.shape == (96, 128)
-        assert MIN_COVERAGE <= m.mean() <= MAX_COVERAGE
-        assert np.array_equal(m, random_mask(96, 128, np.random.default_rng(seed)))
-    rng1, rng2 = np.random.default_rng(1), np.random.default_rng(2)
-    assert not np.array_equal(random_mask(64, 64, rng1), random_mask(64, 64, rng2))
-
-
-def test_mask_custom_coverage_and_bad_input():
-    m = random_mask(200, 300, np.random.default_rng(3), coverage=(0.05, 0.06))
-    assert 0.05 <= m.mean() <= 0.06
-    tiny = random_mask(4, 4, np.random.default_rng(0))
-    assert MIN_COVERAGE <= tiny.mean() <= MAX_COVERAGE
-    with pytest.raises(ValueError):
-        random_mask(10, 10, np.random.default_rng(0), coverage=(0.6, 0.2))
 
 
 @pytest.mark.skipif(

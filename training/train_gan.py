@@ -52,7 +52,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiDiscriminator, EmojiGenerator, to_size
+from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator, to_size
+from training.discriminators import EmojiDiscriminator
 from training.projected import ProjectedDiscriminator
 
 log = logging.getLogger("train_gan")

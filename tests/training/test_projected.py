@@ -8,6 +8,8 @@ import torch.nn as nn
 
 from training.projected import ProjectedDiscriminator
 
+pytestmark = pytest.mark.training
+
 CHANNELS = (8, 12, 16, 20)
 
 
@@ -110,12 +112,11 @@ def test_features_stay_in_eval_mode():
 
 
 def test_an_exported_generator_warm_starts_training_with_the_same_function():
-    from pathlib import Path
-
     from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator
+    from models.weights import ASSETS_DIR
     from training.train_gan import exported_generator_state
 
-    path = Path(__file__).resolve().parent.parent / "assets" / "emoji-gan.safetensors"
+    path = ASSETS_DIR / "emoji-gan.safetensors"
     g = EmojiGenerator(**DEFAULT_CONFIG).eval()
     g.load_state_dict(exported_generator_state(path))  # strict: every GAN weight, no upsampler
     import json

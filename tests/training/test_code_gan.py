@@ -12,6 +12,8 @@ from safetensors.torch import save_file
 from models.archs.emoji_gan import EmojiGenerator
 from training.train_code_gan import code_metrics, decode, decoder_codes, main
 
+pytestmark = pytest.mark.training
+
 
 def test_code_metrics_tell_copies_collapse_and_misses_apart():
     torch.manual_seed(0)

@@ -21,6 +21,8 @@ from training.emoji_data import (
     twemoji_root,
 )
 
+pytestmark = pytest.mark.training
+
 
 @pytest.mark.skipif(not EMOJI_TEST_PATH.is_file(), reason="Debian unicode-data is not installed")
 def test_parse_keeps_nine_groups_without_skin_tones():
