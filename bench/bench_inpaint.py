@@ -3,7 +3,7 @@
 Run ``python bench/bench_inpaint.py`` (after ``python -m training.photos --out data/photos``).
 Each model runs in a fresh subprocess (so ``ru_maxrss`` is that model's peak alone) that:
 
-* fills the fixed validation set of ``training/train_inpaint.validation_set`` (2 crops of
+* fills the fixed validation set of ``training/evaluation.validation_set`` (2 crops of
   512x512 per validation photo, photos brought to a 768 px short side, masks from
   ``random_mask`` with a fixed seed) through ``ops.inpaint.inpaint(strategy="original")`` on the
   8-bit input, and scores PSNR inside the hole, SSIM on the whole crop and SSIM inside the hole;
@@ -32,10 +32,17 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
+from training.evaluation import (  # noqa: E402
+    block_outputs,
+    hole_psnr,
+    imagenet_input,
+    load_efficientnet_lite,
+    load_photo,
+    photo_paths,
+    validation_set,
+)
 from training.masks import random_mask  # noqa: E402
-from training.train_inpaint import hole_psnr, load_photo, photo_paths, validation_set  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "inpaint.md"
 MODELS = ("ganvas-inpaint", "telea", "navier-stokes", "shift-map", "auto")
@@ -92,6 +99,8 @@ def object_holes(photos: Path) -> list[tuple[np.ndarray, np.ndarray, bool]]:
 
 
 _LITE0: list = []
+#: EfficientNet-Lite0 blocks whose outputs the feature distance compares
+LITE0_TAPS = (1, 3, 5, 8, 11)
 
 
 def feature_distance(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -101,27 +110,14 @@ def feature_distance(a: np.ndarray, b: np.ndarray) -> float | None:
     None when the bench requirements (requirements-bench.txt) are not installed."""
     if not _LITE0:
         try:
-            from bench_generate import load_lite0
-        except ImportError:
-            return None
-        try:
-            _LITE0.append(load_lite0())
+            _LITE0.append(load_efficientnet_lite(0))
         except ImportError:
             return None
     net = _LITE0[0]
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
     def maps(x: np.ndarray) -> list[torch.Tensor]:
         t = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255
-        h = (F.interpolate(t, size=(224, 224), mode="bicubic", align_corners=False).clamp(0, 1) - mean) / std
-        h = net._swish(net._bn0(net._conv_stem(h)))
-        out = []
-        for i, block in enumerate(net._blocks):
-            h = block(h)
-            if i in (1, 3, 5, 8, 11):
-                out.append(h / (h.norm(dim=1, keepdim=True) + 1e-10))
-        return out
+        return [h / (h.norm(dim=1, keepdim=True) + 1e-10) for h in block_outputs(net, imagenet_input(t), LITE0_TAPS)]
 
     with torch.no_grad():
         return float(sum(((fa - fb) ** 2).sum(1).mean() for fa, fb in zip(maps(a), maps(b), strict=True)))

@@ -4,7 +4,7 @@ Run ``python bench/bench_upscale.py`` (after ``python -m training.photos``). For
 upscale model it starts a fresh subprocess (so peak memory is that model's alone) that:
 
 * scores PSNR-Y / SSIM-Y (4 px border) at x2 and x4 on the held-out photos with the protocol of
-  ``training/eval_sr.py`` (centre crops, bicubic-downscaled 8-bit LR), each row against
+  ``training/evaluation.py`` (centre crops, bicubic-downscaled 8-bit LR), each row against
   bicubic on the same crops; models of another native factor go through ``ops.upscale.upscale``;
 * times ``ops.upscale.upscale`` on a 512x512 input at the model's native factor (x4 for
   resamplers), after a small warm-up; models flagged ``slow_on_cpu`` use a 128x128 input and
@@ -35,13 +35,13 @@ import torch  # noqa: E402
 
 from models.catalog import get_spec, list_models
 from models.registry import Task
-from training.eval_sr import (  # noqa: E402
+from training.evaluation import (  # noqa: E402
     bicubic_up,
-    center_crop,
-    load_rgb,
+    flops_per_output_pixel,
     make_lr,
     psnr_y,
     ssim_y,
+    val_crops,
     val_photos,
 )
 
@@ -60,8 +60,6 @@ def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
 
 def compact_flops_per_pixel(module: torch.nn.Module) -> float | None:
     """FLOPs per output pixel of a spandrel Compact network (convolutions only), else None."""
-    from training.train_sr import flops_per_output_pixel
-
     inner = getattr(module, "model", module)
     if type(inner).__name__ != "SRVGGNetCompact":
         return None
@@ -88,8 +86,7 @@ def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
     row: dict = {"id": spec.id, "title": spec.title, "native": spec.scale, "crop": crop}
     for scale in (2, 4):
         vals = {"pb": [], "pm": [], "sb": [], "sm": []}
-        for _, path in val_photos(photos):
-            hr = center_crop(load_rgb(path), crop, scale)
+        for _, hr in val_crops(photos, crop, scale):
             lr = make_lr(hr, scale)
             out = upscale(ImageData(rgb=lr), model, scale).rgb
             base = bicubic_up(lr, scale)

@@ -1,12 +1,7 @@
 """Evaluate a super-resolution model against bicubic on the held-out photos (PSNR-Y / SSIM-Y).
 
-Protocol (the same in training, here and in the bench): ground truth = a fixed centre crop of
-each validation photo (``--crop`` px, default 512, cut to a multiple of the scale); LR = antialiased
-bicubic downscaling of the ground truth (``torch`` ``F.interpolate(mode="bicubic", antialias=True)``)
-rounded to 8 bits; bicubic baseline = the app's bicubic upscaling of that LR
-(``F.interpolate(mode="bicubic", antialias=True)``, Keys a=-0.5 as PIL/MATLAB), and also torch's
-sharper plain bicubic (a=-0.75) as a stricter reference.
-Metrics on ITU-R BT.601 luma Y (16-235 scale) after cropping ``border`` (default 4) px on every side.
+The protocol (crops, LR, baselines, metrics) is the one training and the bench use, defined in
+``training/evaluation.py``; ``--crop`` sets the ground-truth crop (default 512 px).
 
 Run ``python -m training.eval_sr --weights runs/sr4/final.safetensors --scale 4
 --json runs/sr4/eval.json --grid assets/sr-compact-x4-grid.png``.
@@ -16,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -27,90 +21,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from training.evaluation import bicubic_up, center_crop, load_rgb, make_lr, psnr_y, ssim_y, val_crops, val_photos
+
 Upscale = Callable[[torch.Tensor], torch.Tensor]
-
-
-def rgb_to_y(rgb: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma on the 16-235 scale, as in the SR literature: (N,3,H,W) in [0,1] -> (N,1,H,W) in [0,255]."""
-    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
-    return 16.0 + 65.481 * r + 128.553 * g + 24.966 * b
-
-
-def _crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
-    return x[..., border : x.shape[-2] - border, border : x.shape[-1] - border] if border > 0 else x
-
-
-def psnr_y(pred: torch.Tensor, target: torch.Tensor, border: int = 4) -> float:
-    """PSNR in dB on the Y channel (peak 255) after cropping ``border`` px; inputs RGB in [0,1]."""
-    yp = _crop_border(rgb_to_y(pred.double().clamp(0, 1)), border)
-    yt = _crop_border(rgb_to_y(target.double().clamp(0, 1)), border)
-    mse = float(((yp - yt) ** 2).mean())
-    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    ax = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(ax**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]
-
-
-def ssim_y(pred: torch.Tensor, target: torch.Tensor, border: int = 4) -> float:
-    """SSIM (Wang et al. 2004: 11x11 Gaussian, sigma 1.5, valid region) on Y after cropping ``border``."""
-    x = _crop_border(rgb_to_y(pred.double().clamp(0, 1)), border)
-    y = _crop_border(rgb_to_y(target.double().clamp(0, 1)), border)
-    w = _gaussian_window()
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mx, my = F.conv2d(x, w), F.conv2d(y, w)
-    sxx = F.conv2d(x * x, w) - mx * mx
-    syy = F.conv2d(y * y, w) - my * my
-    sxy = F.conv2d(x * y, w) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(s.mean())
-
-
-def make_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """The degradation used everywhere: antialiased bicubic downscale by ``scale``, rounded to 8 bits."""
-    lr = F.interpolate(hr, scale_factor=1.0 / scale, mode="bicubic", antialias=True, align_corners=False)
-    return (lr.clamp(0, 1) * 255.0).round() / 255.0
-
-
-def bicubic_up(lr: torch.Tensor, scale: int, sharp: bool = False) -> torch.Tensor:
-    """The classical baseline, bicubic upscaling by ``scale`` clamped to [0,1].
-
-    The default is the app's bicubic (``antialias=True``: Keys a=-0.5, as PIL and MATLAB);
-    ``sharp=True`` is torch's plain bicubic (a=-0.75, as OpenCV), a slightly stronger baseline.
-    """
-    return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False, antialias=not sharp).clamp(0, 1)
-
-
-def load_rgb(path: Path) -> torch.Tensor:
-    """Read a photo as a (1,3,H,W) float32 tensor in [0,1]."""
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255.0
-
-
-def center_crop(img: torch.Tensor, size: int, multiple: int) -> torch.Tensor:
-    """A centred crop of at most ``size`` px per side, cut down to a multiple of ``multiple``."""
-    h, w = img.shape[-2:]
-    ch = min(size, h) // multiple * multiple
-    cw = min(size, w) // multiple * multiple
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return img[..., top : top + ch, left : left + cw]
-
-
-def val_photos(photos_dir: Path) -> list[tuple[str, Path]]:
-    """(name, path) of the held-out photos listed in the manifest written by ``photos.py``."""
-    manifest = json.loads((photos_dir / "manifest.json").read_text())
-    return [(p["name"], photos_dir / p["file"]) for p in manifest["photos"] if p["split"] == "val"]
 
 
 def evaluate(upscale: Upscale, scale: int, photos_dir: Path, crop: int = 512, border: int = 4) -> dict:
     """Per-photo and mean PSNR-Y/SSIM-Y of ``upscale`` and of bicubic on the validation crops."""
     rows = []
-    for name, path in val_photos(photos_dir):
-        hr = center_crop(load_rgb(path), crop, scale)
+    for name, hr in val_crops(photos_dir, crop, scale):
         lr = make_lr(hr, scale)
         base = bicubic_up(lr, scale)
         sharp = bicubic_up(lr, scale, sharp=True)

