@@ -1,6 +1,6 @@
 """Benchmark compositing: a sticker on photos of growing size, each mode the Composite tab offers.
 
-Run ``python bench/bench_composite.py [--threads N] [--repeats R]``. For backgrounds of 1, 4 and 12
+Run ``python -m bench.bench_composite [--threads N] [--repeats R]``. For backgrounds of 1, 4 and 12
 megapixels (RGB, and RGBA for the alpha row) it times ``ops.composite.composite`` and
 ``depth_composite`` with a 256x256 RGBA foreground: placed as it is, rotated and feathered, with a blend
 mode, over a transparent background, with depth occlusion, and Poisson (seamless) cloning. Only the
@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
+import torch
 
 from core.image import ImageData
-from ops.composite import composite, depth_composite  # noqa: E402
+from ops.composite import composite, depth_composite
 
+ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"1 MP": (1024, 1024), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
 
 

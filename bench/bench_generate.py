@@ -1,6 +1,6 @@
 """Benchmark the Ganvas emoji GAN: FID-Lite0, conditioning accuracy, CPU speed, a sample grid.
 
-Run ``python bench/bench_generate.py`` (after ``python -m training.emoji_data --out data/emoji``)
+Run ``python -m bench.bench_generate`` (after ``python -m training.emoji_data --out data/emoji``)
 with ``--weights assets/emoji-gan.safetensors`` (default) or ``--ckpt runs/gan/last.pt`` (its EMA
 generator). It measures:
 
@@ -37,16 +37,12 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+from safetensors.torch import load_file, save_file
 
 from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator, to_size
 from models.catalog import default_registry
@@ -54,6 +50,7 @@ from models.generators import EmojiGanGenerator
 from models.registry import Builtin, ModelSpec, Task
 from training.evaluation import imagenet_input, load_efficientnet_lite
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SPEC_ID = "emoji-gan"
 FEATURE_BATCH = 32

@@ -1,6 +1,6 @@
 """Benchmark the inpainting models that run offline: quality on held-out photos, speed, memory.
 
-Run ``python bench/bench_inpaint.py`` (after ``python -m training.photos --out data/photos``).
+Run ``python -m bench.bench_inpaint`` (after ``python -m training.photos --out data/photos``).
 Each model runs in a fresh subprocess (so ``ru_maxrss`` is that model's peak alone) that:
 
 * fills the fixed validation set of ``training/evaluation.validation_set`` (2 crops of
@@ -25,15 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import cv2
+import numpy as np
+import torch
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from training.evaluation import (  # noqa: E402
+from training.evaluation import (
     block_outputs,
     hole_psnr,
     imagenet_input,
@@ -42,8 +38,9 @@ from training.evaluation import (  # noqa: E402
     photo_paths,
     validation_set,
 )
-from training.masks import random_mask  # noqa: E402
+from training.masks import random_mask
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "inpaint.md"
 MODELS = ("ganvas-inpaint", "telea", "navier-stokes", "shift-map", "auto")
 SLOW_ORIGINAL = ("shift-map",)  # classical, but minutes on a whole 12 MP photo: crop strategy only
@@ -201,7 +198,8 @@ def run_worker(model_id: str, photos: Path, threads: int, big_original: bool) ->
     """One model's results from a fresh subprocess."""
     cmd = [
         sys.executable,
-        str(Path(__file__).resolve()),
+        "-m",
+        "bench.bench_inpaint",
         "--worker",
         model_id,
         "--photos",

@@ -1,6 +1,6 @@
 """Benchmark every upscaler in the registry that is available here: quality, speed, memory.
 
-Run ``python bench/bench_upscale.py`` (after ``python -m training.photos``). For each
+Run ``python -m bench.bench_upscale`` (after ``python -m training.photos``). For each
 upscale model it starts a fresh subprocess (so peak memory is that model's alone) that:
 
 * scores PSNR-Y / SSIM-Y (4 px border) at x2 and x4 on the held-out photos with the protocol of
@@ -27,15 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
+import torch
 
 from models.catalog import get_spec, list_models
 from models.registry import Task
-from training.evaluation import (  # noqa: E402
+from training.evaluation import (
     bicubic_up,
     flops_per_output_pixel,
     make_lr,
@@ -45,6 +41,7 @@ from training.evaluation import (  # noqa: E402
     val_photos,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "upscale.md"
 
 
@@ -165,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cmd = [
             sys.executable,
-            str(Path(__file__).resolve()),
+            "-m",
+            "bench.bench_upscale",
             "--worker",
             spec.id,
             "--photos",

@@ -18,7 +18,7 @@
 # fits the device tool's limits (8 files, 16 MiB each): per run under $OUT/<run>/ the exported file, the log
 # and a portable run state (`train_gan --portable`: float16 weights, no optimiser moments; 10 MB for gpu64).
 # `unpack` puts each state in runs/<run>/last.pt and each exported file in out/emoji-gan-<run>.safetensors,
-# for `bench/bench_generate.py --weights`. `train_gan --resume` continues a run here; on the next lent GPU,
+# for `python -m bench.bench_generate --weights`. `train_gan --resume` continues a run here; on the next lent GPU,
 # carry [".device", "runs/gpu64", "runs/gpu32"] (about 62 MB with the working tree, under its 64 MiB) and
 # `train` resumes the runs it finds.
 #

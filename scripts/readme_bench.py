@@ -1,4 +1,7 @@
-"""Copy the latest bench/results/*.md tables into README.md between the bench markers."""
+"""Copy the latest bench/results/*.md tables into README.md between the bench markers.
+
+Run ``python -m scripts.readme_bench``.
+"""
 
 from __future__ import annotations
 

@@ -1,15 +1,17 @@
-"""Print (or write into README.md between markers) the model table generated from the registry."""
+"""Print (or write into README.md between markers) the model table generated from the registry.
+
+Run ``python -m scripts.readme_models`` to print it, ``python -m scripts.readme_models --write`` to update README.md.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from models.catalog import default_registry
 from models.registry import EmbeddedFile, HubFile, Task
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
 

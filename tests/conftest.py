@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import torch
 
 os.environ.setdefault("GANVAS_DEVICE", "cpu")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import torch  # noqa: E402
-
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

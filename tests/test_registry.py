@@ -112,13 +112,15 @@ def test_list_models_filters_by_task():
 
 
 def test_readme_model_table_is_generated_from_the_registry():
-    import importlib.util
-    from pathlib import Path
+    """The table between README.md's markers is what the documented command prints from the registry."""
+    import subprocess
+    import sys
 
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("readme_models", root / "scripts" / "readme_models.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    text = (root / "README.md").read_text()
-    body = text[text.index(mod.BEGIN) + len(mod.BEGIN) : text.index(mod.END)].strip()
-    assert body == mod.table(), "README model table is stale: run python scripts/readme_models.py --write"
+    from scripts import readme_models
+
+    cmd = [sys.executable, "-m", "scripts.readme_models"]
+    printed = subprocess.run(cmd, cwd=readme_models.ROOT, capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == readme_models.table()
+    text = (readme_models.ROOT / "README.md").read_text()
+    body = text[text.index(readme_models.BEGIN) + len(readme_models.BEGIN) : text.index(readme_models.END)].strip()
+    assert body == readme_models.table(), "README model table is stale: run python -m scripts.readme_models --write"
