@@ -6,8 +6,13 @@ Errors print one line on stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,10 +124,45 @@ def _load(path):
     """The image at ``path``; a note on stderr when it is an animation (only its first frame is used)."""
     from ops.convert import animation_note, load_image
 
+    image = load_image(path)
     note = animation_note(path)
     if note:
         print(f"note: {note}", file=sys.stderr)
-    return load_image(path)
+    return image
+
+
+@contextlib.contextmanager
+def _library_noise_to_log():
+    """Only the CLI's own lines reach stderr: Python warnings of the libraries (a damaged EXIF block, a malformed
+    APNG) and what native decoders (libtiff, libjpeg) write to file descriptor 2 go to the log. While a command
+    runs, descriptor 2 points to a temporary file and ``sys.stderr`` to a copy of the real one."""
+    log = logging.getLogger("ganvas")
+    sys.stderr.flush()
+    real_stderr, saved = sys.stderr, os.dup(2)
+    try:
+        on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream of its own (a test's capture): it stays
+        on_fd2 = False
+    with tempfile.TemporaryFile() as sink, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        os.dup2(sink.fileno(), 2)
+        if on_fd2:
+            sys.stderr = open(saved, "w", closefd=False)  # noqa: SIM115 - closed below, after the command
+        try:
+            yield
+        finally:
+            if on_fd2:
+                sys.stderr.flush()
+                sys.stderr.close()
+                sys.stderr = real_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace").strip()
+            if text:
+                log.info("native library output: %s", text)
+            for w in caught:
+                log.info("library warning: %s", w.message)
 
 
 def _only_with(args: argparse.Namespace, switch: str, given: bool, options: dict) -> None:
@@ -441,17 +481,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _log_to(path: str | None) -> None:
+    """The details behind a one-line message (a decoder's own words, library warnings) go to the file that
+    ``GANVAS_LOG`` names, else nowhere: the terminal shows the CLI's own lines only."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.addHandler(logging.FileHandler(path, encoding="utf-8") if path else logging.NullHandler())
+    root.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.errors import GanvasError
+    _log_to(os.environ.get("GANVAS_LOG"))
+    from core.errors import GanvasError, OutOfMemoryError, is_out_of_memory
 
     try:
-        return args.fn(args)
+        with _library_noise_to_log():
+            return args.fn(args)
     except GanvasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        print(f"error: {OutOfMemoryError()}", file=sys.stderr)
         return 2
 
 

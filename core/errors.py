@@ -28,3 +28,22 @@ class WeightsUnavailableError(GanvasError):
 
 class WeightsIntegrityError(GanvasError):
     """A weights file does not match its recorded sha256."""
+
+
+class OutOfMemoryError(GanvasError):
+    """The machine ran out of memory for a request (torch reports this as a RuntimeError, not a MemoryError)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "There was not enough memory for this request. Try a smaller image, a smaller scale or a smaller "
+            "tile size, or try again when the machine is less busy."
+        )
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for out-of-memory errors of the CPU, CUDA or MPS, whatever type reports them."""
+    if isinstance(exc, (MemoryError, OutOfMemoryError)):
+        return True
+    msg = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)

@@ -7,6 +7,7 @@ file type that would lose any of them.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import zlib
 from dataclasses import replace
@@ -25,6 +26,11 @@ _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 # ImageDescription, Make, Model, Orientation, Software, DateTime, Artist, Copyright
 _TIFF_DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298)
+
+#: The largest print resolution carried over: JPEG stores it in 16 bits (a damaged file can claim 4294967295).
+MAX_DPI = 65535
+
+log = logging.getLogger("ganvas")
 
 ImageSource = Union[str, Path, Image.Image, np.ndarray, "ImageData"]
 
@@ -46,8 +52,12 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
             return _load_16bit_colour(path, img)
         try:
             img.load()
-        except Exception as exc:
-            raise InvalidInputError(f"{path.name} is damaged or truncated ({exc}).") from exc
+        except Exception as exc:  # the decoder's own words go to the log; the person gets ours
+            log.info("decoding %s failed: %s: %s", path.name, type(exc).__name__, exc)
+            raise InvalidInputError(
+                f"{path.name} is damaged or truncated: its pixels could not be decoded. If another program "
+                "opens it, save it again from there as PNG or JPEG."
+            ) from exc
         return from_pil(img, max_pixels=max_pixels)
 
 
@@ -59,7 +69,10 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(path)
     except Exception as exc:  # PIL raises several unrelated types for unreadable files
-        raise InvalidInputError(f"{path.name} is not an image Ganvas can read ({exc}).") from exc
+        log.info("opening %s failed: %s: %s", path.name, type(exc).__name__, exc)
+        raise InvalidInputError(
+            f"{path.name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP and TIFF are)."
+        ) from exc
     try:
         _check_pixels(img.size, max_pixels)
     except Exception:
@@ -107,31 +120,66 @@ def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
     orientation = int(original.get(_ORIENTATION, 1) or 1)
     if not len(original):
         return None, orientation
-    exif = Image.Exif()
     if img.format == "TIFF":
         # a TIFF's own directory holds its layout (size, strips, bits per sample): carrying that
         # into another file describes the wrong image, so keep only what describes the photo
-        for tag in _TIFF_DESCRIPTIVE_TAGS:
-            if tag in original:
-                exif[tag] = original[tag]
-        for ifd in (_EXIF_IFD, _GPS_IFD):
-            sub = original.get_ifd(ifd)
-            if sub:
-                exif[ifd] = dict(sub)
+        exif = _copy_exif(original, _TIFF_DESCRIPTIVE_TAGS)
         if not len(exif):
             return None, orientation
     else:
-        exif.load(original.tobytes())
+        exif = Image.Exif()
+        try:
+            exif.load(original.tobytes())
+        except Exception:  # an entry that cannot be encoded: copy entry by entry, and drop what fails below
+            exif = _copy_exif(original, [t for t in original if t not in (_EXIF_IFD, _GPS_IFD)])
     if _ORIENTATION in exif:
         exif[_ORIENTATION] = 1
-    return exif.tobytes(), orientation
+    return _writable_exif(exif), orientation
+
+
+def _copy_exif(original: Image.Exif, tags) -> Image.Exif:
+    """The given top-level ``tags`` of ``original`` and its EXIF and GPS directories, in a new block."""
+    exif = Image.Exif()
+    for tag in tags:
+        if tag in original:
+            exif[tag] = original[tag]
+    for ifd in (_EXIF_IFD, _GPS_IFD):
+        try:
+            sub = original.get_ifd(ifd)
+        except Exception:  # a damaged directory is left behind
+            continue
+        if sub:
+            exif[ifd] = dict(sub)
+    return exif
+
+
+def _writable_exif(exif: Image.Exif) -> bytes | None:
+    """The EXIF block as bytes, leaving out the entries that cannot be written back (a resolution given as
+    text, a damaged GPS directory): metadata that cannot travel is dropped, never a reason to refuse a photo."""
+    try:
+        return exif.tobytes()
+    except Exception as exc:
+        log.info("EXIF cannot be written back whole (%s); dropping the entries that fail", exc)
+    kept = Image.Exif()
+    for tag, value in exif.items():
+        alone = Image.Exif()
+        alone[tag] = value
+        try:
+            alone.tobytes()
+        except Exception:
+            continue
+        kept[tag] = value
+    try:
+        return kept.tobytes() if len(kept) else None
+    except Exception:
+        return None
 
 
 def _print_info(img: Image.Image) -> dict:
     """``dpi`` and ``xmp`` of an opened file, for :class:`ImageData` (None where it has none)."""
     dpi = img.info.get("dpi")
     try:
-        dpi = (float(dpi[0]), float(dpi[1])) if dpi and float(dpi[0]) > 0 and float(dpi[1]) > 0 else None
+        dpi = (float(dpi[0]), float(dpi[1])) if dpi and all(0 < float(d) <= MAX_DPI for d in dpi[:2]) else None
     except (TypeError, ValueError, IndexError):
         dpi = None
     xmp = img.info.get("xmp")

@@ -18,7 +18,7 @@ from typing import TypeVar
 import torch
 import torch.nn.functional as F
 
-from core.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError, is_out_of_memory
 from core.progress import Progress
 
 T = TypeVar("T")
@@ -187,14 +187,6 @@ def _physical_memory() -> int:
         return 0
 
 
-def is_oom_error(exc: BaseException) -> bool:
-    """True for CUDA/MPS/CPU out-of-memory errors (PyTorch reports some only as RuntimeError)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    msg = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
-
-
 def _free_cached_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -219,7 +211,7 @@ def run_with_oom_backoff(
         try:
             return run(current)
         except Exception as exc:
-            if not is_oom_error(exc):
+            if not is_out_of_memory(exc):
                 raise
             _free_cached_memory()
             if current <= min_tile:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.errors import ImageTooLargeError, InvalidInputError
 from core.image import ImageData, from_numpy, to_numpy
-from ops.convert import load_image, png_bytes, save_image, to_pil
+from ops.convert import from_pil, load_image, png_bytes, save_image, to_pil
 
 
 def _rng_img(h=5, w=7, c=4, dtype=np.uint8, seed=0):
@@ -263,3 +263,27 @@ def test_print_resolution_and_xmp_travel(tmp_path, out):
     again = load_image(tmp_path / out)
     assert again.bit_depth == (16 if out == "o16.png" else 8)
     assert out.endswith(".tif") or again.xmp == _XMP
+
+
+def test_exif_entries_that_cannot_be_written_are_dropped_not_fatal(tmp_path):
+    """A resolution stored as text (Pillow's broken_exif_dpi.jpg) made the EXIF block unwritable: a traceback."""
+    from ops.convert import _writable_exif
+
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    exif[0x011A] = "seventy"  # XResolution must be a rational
+    kept = Image.Exif()
+    kept.load(_writable_exif(exif))
+    assert dict(kept) == {0x010F: "Maker"}
+
+
+def test_an_absurd_print_resolution_is_dropped(tmp_path):
+    """Pillow's exif_gps.jpg claims 4294967295 dpi: writing it as PNG overflowed struct.pack."""
+    src = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(src, dpi=(300, 300))
+    img = Image.open(src)
+    img.info["dpi"] = (4294967295.0, 4294967295.0)
+    data = from_pil(img)
+    assert data.dpi is None
+    save_image(data, tmp_path / "b.png")
+    assert load_image(tmp_path / "b.png").size == (8, 8)

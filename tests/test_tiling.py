@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from core.errors import ImageTooLargeError, InvalidInputError
-from ops.tiling import _axis_plan, auto_tile_size, is_oom_error, run_with_oom_backoff, tiled_apply
+from core.errors import ImageTooLargeError, InvalidInputError, is_out_of_memory
+from ops.tiling import _axis_plan, auto_tile_size, run_with_oom_backoff, tiled_apply
 
 
 def _net_x2() -> nn.Module:
@@ -139,8 +139,8 @@ def test_other_errors_pass_through():
 
     with pytest.raises(ValueError, match="bad input"):
         run_with_oom_backoff(run, 64)
-    assert not is_oom_error(RuntimeError("shape mismatch"))
-    assert is_oom_error(RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory"))
 
 
 def test_auto_tile_size_cpu():
