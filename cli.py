@@ -340,7 +340,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from core.errors import InvalidInputError
     from ops.convert import save_image
     from ops.edit import Recipe
-    from ops.inpaint import inpaint
+    from ops.inpaint import default_model_fill
 
     try:
         text = Path(args.recipe).read_text(encoding="utf-8")
@@ -352,15 +352,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         ) from exc
     recipe = Recipe.from_json(text)
     output = _output(args.output, args.input)
-    cache = None
-
-    def content_aware(image, mask):
-        nonlocal cache
-        cache = cache or _cache(args.device)
-        spec = cache.registry.default_for("inpaint")
-        return inpaint(image, mask, cache.get(spec.id), strategy="crop").image
-
-    result = recipe.apply(_load(args.input), inpaint=content_aware)
+    result = recipe.apply(_load(args.input), inpaint=default_model_fill(lambda: _cache(args.device)))
     save_image(result, output)
     print(f"{args.input} -> {output} ({len(recipe.steps)} steps)")
     return 0

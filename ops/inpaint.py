@@ -10,7 +10,9 @@ transparent background stays transparent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,7 +24,11 @@ from core.image import ImageData, from_numpy
 from core.imaging import luma, resample
 from core.progress import Progress
 from models.adapters import Inpainter
+from models.registry import Task
 from ops.convert import from_pil
+
+if TYPE_CHECKING:  # a type only: models.runtime imports every model loader, which a CLI edit without a fill skips
+    from models.runtime import ModelCache
 
 STRATEGIES = ("original", "resize", "crop")
 
@@ -284,4 +290,26 @@ def alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.
     return out
 
 
-__all__ = ["STRATEGIES", "InpaintResult", "alpha_from_surroundings", "inpaint", "prepare_mask"]
+def default_model_fill(models: Callable[[], ModelCache]) -> Callable[[ImageData, torch.Tensor], ImageData]:
+    """An edit recipe's content-aware fill (the app's and the CLI's): the default inpainting model, on crops
+    around each region. ``models`` hands over the model cache, asked once, at the first fill."""
+    cache: ModelCache | None = None
+
+    def fill(image: ImageData, mask: torch.Tensor) -> ImageData:
+        nonlocal cache
+        if cache is None:
+            cache = models()
+        spec = cache.registry.default_for(Task.INPAINT)
+        return inpaint(image, mask, cache.get(spec.id), strategy="crop").image
+
+    return fill
+
+
+__all__ = [
+    "STRATEGIES",
+    "InpaintResult",
+    "alpha_from_surroundings",
+    "default_model_fill",
+    "inpaint",
+    "prepare_mask",
+]

@@ -10,12 +10,10 @@ import numpy as np
 import torch
 
 from core.errors import InvalidInputError
-from core.image import ImageData
 from core.imaging import RESAMPLE_FILTERS
 from core.numbers import whole_number
-from models.registry import Task
-from ops.edit import Recipe, mask_to_b64png, transparent_mask
-from ops.inpaint import inpaint
+from ops.edit import Inpaint, Recipe, mask_to_b64png, transparent_mask
+from ops.inpaint import default_model_fill
 from ui.common import (
     AppContext,
     editor_parts,
@@ -32,15 +30,9 @@ from ui.inpaint import editor_value
 EMPTY = Recipe(steps=[]).to_json()
 
 
-def content_aware(ctx: AppContext) -> Callable[[ImageData, torch.Tensor], ImageData]:
-    """The default inpainting model as the edit ops' content-aware fill."""
-
-    @on_gpu(60)
-    def fill(image: ImageData, mask: torch.Tensor) -> ImageData:
-        spec = ctx.registry.default_for(Task.INPAINT)
-        return inpaint(image, mask, ctx.cache.get(spec.id), strategy="crop").image
-
-    return fill
+def content_aware(ctx: AppContext) -> Inpaint:
+    """The default inpainting model as the edit ops' content-aware fill, on a GPU where there is one."""
+    return on_gpu(60)(default_model_fill(lambda: ctx.cache))
 
 
 def parse_recipe(text: str | None) -> Recipe:

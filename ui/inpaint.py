@@ -26,6 +26,7 @@ from ui.common import (
     result_stem,
     spec_for,
 )
+from ui.progress import reporter
 
 
 def run_inpaint(
@@ -43,11 +44,6 @@ def run_inpaint(
     """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices). ``name``: the
     Gradio value the image came from (a file path or an editor value), to name the results after."""
     model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id)
-
-    def report(fraction: float, desc: str) -> None:
-        if progress is not None:
-            progress(fraction, desc=desc)
-
     res = inpaint(
         image,
         mask,
@@ -56,7 +52,7 @@ def run_inpaint(
         dilate=int(dilate),
         feather=int(feather),
         margin=int(margin),
-        progress=report,
+        progress=reporter(progress),
     )
     before = ctx.save(image, result_stem(name, "original"))
     return before, ctx.save(res.image, result_stem(name, "inpaint")), res.notices

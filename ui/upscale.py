@@ -19,6 +19,7 @@ from ui.common import (
     result_stem,
     spec_for,
 )
+from ui.progress import reporter
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -27,12 +28,7 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     src = read_image(image)
     spec = spec_for(ctx, Task.UPSCALE, model_id)
     model = ctx.cache.get(spec.id)
-
-    def report(fraction: float, desc: str) -> None:
-        if progress is not None:
-            progress(fraction, desc=desc)
-
-    out = upscale(src, model, float(scale), tile=int(tile) or None, progress=report)
+    out = upscale(src, model, float(scale), tile=int(tile) or None, progress=reporter(progress))
     note = f"{spec.title}: {src.width}x{src.height} -> {out.width}x{out.height}"
     if out.bit_depth == 16:
         note += " (16-bit kept)"
