@@ -11,105 +11,82 @@ except ImportError:
     spaces = None
 
 import gradio as gr
+from gradio.components import Component
 
 from models.runtime import ModelCache
 from ui import composite, edit, generate, inpaint, upscale
-from ui.common import EXAMPLES, PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
+from ui.common import EXAMPLES, PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext, SendTarget, Tab, TabParts
 
 TITLE = "Ganvas - an open image studio"
+
+#: The tabs, in order. Under each, one "Send result to ..." button per input of every tab that takes a picture.
+TABS: tuple[Tab, ...] = (generate.TAB, composite.TAB, edit.TAB, inpaint.TAB, upscale.TAB)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
     """Build the whole app; tests import this and launch it on a free port."""
     ctx = ctx or AppContext(cache=ModelCache())
+    ids = [tab.id for tab in TABS]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"Two tabs share an id: {ids}")
     # Gradio's own copies of uploads and results go after as long as ours (ctx.prune)
     with gr.Blocks(title=TITLE, delete_cache=(PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS)) as demo:
         gr.Markdown(
             f"# {TITLE}\nRuns on **{ctx.cache.device.type.upper()}**. Every tab works offline; "
             "models marked *download* fetch weights from the Hugging Face Hub on first use."
         )
-        # The tabs with an image editor are mounted (hidden) from the start: an editor that mounts when its
-        # tab opens could drop a photo sent to it by "send to" in the same moment (measured: 2 of 7 browser
-        # runs lost the photo without this, 0 of 10 with it).
-        with gr.Tabs(selected="generate", elem_id="main-tabs") as tabs:
-            with gr.Tab("Generate", id="generate"):
-                gen = generate.build(ctx)
-                gen_send = _send_buttons()
-            with gr.Tab("Composite", id="composite"):
-                comp = composite.build(ctx)
-                comp_send = _send_buttons()
-            with gr.Tab("Edit", id="edit", render_children=True):
-                ed = edit.build(ctx)
-                ed_send = _send_buttons()
-            with gr.Tab("Inpaint", id="inpaint", render_children=True):
-                inp = inpaint.build(ctx)
-                inp_send = _send_buttons()
-            with gr.Tab("Upscale", id="upscale"):
-                up = upscale.build(ctx)
-                up_send = _send_buttons()
-
-        # "Send to" opens the target tab first and hands over the picture in a second step: an image editor
-        # given a picture in the same update that makes its tab visible dropped it (measured: the inpaint
-        # editor stayed empty after 6 of 72 sends done in one step, 0 of 84 in two).
-        def to(tab_id: str):
-            def open_tab(path):
-                if not path:
-                    raise gr.Error("There is no result to send yet.")
-                return gr.Tabs(selected=tab_id)
-
-            return open_tab
-
-        def hand_over(path):
-            return path
-
-        targets = {
-            "composite-bg": (comp.background, to("composite")),
-            "composite-fg": (comp.foreground, to("composite")),
-            "edit": (ed.image, to("edit")),
-            "inpaint": (inp.source, to("inpaint")),
-            "upscale": (up.image, to("upscale")),
-        }
-        for source, buttons in (
-            (gen.selected, gen_send),
-            (comp.result, comp_send),
-            (ed.result, ed_send),
-            (inp.result, inp_send),
-            (up.result, up_send),
-        ):
-            for key, button in buttons.items():
-                target, fn = targets[key]
-                button.click(fn, [source], [tabs], api_visibility="private", queue=False).success(
-                    hand_over, [source], [target], api_visibility="private", queue=False
-                )
+        with gr.Tabs(selected=TABS[0].id, elem_id="main-tabs") as tabs:
+            pages: list[tuple[str, gr.Tab, TabParts]] = []
+            for tab in TABS:
+                with gr.Tab(tab.title, id=tab.id, render_children=tab.render_children) as page:
+                    pages.append((tab.id, page, tab.build(ctx)))
+            targets = [(tab_id, target) for tab_id, _, parts in pages for target in parts.targets]
+            # the send-to row closes each tab; its buttons name every tab's inputs, so it comes once all are built
+            for _, page, parts in pages:
+                with page:
+                    _send_row(tabs, parts.result, targets)
     return demo
 
 
-def _send_buttons() -> dict[str, gr.Button]:
-    labels = {
-        "composite-bg": "Send result to Composite (background)",
-        "composite-fg": "Send result to Composite (foreground)",
-        "edit": "Send result to Edit",
-        "inpaint": "Send result to Inpaint",
-        "upscale": "Send result to Upscale",
-    }
+def _send_row(tabs: gr.Tabs, source: Component, targets: list[tuple[str, SendTarget]]) -> None:
+    """The "Send result to ..." buttons under a tab. Each opens the target's tab first and hands the picture
+    over in a second step: an image editor given a picture in the update that makes its tab visible can drop it."""
     with gr.Row():
-        return {key: gr.Button(text, size="sm") for key, text in labels.items()}
+        for tab_id, target in targets:
+            button = gr.Button(f"Send result to {target.label}", size="sm")
+            button.click(_opener(tab_id), [source], [tabs], api_visibility="private", queue=False).success(
+                _hand_over, [source], [target.component], api_visibility="private", queue=False
+            )
+
+
+def _opener(tab_id: str):
+    """The first step of a "send to": open the tab ``tab_id``, or say that there is nothing to send."""
+
+    def open_tab(path):
+        if not path:
+            raise gr.Error("There is no result to send yet.")
+        return gr.Tabs(selected=tab_id)
+
+    return open_tab
+
+
+def _hand_over(path):
+    """The second step of a "send to": the picture, for the target input."""
+    return path
 
 
 #: Small samples (64 px emoji) are shown enlarged; their files, downloads and "send to" stay at native size.
-#: The gallery's grid starts below its label and fullscreen button, which covered the first row's tops.
-#: The gallery keeps its columns on a phone by letting them shrink: Gradio's columns are at least 100 px wide,
-#: so at 390 px the fourth column (seeds 3 and 7) sat off to the side behind a horizontal scroll. Below 480 px
-#: the captions are smaller, and so are the tab buttons: the five tab names fit a phone's width (else Gradio
-#: hides three behind a "More tabs" menu), and the paint editors' toolbar (zoom, undo) sits below their label,
-#: which it covered, and the gallery is as tall as its samples (its fixed 360 px left half of it empty there);
-#: "Surprise me" keeps to one line beside Generate (it wrapped under its die).
+#: The gallery's grid starts below its label and fullscreen button, so that they cover no sample.
+#: Below 480 px (a phone): the gallery's columns may shrink under Gradio's 100 px minimum, so that all of them
+#: fit without a sideways scroll, its captions are smaller, and it is as tall as its samples; the tab buttons are
+#: smaller, so that the five tab names fit (else Gradio hides some behind a "More tabs" menu); the paint editors'
+#: toolbar (zoom, undo) sits below their label, not over it; "Surprise me" keeps to one line beside Generate.
 _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
     f"#gen-gallery .grid-container {{ grid-template-columns: repeat({generate.GALLERY_COLUMNS}, minmax(0, 1fr)) "
     "!important; padding-top: 36px !important; }\n"
-    # a colour swatch shows even when its colour is the panel's (Edit's white fill colour was invisible)
+    # a colour swatch shows even when its colour is the panel's (a white one on a white panel)
     ".dialog-button { border: 1px solid var(--border-color-primary) !important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
     f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "

@@ -322,3 +322,29 @@ def test_large_results_are_saved_fast_and_losslessly(tmp_path):
         assert _zlib_level_class(path) == level_class
         back = load_image(path)
         assert np.array_equal(np.asarray(Image.open(path)), arr) and back.alpha is not None
+
+
+def test_the_tabs_and_their_send_to_buttons_come_from_one_table(monkeypatch):
+    """app.TABS lays out the tabs in its order; under each, one button per send-to target of every tab, with the
+    labels the browser tests click. Two tabs of one id fail loudly."""
+    import gradio as gr
+
+    import app
+
+    demo = app.build_demo()
+    tabs = [b for b in demo.blocks.values() if isinstance(b, gr.Tab)]
+    assert [(t.label, t.id) for t in tabs] == [(tab.title, tab.id) for tab in app.TABS]
+    assert [t.render_children for t in tabs] == [False, False, True, True, False]  # the tabs with an editor
+    labels = [
+        "Send result to Composite (background)",
+        "Send result to Composite (foreground)",
+        "Send result to Edit",
+        "Send result to Inpaint",
+        "Send result to Upscale",
+    ]
+    for tab in tabs:
+        [row] = [c for c in tab.children if isinstance(c, gr.Row) and isinstance(c.children[0], gr.Button)]
+        assert [b.value for b in row.children] == labels and tab.children[-1] is row
+    monkeypatch.setattr(app, "TABS", (*app.TABS, app.TABS[0]))
+    with pytest.raises(ValueError, match="share an id"):
+        app.build_demo()

@@ -1,4 +1,4 @@
-"""What every tab shares: the app context, error translation, image I/O at the UI edge."""
+"""What every tab shares: the app context, error translation, image I/O at the UI edge, the tab interface."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.components import Component
 
 from core.errors import GanvasError, InvalidInputError
 from core.image import ImageData, from_numpy
@@ -290,3 +291,32 @@ def _layer_array(layer: Any) -> np.ndarray:
     path = layer.get("path") if isinstance(layer, dict) else layer
     with Image.open(path) as im:
         return np.asarray(im.convert("RGBA"))
+
+
+@dataclass(frozen=True)
+class SendTarget:
+    """An input that takes a picture sent from a tab's result; its button reads "Send result to {label}"."""
+
+    label: str
+    component: Component
+
+
+@dataclass(frozen=True)
+class TabParts:
+    """What a built tab offers the others: its result, and its inputs that a sent picture can go to."""
+
+    result: Component
+    targets: tuple[SendTarget, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the app: app.py lays the tabs out, in the order of its table, and wires "send to" among them."""
+
+    id: str
+    title: str
+    #: lays the tab out inside the current gr.Tab and wires its events
+    build: Callable[[AppContext], TabParts]
+    #: mount the tab (hidden) from the start: an image editor that mounts when its tab opens can drop a
+    #: picture sent to it by "send to" in the same moment
+    render_children: bool = False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 from PIL import Image
 
@@ -18,8 +16,20 @@ from ops.composite import (
     misses_canvas,
     placed_size,
 )
-from ui.common import AppContext, example, friendly, image_input, read_image, read_optional, result_stem
+from ui.common import (
+    AppContext,
+    SendTarget,
+    Tab,
+    TabParts,
+    example,
+    friendly,
+    image_input,
+    read_image,
+    read_optional,
+    result_stem,
+)
 
+TITLE = "Composite"
 MODES = ("alpha", "seamless", "depth")
 
 
@@ -114,14 +124,7 @@ def keep_centre(foreground, x, y, placed, scale, rotate) -> tuple[int, int, list
     return (*centred_at(size, (x0 + bw / 2, y0 + bh / 2), *new), new)
 
 
-@dataclass
-class CompositeTab:
-    background: gr.Image
-    foreground: gr.Image
-    result: gr.Image
-
-
-def build(ctx: AppContext) -> CompositeTab:
+def build(ctx: AppContext) -> TabParts:
     gr.Markdown(
         "Put one image on another; a foreground with transparency (a PNG sticker, or one from Generate) pastes "
         "cleanly. **alpha**: normal compositing with blend modes; **seamless**: "
@@ -293,4 +296,11 @@ def build(ctx: AppContext) -> CompositeTab:
         field.blur(redraw, inputs, [result], **live)
     for choice in (blend_mode, mode):
         choice.input(redraw, inputs, [result], **live)
-    return CompositeTab(background=background, foreground=foreground, result=result)
+    targets = (
+        SendTarget(f"{TITLE} (background)", background),
+        SendTarget(f"{TITLE} (foreground)", foreground),
+    )
+    return TabParts(result=result, targets=targets)
+
+
+TAB = Tab(id="composite", title=TITLE, build=build)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -16,6 +15,9 @@ from ops.edit import Inpaint, Recipe, mask_to_b64png, transparent_mask
 from ops.inpaint import default_model_fill
 from ui.common import (
     AppContext,
+    SendTarget,
+    Tab,
+    TabParts,
     editor_parts,
     example,
     friendly,
@@ -27,6 +29,7 @@ from ui.common import (
 )
 from ui.inpaint import editor_value
 
+TITLE = "Edit"
 EMPTY = Recipe(steps=[]).to_json()
 
 
@@ -84,13 +87,7 @@ def transparent_region(result) -> dict:
     return dict(transparent=True)
 
 
-@dataclass
-class EditTab:
-    image: gr.Image
-    result: gr.Image
-
-
-def build(ctx: AppContext) -> EditTab:
+def build(ctx: AppContext) -> TabParts:
     gr.Markdown(
         "Each button adds a step to the **recipe** and replays it on the original, so **Undo** always "
         "works and the recipe JSON replays identically with `python cli.py edit IN -o OUT --recipe R.json`."
@@ -324,4 +321,7 @@ def build(ctx: AppContext) -> EditTab:
         on_reset, [image], outputs, **quiet
     )
     b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result])
-    return EditTab(image=image, result=result)
+    return TabParts(result=result, targets=(SendTarget(TITLE, image),))
+
+
+TAB = Tab(id="edit", title=TITLE, build=build, render_children=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -14,7 +13,9 @@ from core.numbers import whole_number
 from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
-from ui.common import AppContext, friendly, model_picker, on_gpu, spec_for
+from ui.common import AppContext, Tab, TabParts, friendly, model_picker, on_gpu, spec_for
+
+TITLE = "Generate"
 
 #: ZeroGPU: the longest a generate call holds the GPU (BigGAN-deep's 16 images or 64 frames take seconds)
 GENERATE_GPU_SECONDS = 30
@@ -88,12 +89,7 @@ def random_seed(rng: random.Random | None = None) -> int:
     return (rng or random.SystemRandom()).randrange(SURPRISE_SEEDS)
 
 
-@dataclass
-class GenerateTab:
-    selected: gr.Image
-
-
-def build(ctx: AppContext) -> GenerateTab:
+def build(ctx: AppContext) -> TabParts:
     specs = ctx.registry.list(Task.GENERATE)
     default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
     labels = list(default.labels) if default else []
@@ -279,4 +275,7 @@ def build(ctx: AppContext) -> GenerateTab:
         concurrency_id="model",
     )
     gallery.select(on_select, None, [selected], api_visibility="private")
-    return GenerateTab(selected=selected)
+    return TabParts(result=selected)
+
+
+TAB = Tab(id="generate", title=TITLE, build=build)

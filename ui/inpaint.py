@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 import numpy as np
 
@@ -14,6 +12,9 @@ from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.inpaint import STRATEGIES, inpaint
 from ui.common import (
     AppContext,
+    SendTarget,
+    Tab,
+    TabParts,
     editor_parts,
     example,
     friendly,
@@ -27,6 +28,8 @@ from ui.common import (
     spec_for,
 )
 from ui.progress import reporter
+
+TITLE = "Inpaint"
 
 
 def run_inpaint(
@@ -85,14 +88,7 @@ def editor_value(path: str | None) -> dict | None:
     return {"background": path, "layers": [], "composite": path}
 
 
-@dataclass
-class InpaintTab:
-    source: gr.Image
-    editor: gr.ImageEditor
-    result: gr.Image
-
-
-def build(ctx: AppContext) -> InpaintTab:
+def build(ctx: AppContext) -> TabParts:
     default = ctx.registry.default_for(Task.INPAINT)
     gr.Markdown(
         "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
@@ -191,4 +187,7 @@ def build(ctx: AppContext) -> InpaintTab:
     # A new photo also clears the last result, which "send to" would otherwise still send. (One listener:
     # with a second one for the clearing, a photo sent from another tab never reached the editor.)
     source.change(on_source, [source], [editor, slider, result, notes], api_visibility="private", queue=False)
-    return InpaintTab(source=source, editor=editor, result=result)
+    return TabParts(result=result, targets=(SendTarget(TITLE, source),))
+
+
+TAB = Tab(id="inpaint", title=TITLE, build=build, render_children=True)

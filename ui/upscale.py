@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from models.registry import Task
 from ops.upscale import check_tile, upscale
 from ui.common import (
     AppContext,
+    SendTarget,
+    Tab,
+    TabParts,
     example,
     friendly,
     image_input,
@@ -20,6 +21,8 @@ from ui.common import (
     spec_for,
 )
 from ui.progress import reporter
+
+TITLE = "Upscale"
 
 
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
@@ -38,13 +41,7 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     return ctx.save(src, result_stem(image, "original")), ctx.save(out, result_stem(image, what)), note
 
 
-@dataclass
-class UpscaleTab:
-    image: gr.Image
-    result: gr.Image
-
-
-def build(ctx: AppContext) -> UpscaleTab:
+def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
     default = ctx.registry.default_for(Task.UPSCALE)
     gr.Markdown(
@@ -96,4 +93,7 @@ def build(ctx: AppContext) -> UpscaleTab:
     )
     # a new input clears the last result, which "send to" would otherwise still send
     image.change(lambda: (None, None, ""), None, [slider, result, note], api_visibility="private", queue=False)
-    return UpscaleTab(image=image, result=result)
+    return TabParts(result=result, targets=(SendTarget(TITLE, image),))
+
+
+TAB = Tab(id="upscale", title=TITLE, build=build)
