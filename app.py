@@ -15,7 +15,9 @@ from gradio.components import Component
 
 from models.runtime import ModelCache
 from ui import composite, edit, generate, inpaint, upscale
-from ui.common import EXAMPLES, PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext, SendTarget, Tab, TabParts
+from ui.common import SendTarget, Tab, TabParts
+from ui.context import PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
+from ui.inputs import EXAMPLES
 
 TITLE = "Ganvas - an open image studio"
 

@@ -14,7 +14,8 @@ from core.errors import InvalidInputError
 from models.catalog import default_for
 from models.registry import Task
 from models.runtime import ModelCache
-from ui.common import AppContext, spec_for
+from ui.context import AppContext
+from ui.models import spec_for
 
 
 @pytest.fixture()
@@ -70,7 +71,7 @@ def test_download_all_zips_the_gallery_under_its_names(ctx):
 
 
 def test_results_are_named_after_their_input(ctx, tmp_path):
-    from ui.common import result_stem, safe_stem
+    from ui.context import result_stem, safe_stem
     from ui.edit import apply_recipe
     from ui.upscale import run_upscale
 
@@ -92,7 +93,7 @@ def test_each_model_dropdown_says_what_the_chosen_model_is_for():
     choosing another model changes it (the change handler, as the browser would call it)."""
     from app import build_demo
     from models.catalog import default_registry
-    from ui.common import model_note
+    from ui.models import model_note
 
     reg = default_registry()
     assert model_note(reg, "no-such-model") == "" and model_note(reg, None) == ""
@@ -207,14 +208,14 @@ def test_send_to_opens_the_tab_then_hands_the_picture_over():
 
 
 def test_an_animation_is_read_as_its_first_frame_with_a_warning(tmp_path, monkeypatch):
-    import ui.common
-    from ui.common import read_image
+    import ui.images
+    from ui.images import read_image
 
     frames = [Image.new("RGB", (8, 6), (60 * i, 0, 0)) for i in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     frames[0].save(tmp_path / "still.gif")
     said: list[str] = []
-    monkeypatch.setattr(ui.common.gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    monkeypatch.setattr(ui.images.gr, "Warning", lambda msg, *a, **k: said.append(msg))
     image = read_image(str(tmp_path / "anim.gif"))
     assert said == ["anim.gif is an animation of 3 frames: only the first is used."]
     assert image.size == (8, 6) and float(image.rgb.max()) == 0.0  # frame 0 is black
@@ -223,13 +224,13 @@ def test_an_animation_is_read_as_its_first_frame_with_a_warning(tmp_path, monkey
 
 
 def test_composite_warns_when_the_foreground_misses_the_background(ctx, tmp_path, monkeypatch):
-    import ui.common
+    import ui.images
     from ui.composite import run_composite
 
     Image.new("RGB", (30, 20), (0, 0, 255)).save(tmp_path / "bg.png")
     Image.new("RGB", (6, 6), (255, 0, 0)).save(tmp_path / "fg.png")
     said: list[str] = []
-    monkeypatch.setattr(ui.common.gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    monkeypatch.setattr(ui.images.gr, "Warning", lambda msg, *a, **k: said.append(msg))
     out = run_composite(ctx, str(tmp_path / "bg.png"), str(tmp_path / "fg.png"), x=40, y=0)
     assert len(said) == 1 and "wholly outside the 30x20 background" in said[0] and "click" in said[0]
     assert np.array_equal(np.asarray(Image.open(out))[..., :3], np.asarray(Image.open(tmp_path / "bg.png")))
@@ -310,7 +311,7 @@ def _zlib_level_class(path) -> int:
 def test_large_results_are_saved_fast_and_losslessly(tmp_path):
     from core.image import from_numpy
     from ops.convert import load_image
-    from ui.common import FAST_PNG_PIXELS
+    from ui.context import FAST_PNG_PIXELS
 
     app = AppContext(cache=ModelCache(device=torch.device("cpu")), outdir=tmp_path)
     rng = np.random.default_rng(0)

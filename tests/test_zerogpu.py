@@ -122,7 +122,7 @@ def test_only_model_work_holds_a_gpu(zero, photo):
 
 
 def test_without_spaces_handlers_are_unwrapped(monkeypatch):
-    from ui.common import on_gpu
+    from ui.gpu import on_gpu
 
     def work():
         return 1

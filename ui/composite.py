@@ -16,18 +16,11 @@ from ops.composite import (
     misses_canvas,
     placed_size,
 )
-from ui.common import (
-    AppContext,
-    SendTarget,
-    Tab,
-    TabParts,
-    example,
-    friendly,
-    image_input,
-    read_image,
-    read_optional,
-    result_stem,
-)
+from ui.common import SendTarget, Tab, TabParts
+from ui.context import AppContext, result_stem
+from ui.errors import friendly
+from ui.images import read_image, read_optional
+from ui.inputs import example, image_input
 
 TITLE = "Composite"
 MODES = ("alpha", "seamless", "depth")

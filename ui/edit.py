@@ -13,21 +13,12 @@ from core.imaging import RESAMPLE_FILTERS
 from core.numbers import whole_number
 from ops.edit import Inpaint, Recipe, mask_to_b64png, transparent_mask
 from ops.inpaint import default_model_fill
-from ui.common import (
-    AppContext,
-    SendTarget,
-    Tab,
-    TabParts,
-    editor_parts,
-    example,
-    friendly,
-    image_input,
-    on_gpu,
-    paint_editor,
-    read_image,
-    result_stem,
-)
-from ui.inpaint import editor_value
+from ui.common import SendTarget, Tab, TabParts
+from ui.context import AppContext, result_stem
+from ui.errors import friendly
+from ui.gpu import on_gpu
+from ui.images import editor_parts, read_image
+from ui.inputs import editor_value, example, image_input, paint_editor
 
 TITLE = "Edit"
 EMPTY = Recipe(steps=[]).to_json()

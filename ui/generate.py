@@ -13,7 +13,11 @@ from core.numbers import whole_number
 from models.registry import Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
-from ui.common import AppContext, Tab, TabParts, friendly, model_picker, on_gpu, spec_for
+from ui.common import Tab, TabParts
+from ui.context import AppContext
+from ui.errors import friendly
+from ui.gpu import on_gpu
+from ui.models import model_picker, spec_for
 
 TITLE = "Generate"
 

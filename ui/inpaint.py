@@ -10,23 +10,13 @@ from core.image import ImageData, from_numpy
 from models.registry import Task
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import (
-    AppContext,
-    SendTarget,
-    Tab,
-    TabParts,
-    editor_parts,
-    example,
-    friendly,
-    image_input,
-    model_picker,
-    on_gpu,
-    paint_editor,
-    read_image,
-    read_optional,
-    result_stem,
-    spec_for,
-)
+from ui.common import SendTarget, Tab, TabParts
+from ui.context import AppContext, result_stem
+from ui.errors import friendly
+from ui.gpu import on_gpu
+from ui.images import editor_parts, read_image, read_optional
+from ui.inputs import editor_value, example, image_input, paint_editor
+from ui.models import model_picker, spec_for
 from ui.progress import reporter
 
 TITLE = "Inpaint"
@@ -79,13 +69,6 @@ def inpaint_inputs(source_path: str | None, editor_value, mask_path: str | None)
     # to it by inpaint(), with a note. (Inpainting the canvas instead gave a blank white 800x800 result when the
     # browser could not show the photo on it.)
     return (background if source is None else source), mask
-
-
-def editor_value(path: str | None) -> dict | None:
-    """An ImageEditor value showing ``path`` with an empty mask layer (for 'send to')."""
-    if not path:
-        return None
-    return {"background": path, "layers": [], "composite": path}
 
 
 def build(ctx: AppContext) -> TabParts:

@@ -6,20 +6,13 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import check_tile, upscale
-from ui.common import (
-    AppContext,
-    SendTarget,
-    Tab,
-    TabParts,
-    example,
-    friendly,
-    image_input,
-    model_picker,
-    on_gpu,
-    read_image,
-    result_stem,
-    spec_for,
-)
+from ui.common import SendTarget, Tab, TabParts
+from ui.context import AppContext, result_stem
+from ui.errors import friendly
+from ui.gpu import on_gpu
+from ui.images import read_image
+from ui.inputs import example, image_input
+from ui.models import model_picker, spec_for
 from ui.progress import reporter
 
 TITLE = "Upscale"

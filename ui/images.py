@@ -1,0 +1,59 @@
+"""Reading the images the tabs are given: Gradio's values (paths, arrays, editor dicts) as ImageData."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from core.errors import InvalidInputError
+from core.image import ImageData, from_numpy
+from ops.convert import animation_note, load_image
+
+
+def read_image(value: Any, what: str = "an image") -> ImageData:
+    """Image from a Gradio value (file path, numpy array or FileData dict); clear error if missing."""
+    if value is None or (isinstance(value, str) and not value):
+        raise InvalidInputError(f"Please upload {what} first.")
+    if isinstance(value, dict):
+        value = value.get("path") or value.get("url")
+    if isinstance(value, np.ndarray):
+        return from_numpy(value)
+    note = animation_note(value) if isinstance(value, (str, Path)) else None
+    if note:
+        gr.Warning(note)
+    return load_image(value)
+
+
+def read_optional(value: Any) -> ImageData | None:
+    """The image of an optional input, or None when it is empty."""
+    return None if value is None or (isinstance(value, str) and not value) else read_image(value)
+
+
+def editor_parts(value: Any) -> tuple[ImageData, np.ndarray | None]:
+    """(background image, painted-mask alpha HxW uint8 or None) from a gr.ImageEditor value."""
+    if not isinstance(value, dict) or value.get("background") is None:
+        raise InvalidInputError("Please upload an image into the editor first.")
+    image = read_image(value["background"])
+    if image.alpha is not None and bool((image.alpha >= 1).all()):
+        image = image.with_pixels(image.rgb, alpha=None)  # the editor always sends RGBA
+    painted = None
+    for layer in value.get("layers") or []:
+        if layer is None:
+            continue
+        arr = np.asarray(layer) if isinstance(layer, np.ndarray) else _layer_array(layer)
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            a = arr[..., 3]
+        else:
+            a = arr if arr.ndim == 2 else arr.max(axis=2)
+        painted = a if painted is None else np.maximum(painted, a)
+    return image, painted
+
+
+def _layer_array(layer: Any) -> np.ndarray:
+    path = layer.get("path") if isinstance(layer, dict) else layer
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGBA"))
