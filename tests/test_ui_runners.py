@@ -349,3 +349,15 @@ def test_the_tabs_and_their_send_to_buttons_come_from_one_table(monkeypatch):
     monkeypatch.setattr(app, "TABS", (*app.TABS, app.TABS[0]))
     with pytest.raises(ValueError, match="share an id"):
         app.build_demo()
+
+
+def test_every_button_does_something():
+    """A button in a layout without its line in a table (the Edit tab's steps) would do nothing."""
+    import gradio as gr
+
+    from app import build_demo
+
+    demo = build_demo()
+    clicked = {target for f in demo.fns.values() for target in f.targets}
+    idle = [b.value for b in demo.blocks.values() if type(b) is gr.Button and (b._id, "click") not in clicked]
+    assert not idle, idle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 from PIL import Image
 
@@ -24,6 +26,25 @@ from ui.inputs import example, image_input
 
 TITLE = "Composite"
 MODES = ("alpha", "seamless", "depth")
+#: the inputs of a composite, in the order of the API's /composite (and of run_composite after ``ctx``)
+INPUTS = (
+    "background",
+    "foreground",
+    "mask",
+    "x",
+    "y",
+    "scale",
+    "rotate",
+    "opacity",
+    "feather",
+    "blend_mode",
+    "mode",
+    "bg_depth_file",
+    "bg_depth",
+    "fg_depth_file",
+    "fg_depth",
+    "softness",
+)
 
 
 def run_composite(
@@ -117,56 +138,8 @@ def keep_centre(foreground, x, y, placed, scale, rotate) -> tuple[int, int, list
     return (*centred_at(size, (x0 + bw / 2, y0 + bh / 2), *new), new)
 
 
-def build(ctx: AppContext) -> TabParts:
-    gr.Markdown(
-        "Put one image on another; a foreground with transparency (a PNG sticker, or one from Generate) pastes "
-        "cleanly. **alpha**: normal compositing with blend modes; **seamless**: "
-        "Poisson cloning that matches the background's light; **depth**: the nearer pixel wins "
-        "(smaller depth = nearer; depth maps are grayscale images, black = near). **Click the background "
-        "or the result** to centre the foreground there; scale and rotation keep its centre, and the result redraws "
-        "as you change a setting."
-    )
-    with gr.Row():
-        with gr.Column():
-            with gr.Row():
-                background = image_input(label="Background", elem_id="composite-bg", height=220)
-                foreground = image_input(
-                    label="Foreground",
-                    elem_id="composite-fg",
-                    height=220,
-                )
-            with gr.Accordion("Foreground mask (optional, white = keep)", open=False):
-                mask = image_input(label="Mask", height=160)
-            mode = gr.Radio(list(MODES), value="alpha", label="Mode")
-            with gr.Row():
-                x = gr.Number(0, label="x (px)", precision=0)
-                y = gr.Number(0, label="y (px)", precision=0)
-                scale = gr.Slider(0.05, 8, value=1, step=0.05, label="Scale", elem_id="composite-scale")
-                rotate = gr.Slider(-180, 180, value=0, step=1, label="Rotate (deg)")
-            with gr.Row():
-                opacity = gr.Slider(0, 1, value=1, step=0.01, label="Opacity", elem_id="composite-opacity")
-                feather = gr.Slider(0, 50, value=0, step=0.5, label="Feather (px)")
-                blend_mode = gr.Dropdown(list(BLEND_MODES), value="normal", label="Blend mode")
-            with gr.Accordion("Depth", open=False):
-                with gr.Row():
-                    bg_depth_file = image_input(label="Background depth map", height=140)
-                    fg_depth_file = image_input(label="Foreground depth map", height=140)
-                with gr.Row():
-                    bg_depth = gr.Slider(0, 1, value=0.6, step=0.01, label="Background depth (no map)")
-                    fg_depth = gr.Slider(0, 1, value=0.4, step=0.01, label="Foreground depth (no map)")
-                    softness = gr.Slider(0, 0.5, value=0.0, step=0.01, label="Transition width")
-            go = gr.Button("Composite", variant="primary")
-            gr.Examples([[example("castle.jpg"), example("star.png"), 330, 150]], [background, foreground, x, y])
-        with gr.Column():
-            result = gr.Image(
-                label="Result",
-                elem_id="composite-result",
-                type="filepath",
-                format="png",
-                image_mode="RGBA",
-                interactive=False,
-                height=420,
-            )
+def composite_handler(ctx: AppContext) -> Callable:
+    """The Composite button's handler, the API's /composite."""
 
     @friendly
     def on_composite(
@@ -227,73 +200,132 @@ def build(ctx: AppContext) -> TabParts:
             softness,
         )
 
-    inputs = [
-        background,
-        foreground,
-        mask,
-        x,
-        y,
-        scale,
-        rotate,
-        opacity,
-        feather,
-        blend_mode,
-        mode,
-        bg_depth_file,
-        bg_depth,
-        fg_depth_file,
-        fg_depth,
-        softness,
-    ]
-    go.click(on_composite, inputs, [result], api_name="composite")
+    return on_composite
+
+
+def preview_handler(on_composite: Callable) -> Callable:
+    """The live preview: a composite once both images are there (errors still show), else nothing changes."""
 
     def redraw(background, foreground, *rest):
-        """The live preview: redraw once both images are there (errors still show)."""
         if not background or not foreground:
             return gr.skip()
         return on_composite(background, foreground, *rest)
 
-    @friendly
-    def on_click(foreground, scale, rotate, evt: gr.SelectData):
-        return place_at(foreground, scale, rotate, evt.index)
+    return redraw
 
-    # The live preview. Sliders redraw on input: while dragged (always_last drops the frames a slow redraw
-    # cannot keep up with), and when a value is typed into their box (Enter or leaving it), which fires no
-    # release. Scale and rotation first move x, y so that the foreground keeps its centre.
+
+@friendly
+def on_click(foreground, scale, rotate, evt: gr.SelectData) -> tuple[int, int]:
+    """A click on the background or the result: x, y that centre the foreground there."""
+    return place_at(foreground, scale, rotate, evt.index)
+
+
+def clear() -> None:
+    """No result: a new background or foreground replaces it."""
+    return None
+
+
+INTRO = (
+    "Put one image on another; a foreground with transparency (a PNG sticker, or one from Generate) pastes "
+    "cleanly. **alpha**: normal compositing with blend modes; **seamless**: "
+    "Poisson cloning that matches the background's light; **depth**: the nearer pixel wins "
+    "(smaller depth = nearer; depth maps are grayscale images, black = near). **Click the background "
+    "or the result** to centre the foreground there; scale and rotation keep its centre, and the result redraws "
+    "as you change a setting."
+)
+
+
+def _settings() -> dict:
+    """The left column: the two images, an optional mask, the placement and the mode."""
+    with gr.Row():
+        c = dict(
+            background=image_input(label="Background", elem_id="composite-bg", height=220),
+            foreground=image_input(label="Foreground", elem_id="composite-fg", height=220),
+        )
+    with gr.Accordion("Foreground mask (optional, white = keep)", open=False):
+        c["mask"] = image_input(label="Mask", height=160)
+    c["mode"] = gr.Radio(list(MODES), value="alpha", label="Mode")
+    with gr.Row():
+        c["x"] = gr.Number(0, label="x (px)", precision=0)
+        c["y"] = gr.Number(0, label="y (px)", precision=0)
+        c["scale"] = gr.Slider(0.05, 8, value=1, step=0.05, label="Scale", elem_id="composite-scale")
+        c["rotate"] = gr.Slider(-180, 180, value=0, step=1, label="Rotate (deg)")
+    with gr.Row():
+        c["opacity"] = gr.Slider(0, 1, value=1, step=0.01, label="Opacity", elem_id="composite-opacity")
+        c["feather"] = gr.Slider(0, 50, value=0, step=0.5, label="Feather (px)")
+        c["blend_mode"] = gr.Dropdown(list(BLEND_MODES), value="normal", label="Blend mode")
+    with gr.Accordion("Depth", open=False):
+        with gr.Row():
+            c["bg_depth_file"] = image_input(label="Background depth map", height=140)
+            c["fg_depth_file"] = image_input(label="Foreground depth map", height=140)
+        with gr.Row():
+            c["bg_depth"] = gr.Slider(0, 1, value=0.6, step=0.01, label="Background depth (no map)")
+            c["fg_depth"] = gr.Slider(0, 1, value=0.4, step=0.01, label="Foreground depth (no map)")
+            c["softness"] = gr.Slider(0, 0.5, value=0.0, step=0.01, label="Transition width")
+    c["go"] = gr.Button("Composite", variant="primary")
+    gr.Examples(
+        [[example("castle.jpg"), example("star.png"), 330, 150]], [c["background"], c["foreground"], c["x"], c["y"]]
+    )
+    return c
+
+
+def build(ctx: AppContext) -> TabParts:
+    """Lay out the tab inside the current gr.Tab and wire its events."""
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column():
+            c = _settings()
+        with gr.Column():
+            c["result"] = gr.Image(
+                label="Result",
+                elem_id="composite-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+                height=420,
+            )
+    on_composite = composite_handler(ctx)
+    c["go"].click(on_composite, [c[name] for name in INPUTS], [c["result"]], api_name="composite")
+    _wire_preview(c, preview_handler(on_composite))
+    targets = (
+        SendTarget(f"{TITLE} (background)", c["background"]),
+        SendTarget(f"{TITLE} (foreground)", c["foreground"]),
+    )
+    return TabParts(result=c["result"], targets=targets)
+
+
+def _wire_preview(c: dict, redraw: Callable) -> None:
+    """The live preview. Sliders redraw on input: while dragged (always_last drops the frames a slow redraw
+    cannot keep up with), and when a value is typed into their box (Enter or leaving it), which fires no
+    release. Scale and rotation first move x, y so that the foreground keeps its centre."""
+    inputs, result = [c[name] for name in INPUTS], [c["result"]]
     live = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     placed = gr.State([1.0, 0.0])  # the [scale, rotation] that x, y were set for
-    for clicked in (background, result):
-        clicked.select(on_click, [foreground, scale, rotate], [x, y], api_visibility="private").success(
-            redraw, inputs, [result], **live
-        )
-    for slider in (scale, rotate):
+    for clicked in (c["background"], c["result"]):
+        clicked.select(
+            on_click, [c["foreground"], c["scale"], c["rotate"]], [c["x"], c["y"]], api_visibility="private"
+        ).success(redraw, inputs, result, **live)
+    for slider in (c["scale"], c["rotate"]):
         slider.input(
             keep_centre,
-            [foreground, x, y, placed, scale, rotate],
-            [x, y, placed],
+            [c["foreground"], c["x"], c["y"], placed, c["scale"], c["rotate"]],
+            [c["x"], c["y"], placed],
             api_visibility="private",
             trigger_mode="always_last",
             show_progress="hidden",
-        ).then(redraw, inputs, [result], **live)
-    for slider in (opacity, feather, bg_depth, fg_depth, softness):
-        slider.input(redraw, inputs, [result], **live)
-    # A new background or foreground (an upload, an example, a "send to") replaces the result at once: the old
-    # composite stayed, and "send to" sent it. It is cleared first, so that it is not left standing when the
-    # redraw fails or waits for the other image.
-    for layer in (background, foreground):
-        layer.change(lambda: None, None, [result], api_visibility="private", queue=False).then(
-            redraw, inputs, [result], **live
-        )
-    for field in (x, y):
-        field.submit(redraw, inputs, [result], **live)
-        field.blur(redraw, inputs, [result], **live)
-    for choice in (blend_mode, mode):
-        choice.input(redraw, inputs, [result], **live)
-    targets = (
-        SendTarget(f"{TITLE} (background)", background),
-        SendTarget(f"{TITLE} (foreground)", foreground),
-    )
-    return TabParts(result=result, targets=targets)
+        ).then(redraw, inputs, result, **live)
+    for slider in ("opacity", "feather", "bg_depth", "fg_depth", "softness"):
+        c[slider].input(redraw, inputs, result, **live)
+    # A new background or foreground (an upload, an example, a "send to") replaces the result at once, cleared
+    # first so that no old composite stays when the redraw fails or waits for the other image.
+    for layer in (c["background"], c["foreground"]):
+        layer.change(clear, None, result, api_visibility="private", queue=False).then(redraw, inputs, result, **live)
+    for field in (c["x"], c["y"]):
+        field.submit(redraw, inputs, result, **live)
+        field.blur(redraw, inputs, result, **live)
+    for choice in (c["blend_mode"], c["mode"]):
+        choice.input(redraw, inputs, result, **live)
 
 
 TAB = Tab(id="composite", title=TITLE, build=build)

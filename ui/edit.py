@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -22,6 +23,7 @@ from ui.inputs import editor_value, example, image_input, paint_editor
 
 TITLE = "Edit"
 EMPTY = Recipe(steps=[]).to_json()
+TRANSPARENT = [0.0, 0.0, 0.0, 0.0]
 
 
 def content_aware(ctx: AppContext) -> Inpaint:
@@ -78,219 +80,157 @@ def transparent_region(result) -> dict:
     return dict(transparent=True)
 
 
-def build(ctx: AppContext) -> TabParts:
-    gr.Markdown(
-        "Each button adds a step to the **recipe** and replays it on the original, so **Undo** always "
-        "works and the recipe JSON replays identically with `python cli.py edit IN -o OUT --recipe R.json`."
-    )
-    with gr.Row():
-        with gr.Column(scale=1):
-            image = image_input(label="Original", check_on_upload=False, elem_id="edit-input", height=240)
-            gr.Examples([[example("castle.jpg")]], [image])
-            with gr.Accordion("Crop", open=False):
-                with gr.Row():
-                    c_left = gr.Number(0, label="left", precision=0)
-                    c_top = gr.Number(0, label="top", precision=0)
-                    c_w = gr.Number(256, label="width", precision=0)
-                    c_h = gr.Number(256, label="height", precision=0)
-                b_crop = gr.Button("Add crop")
-            with gr.Accordion("Rotate / flip", open=False):
-                r_angle = gr.Slider(
-                    -180, 180, value=90, step=0.5, label="Angle (deg, counter-clockwise)", elem_id="edit-angle"
-                )
-                with gr.Row():
-                    r_expand = gr.Checkbox(True, label="Expand canvas")
-                    r_transparent = gr.Checkbox(True, label="Transparent corners")
-                    r_fill = gr.ColorPicker("#000000", label="Corner colour")
-                b_rotate = gr.Button("Add rotate")
-                with gr.Row():
-                    b_fliph = gr.Button("Flip horizontal")
-                    b_flipv = gr.Button("Flip vertical")
-            with gr.Accordion("Canvas margins", open=False):
-                gr.Markdown("Grow the canvas; fill the transparent margins content-aware below to extend the picture.")
-                with gr.Row():
-                    p_left = gr.Number(0, label="left", precision=0, minimum=0)
-                    p_top = gr.Number(0, label="top", precision=0, minimum=0)
-                    p_right = gr.Number(0, label="right", precision=0, minimum=0)
-                    p_bottom = gr.Number(0, label="bottom", precision=0, minimum=0)
-                with gr.Row():
-                    p_transparent = gr.Checkbox(True, label="Transparent margins")
-                    p_fill = gr.ColorPicker("#ffffff", label="Margin colour")
-                b_pad = gr.Button("Add margins")
-            with gr.Accordion("Resize", open=False):
-                with gr.Row():
-                    s_w = gr.Number(512, label="width", precision=0)
-                    s_h = gr.Number(512, label="height", precision=0)
-                    s_method = gr.Dropdown(list(RESAMPLE_FILTERS), value="lanczos", label="Filter")
-                b_resize = gr.Button("Add resize")
-            with gr.Accordion("Adjust", open=False):
-                a_b = gr.Slider(-1, 1, value=0, step=0.01, label="Brightness")
-                a_c = gr.Slider(-1, 1, value=0, step=0.01, label="Contrast")
-                a_s = gr.Slider(-1, 1, value=0, step=0.01, label="Saturation")
-                a_g = gr.Slider(0.1, 5, value=1, step=0.05, label="Gamma")
-                a_sh = gr.Slider(0, 5, value=0, step=0.1, label="Sharpen")
-                a_bl = gr.Slider(0, 20, value=0, step=0.5, label="Blur (sigma px)")
-                b_adjust = gr.Button("Add adjustments")
-            with gr.Accordion("Erase / fill a painted region", open=True):
-                # The current result to paint on (the image edited is the tab's own input). It sits here,
-                # beside the buttons that use it, not under the result: on a phone the columns stack, and
-                # there the canvas was two screens below these buttons.
-                region = paint_editor("Paint the region to erase or fill", "Region", "#ff3366", 320, "edit-region")
-                f_colour = gr.ColorPicker("#ffffff", label="Fill colour", elem_id="edit-fill-colour")
-                with gr.Row():
-                    b_erase = gr.Button("Erase to transparent")
-                    b_fill = gr.Button("Fill with colour")
-                    b_aware = gr.Button("Content-aware fill")
-                gr.Markdown("The transparent areas (a rotation's corners, new margins, erased parts):")
-                with gr.Row():
-                    b_fill_t = gr.Button("Fill them with colour")
-                    b_aware_t = gr.Button("Content-aware fill them", elem_id="edit-fill-transparent")
-            with gr.Row():
-                b_undo = gr.Button("Undo")
-                b_reset = gr.Button("Reset")
-        with gr.Column(scale=1):
-            result = gr.Image(
-                label="Result (PNG)",
-                elem_id="edit-result",
-                type="filepath",
-                format="png",
-                image_mode="RGBA",
-                interactive=False,
-                height=300,
-            )
-            recipe = gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True, elem_id="edit-recipe")
-            with gr.Row():
-                b_apply = gr.Button("Apply recipe", variant="primary")
-                recipe_file = gr.File(label="recipe.json", interactive=False)
+# What each step button adds to the recipe, from the values of the controls it reads.
 
-    outputs = [result, recipe, recipe_file, region]
-    # Progress and errors show on the result only: on every output, an error covered the recipe and the region
-    # canvas with an "Error" badge, and the user could no longer fix the recipe or paint the region it asked for.
-    quiet = dict(api_visibility="private", show_progress_on=[result])
 
-    def finish(image, recipe_obj: Recipe):
-        path, text, rfile = apply_recipe(ctx, image, recipe_obj.to_json())
-        return path, text, rfile, editor_value(path)
+def _fill_colour(transparent: bool, colour: str) -> list[float]:
+    return TRANSPARENT if transparent else [*hex_to_rgb(colour), 1.0]
 
-    def adder(op: str, make: Callable[..., dict]):
-        @friendly
-        def handler(image, text, *args):
-            read_image(image)
-            return finish(image, parse_recipe(text).add(op, **make(*args)))
 
-        return handler
+def _crop(left, top, width, height) -> dict:
+    return dict(
+        left=whole_number(left, "The left field"),
+        top=whole_number(top, "The top field"),
+        width=whole_number(width, "The width field"),
+        height=whole_number(height, "The height field"),
+    )
 
-    b_crop.click(
-        adder(
-            "crop",
-            lambda lt, tp, w, h: dict(
-                left=whole_number(lt, "The left field"),
-                top=whole_number(tp, "The top field"),
-                width=whole_number(w, "The width field"),
-                height=whole_number(h, "The height field"),
-            ),
-        ),
-        [image, recipe, c_left, c_top, c_w, c_h],
-        outputs,
-        **quiet,
+
+def _rotate(angle, expand, transparent, colour) -> dict:
+    return dict(angle=float(angle), expand=bool(expand), fill=_fill_colour(transparent, colour))
+
+
+def _flip(direction: str) -> Callable[[], dict]:
+    return lambda: dict(direction=direction)
+
+
+def _pad(left, top, right, bottom, transparent, colour) -> dict:
+    return dict(
+        left=whole_number(left, "The left margin", 0),
+        top=whole_number(top, "The top margin", 0),
+        right=whole_number(right, "The right margin", 0),
+        bottom=whole_number(bottom, "The bottom margin", 0),
+        fill=_fill_colour(transparent, colour),
     )
-    b_rotate.click(
-        adder(
-            "rotate",
-            lambda a, e, t, c: dict(
-                angle=float(a), expand=bool(e), fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0]
-            ),
-        ),
-        [image, recipe, r_angle, r_expand, r_transparent, r_fill],
-        outputs,
-        **quiet,
+
+
+def _resize(width, height, method) -> dict:
+    return dict(
+        width=whole_number(width, "The width field"), height=whole_number(height, "The height field"), method=method
     )
-    b_fliph.click(adder("flip", lambda: dict(direction="horizontal")), [image, recipe], outputs, **quiet)
-    b_flipv.click(adder("flip", lambda: dict(direction="vertical")), [image, recipe], outputs, **quiet)
-    b_pad.click(
-        adder(
-            "pad",
-            lambda lt, tp, rt, bt, t, c: dict(
-                left=whole_number(lt, "The left margin", 0),
-                top=whole_number(tp, "The top margin", 0),
-                right=whole_number(rt, "The right margin", 0),
-                bottom=whole_number(bt, "The bottom margin", 0),
-                fill=[0.0, 0.0, 0.0, 0.0] if t else [*hex_to_rgb(c), 1.0],
-            ),
-        ),
-        [image, recipe, p_left, p_top, p_right, p_bottom, p_transparent, p_fill],
-        outputs,
-        **quiet,
+
+
+def _adjust(brightness, contrast, saturation, gamma, sharpen, blur) -> dict:
+    return dict(
+        brightness=float(brightness),
+        contrast=float(contrast),
+        saturation=float(saturation),
+        gamma=float(gamma),
+        sharpen=float(sharpen),
+        blur=float(blur),
     )
-    b_resize.click(
-        adder(
-            "resize",
-            lambda w, h, m: dict(
-                width=whole_number(w, "The width field"), height=whole_number(h, "The height field"), method=m
-            ),
-        ),
-        [image, recipe, s_w, s_h, s_method],
-        outputs,
-        **quiet,
-    )
-    b_adjust.click(
-        adder(
-            "adjust",
-            lambda b, c, s, g, sh, bl: dict(
-                brightness=float(b),
-                contrast=float(c),
-                saturation=float(s),
-                gamma=float(g),
-                sharpen=float(sh),
-                blur=float(bl),
-            ),
-        ),
-        [image, recipe, a_b, a_c, a_s, a_g, a_sh, a_bl],
-        outputs,
-        **quiet,
-    )
-    b_erase.click(
-        adder("erase", lambda reg: dict(mask_png=region_mask(reg))),
-        [image, recipe, region],
-        outputs,
-        **quiet,
-    )
-    b_fill.click(
-        adder("fill", lambda reg, c: dict(mask_png=region_mask(reg), colour=list(hex_to_rgb(c)))),
-        [image, recipe, region, f_colour],
-        outputs,
-        **quiet,
-    )
-    b_aware.click(
-        adder("fill", lambda reg: dict(mask_png=region_mask(reg), content_aware=True)),
-        [image, recipe, region],
-        outputs,
-        **quiet,
-        concurrency_id="model",
-    )
-    b_fill_t.click(
-        adder("fill", lambda res, c: dict(**transparent_region(res), colour=list(hex_to_rgb(c)))),
-        [image, recipe, result, f_colour],
-        outputs,
-        **quiet,
-    )
-    b_aware_t.click(
-        adder("fill", lambda res: dict(**transparent_region(res), content_aware=True)),
-        [image, recipe, result],
-        outputs,
-        **quiet,
-        concurrency_id="model",
-    )
+
+
+def _erase(region) -> dict:
+    return dict(mask_png=region_mask(region))
+
+
+def _fill(region, colour) -> dict:
+    return dict(mask_png=region_mask(region), colour=list(hex_to_rgb(colour)))
+
+
+def _fill_aware(region) -> dict:
+    return dict(mask_png=region_mask(region), content_aware=True)
+
+
+def _fill_transparent(result, colour) -> dict:
+    return dict(**transparent_region(result), colour=list(hex_to_rgb(colour)))
+
+
+def _fill_transparent_aware(result) -> dict:
+    return dict(**transparent_region(result), content_aware=True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A button that adds a step to the recipe: the step's op, the controls it reads (by their names in the
+    layout) and how their values become the step's parameters."""
+
+    button: str
+    op: str
+    controls: tuple[str, ...]
+    params: Callable[..., dict]
+    #: runs the inpainting model, so it waits its turn with the other model jobs
+    model: bool = False
+
+
+STEPS = (
+    Step("add_crop", "crop", ("crop_left", "crop_top", "crop_width", "crop_height"), _crop),
+    Step("add_rotate", "rotate", ("angle", "expand", "corners_transparent", "corner_colour"), _rotate),
+    Step("flip_horizontal", "flip", (), _flip("horizontal")),
+    Step("flip_vertical", "flip", (), _flip("vertical")),
+    Step(
+        "add_margins",
+        "pad",
+        ("margin_left", "margin_top", "margin_right", "margin_bottom", "margins_transparent", "margin_colour"),
+        _pad,
+    ),
+    Step("add_resize", "resize", ("resize_width", "resize_height", "resize_filter"), _resize),
+    Step(
+        "add_adjustments",
+        "adjust",
+        ("brightness", "contrast", "saturation", "gamma", "sharpen", "blur"),
+        _adjust,
+    ),
+    Step("erase", "erase", ("region",), _erase),
+    Step("fill", "fill", ("region", "fill_colour"), _fill),
+    Step("fill_aware", "fill", ("region",), _fill_aware, model=True),
+    Step("fill_transparent", "fill", ("result", "fill_colour"), _fill_transparent),
+    Step("fill_transparent_aware", "fill", ("result",), _fill_transparent_aware, model=True),
+)
+
+
+# The tab's handlers. Each returns the tab's outputs: result, recipe, recipe file and the region canvas.
+
+
+def _replay(ctx: AppContext, image, recipe_text: str | None) -> tuple:
+    path, text, rfile = apply_recipe(ctx, image, recipe_text)
+    return path, text, rfile, editor_value(path)
+
+
+def step_handler(ctx: AppContext, step: Step) -> Callable:
+    """A step button's handler: the recipe with the step added, replayed on the original."""
 
     @friendly
+    def add_step(image, text, *values):
+        read_image(image)  # no image is the first thing to say
+        return _replay(ctx, image, parse_recipe(text).add(step.op, **step.params(*values)).to_json())
+
+    return add_step
+
+
+def undo_handler(ctx: AppContext) -> Callable:
+    @friendly
     def on_undo(image, text):
-        return finish(image, parse_recipe(text).undo())
+        return _replay(ctx, image, parse_recipe(text).undo().to_json())
+
+    return on_undo
+
+
+def reset_handler(ctx: AppContext) -> Callable:
+    """An empty recipe: the original itself as the result (nothing at all without an original)."""
 
     @friendly
     def on_reset(image):
         if not image:
             return None, EMPTY, None, None
-        return finish(image, Recipe(steps=[]))
+        return _replay(ctx, image, EMPTY)
+
+    return on_reset
+
+
+def edit_handler(ctx: AppContext) -> Callable:
+    """The Apply recipe button's handler, the API's /edit."""
 
     @friendly
     def on_edit(image, recipe_json):
@@ -300,19 +240,155 @@ def build(ctx: AppContext) -> TabParts:
             image: the original image file.
             recipe_json: the recipe, e.g. {"version": 1, "steps": [{"op": "rotate", "angle": 90}]}.
         """
-        path, text, rfile = apply_recipe(ctx, image, recipe_json)
-        return path, text, rfile, editor_value(path)
+        return _replay(ctx, image, recipe_json)
 
-    b_undo.click(on_undo, [image, recipe], outputs, **quiet)
-    b_reset.click(on_reset, [image], outputs, **quiet)
-    # change, not upload: an example click or a "send to Edit" from another tab starts a new recipe too. The
-    # last image's result, recipe and canvas go first, in a step that does not read the new file: when it cannot
-    # be read they stayed, and "send to" still sent the old result.
-    image.change(lambda: (None, EMPTY, None, None), None, outputs, api_visibility="private", queue=False).then(
+    return on_edit
+
+
+def cleared() -> tuple:
+    """The outputs with no result: the last image's result, recipe and canvas go."""
+    return None, EMPTY, None, None
+
+
+# The layout: each part returns its components by the names the step table reads.
+
+
+def _geometry() -> dict:
+    c = {}
+    with gr.Accordion("Crop", open=False):
+        with gr.Row():
+            c["crop_left"] = gr.Number(0, label="left", precision=0)
+            c["crop_top"] = gr.Number(0, label="top", precision=0)
+            c["crop_width"] = gr.Number(256, label="width", precision=0)
+            c["crop_height"] = gr.Number(256, label="height", precision=0)
+        c["add_crop"] = gr.Button("Add crop")
+    with gr.Accordion("Rotate / flip", open=False):
+        c["angle"] = gr.Slider(
+            -180, 180, value=90, step=0.5, label="Angle (deg, counter-clockwise)", elem_id="edit-angle"
+        )
+        with gr.Row():
+            c["expand"] = gr.Checkbox(True, label="Expand canvas")
+            c["corners_transparent"] = gr.Checkbox(True, label="Transparent corners")
+            c["corner_colour"] = gr.ColorPicker("#000000", label="Corner colour")
+        c["add_rotate"] = gr.Button("Add rotate")
+        with gr.Row():
+            c["flip_horizontal"] = gr.Button("Flip horizontal")
+            c["flip_vertical"] = gr.Button("Flip vertical")
+    return c
+
+
+def _canvas() -> dict:
+    c = {}
+    with gr.Accordion("Canvas margins", open=False):
+        gr.Markdown("Grow the canvas; fill the transparent margins content-aware below to extend the picture.")
+        with gr.Row():
+            for side in ("left", "top", "right", "bottom"):
+                c[f"margin_{side}"] = gr.Number(0, label=side, precision=0, minimum=0)
+        with gr.Row():
+            c["margins_transparent"] = gr.Checkbox(True, label="Transparent margins")
+            c["margin_colour"] = gr.ColorPicker("#ffffff", label="Margin colour")
+        c["add_margins"] = gr.Button("Add margins")
+    with gr.Accordion("Resize", open=False):
+        with gr.Row():
+            c["resize_width"] = gr.Number(512, label="width", precision=0)
+            c["resize_height"] = gr.Number(512, label="height", precision=0)
+            c["resize_filter"] = gr.Dropdown(list(RESAMPLE_FILTERS), value="lanczos", label="Filter")
+        c["add_resize"] = gr.Button("Add resize")
+    return c
+
+
+def _adjustments() -> dict:
+    with gr.Accordion("Adjust", open=False):
+        c = dict(
+            brightness=gr.Slider(-1, 1, value=0, step=0.01, label="Brightness"),
+            contrast=gr.Slider(-1, 1, value=0, step=0.01, label="Contrast"),
+            saturation=gr.Slider(-1, 1, value=0, step=0.01, label="Saturation"),
+            gamma=gr.Slider(0.1, 5, value=1, step=0.05, label="Gamma"),
+            sharpen=gr.Slider(0, 5, value=0, step=0.1, label="Sharpen"),
+            blur=gr.Slider(0, 20, value=0, step=0.5, label="Blur (sigma px)"),
+        )
+        c["add_adjustments"] = gr.Button("Add adjustments")
+    return c
+
+
+def _region() -> dict:
+    with gr.Accordion("Erase / fill a painted region", open=True):
+        # The current result to paint on (the image edited is the tab's own input). It sits beside the buttons
+        # that use it, not under the result: on a phone the columns stack, and the result is far below.
+        c = dict(region=paint_editor("Paint the region to erase or fill", "Region", "#ff3366", 320, "edit-region"))
+        c["fill_colour"] = gr.ColorPicker("#ffffff", label="Fill colour", elem_id="edit-fill-colour")
+        with gr.Row():
+            c["erase"] = gr.Button("Erase to transparent")
+            c["fill"] = gr.Button("Fill with colour")
+            c["fill_aware"] = gr.Button("Content-aware fill")
+        gr.Markdown("The transparent areas (a rotation's corners, new margins, erased parts):")
+        with gr.Row():
+            c["fill_transparent"] = gr.Button("Fill them with colour")
+            c["fill_transparent_aware"] = gr.Button("Content-aware fill them", elem_id="edit-fill-transparent")
+    return c
+
+
+def _recipe_column() -> dict:
+    c = dict(
+        result=gr.Image(
+            label="Result (PNG)",
+            elem_id="edit-result",
+            type="filepath",
+            format="png",
+            image_mode="RGBA",
+            interactive=False,
+            height=300,
+        ),
+        recipe=gr.Code(EMPTY, language="json", label="Recipe (editable)", interactive=True, elem_id="edit-recipe"),
+    )
+    with gr.Row():
+        c["apply"] = gr.Button("Apply recipe", variant="primary")
+        c["recipe_file"] = gr.File(label="recipe.json", interactive=False)
+    return c
+
+
+def build(ctx: AppContext) -> TabParts:
+    """Lay out the tab inside the current gr.Tab and wire its events."""
+    gr.Markdown(
+        "Each button adds a step to the **recipe** and replays it on the original, so **Undo** always "
+        "works and the recipe JSON replays identically with `python cli.py edit IN -o OUT --recipe R.json`."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            c = dict(image=image_input(label="Original", check_on_upload=False, elem_id="edit-input", height=240))
+            gr.Examples([[example("castle.jpg")]], [c["image"]])
+            c |= _geometry() | _canvas() | _adjustments() | _region()
+            with gr.Row():
+                c["undo"] = gr.Button("Undo")
+                c["reset"] = gr.Button("Reset")
+        with gr.Column(scale=1):
+            c |= _recipe_column()
+    _wire(ctx, c)
+    return TabParts(result=c["result"], targets=(SendTarget(TITLE, c["image"]),))
+
+
+def _wire(ctx: AppContext, c: dict) -> None:
+    """The step buttons from STEPS, then Undo, Reset, Apply recipe and a new original."""
+    image, recipe, result = c["image"], c["recipe"], c["result"]
+    outputs = [result, recipe, c["recipe_file"], c["region"]]
+    # Progress and errors show on the result only: an error badge over the recipe or the region canvas would
+    # keep the user from fixing the recipe, or painting the region it asks for.
+    quiet = dict(api_visibility="private", show_progress_on=[result])
+    for step in STEPS:
+        queue = dict(concurrency_id="model") if step.model else {}
+        inputs = [image, recipe, *(c[name] for name in step.controls)]
+        c[step.button].click(step_handler(ctx, step), inputs, outputs, **quiet, **queue)
+    c["undo"].click(undo_handler(ctx), [image, recipe], outputs, **quiet)
+    on_reset = reset_handler(ctx)
+    c["reset"].click(on_reset, [image], outputs, **quiet)
+    # change, not upload: an example or a "send to Edit" starts a new recipe too. The last image's outputs go
+    # first, in a step that does not read the new file, so that they go even when it cannot be read.
+    image.change(cleared, None, outputs, api_visibility="private", queue=False).then(
         on_reset, [image], outputs, **quiet
     )
-    b_apply.click(on_edit, [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result])
-    return TabParts(result=result, targets=(SendTarget(TITLE, image),))
+    c["apply"].click(
+        edit_handler(ctx), [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result]
+    )
 
 
 TAB = Tab(id="edit", title=TITLE, build=build, render_children=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from core.errors import InvalidInputError
 from core.numbers import whole_number
-from models.registry import Task
+from models.registry import ModelSpec, Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
 from ui.common import Tab, TabParts
@@ -93,101 +95,29 @@ def random_seed(rng: random.Random | None = None) -> int:
     return (rng or random.SystemRandom()).randrange(SURPRISE_SEEDS)
 
 
-def build(ctx: AppContext) -> TabParts:
-    specs = ctx.registry.list(Task.GENERATE)
-    default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
-    labels = list(default.labels) if default else []
-    if default is None:
-        gr.Markdown("**No image generator is installed yet.** Every other tab works offline.")
-    elif default.needs_download:
-        gr.Markdown(
-            "No offline generator is installed in this version: the models here download their "
-            "weights from the Hugging Face Hub on first use."
-        )
-    else:
-        gr.Markdown(
-            "Generate images with a GAN. The same seed always gives the same image. "
-            "Lower truncation = more typical, less varied images. Click a sample to see it enlarged; "
-            "files and downloads are PNG at the model's native size."
-        )
-    with gr.Row():
-        with gr.Column():
-            model = model_picker(ctx, Task.GENERATE, default, "generate-model")
-            label = gr.Dropdown(
-                labels,
-                value=labels[0] if labels else None,
-                label="Label (type to search)",
-                filterable=True,
-                allow_custom_value=True,  # API callers pick any model's labels; ops checks them
-                elem_id="gen-label",
-            )
-            with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
-                count = gr.Slider(1, gen_ops.MAX_COUNT, value=DEFAULT_COUNT, step=1, label="Count")
-            truncation = gr.Slider(
-                0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
-            )
-            with gr.Row():
-                go = gr.Button(
-                    "Generate",
-                    variant="primary",
-                    interactive=default is not None,
-                    scale=3,
-                    min_width=100,
-                    elem_id="gen-go",
-                )
-                surprise = gr.Button(
-                    "\N{GAME DIE} Surprise me",
-                    interactive=default is not None,
-                    scale=1,
-                    min_width=120,
-                    elem_id="gen-surprise",
-                )
-            with gr.Accordion("Interpolate / variations", open=False):
-                with gr.Row():
-                    seed_b = gr.Number(1, label="Second seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
-                    label_b = gr.Dropdown(
-                        labels,
-                        value=labels[0] if labels else None,
-                        label="Second label",
-                        filterable=True,
-                        allow_custom_value=True,
-                        elem_id="gen-label-b",
-                    )
-                frames = gr.Slider(2, 64, value=16, step=1, label="Frames")
-                b_interp = gr.Button("Interpolate (animated WebP)", interactive=default is not None)
-                strength = gr.Slider(0, 1, value=0.3, step=0.05, label="Variation strength")
-                b_var = gr.Button("Variations of the seed", interactive=default is not None)
-        with gr.Column():
-            gallery = gr.Gallery(
-                label="Samples (click one to enlarge)",
-                columns=GALLERY_COLUMNS,
-                height=360,
-                format="png",
-                type="filepath",
-                interactive=False,  # an input of "Download all" only; nobody uploads here
-                object_fit="contain",
-                elem_id="gen-gallery",
-            )
-            download_all = gr.DownloadButton(
-                "Download all (ZIP)", visible=False, size="sm", variant="secondary", elem_id="gen-download-all"
-            )
-            selected = gr.Image(
-                label="Selected (enlarged)",
-                elem_id="gen-selected",
-                type="filepath",
-                format="png",
-                image_mode="RGBA",
-                interactive=False,
-                height=256,
-            )
-            animation = gr.Image(label="Interpolation", type="filepath", interactive=False, height=256)
+def unselect() -> gr.Gallery:
+    """New samples start unselected: the gallery would keep highlighting the old selection's place while
+    "Selected" shows the first new sample, and "send to" sends that one. A step of its own, after the results:
+    an update object returned by the API endpoints themselves would reach API clients as is."""
+    return gr.Gallery(selected_index=None)
 
-    def unselect():
-        # New samples start unselected: the gallery would keep highlighting the old selection's place while
-        # "Selected" shows the first new sample, and "send to" sends that one. A step of its own, after the
-        # results: an update object returned by the API endpoints themselves would reach API clients as is.
-        return gr.Gallery(selected_index=None)
+
+def selected_path(evt: gr.SelectData) -> str | None:
+    """The file of the sample clicked in the gallery."""
+    value = evt.value
+    if isinstance(value, dict):
+        value = value.get("image", {}).get("path") if isinstance(value.get("image"), dict) else value.get("path")
+    return value
+
+
+def select_all_js(elem_id: str) -> str:
+    """Browser code that selects a label box's text when it is clicked, so that typing searches afresh
+    ("food") instead of appending to the current label ("Smileys & Emotionfood", which matches nothing)."""
+    return f"() => {{ const i = document.querySelector('#{elem_id} input'); if (i) i.select(); }}"
+
+
+def model_handler(ctx: AppContext) -> Callable:
+    """Another generator: its labels in both label boxes, and truncation where it has one."""
 
     def on_model(model_id):
         spec = ctx.registry.get(model_id)
@@ -199,12 +129,11 @@ def build(ctx: AppContext) -> TabParts:
             gr.Slider(visible=spec.truncation),
         )
 
-    model.change(on_model, [model], [label, label_b, truncation], api_visibility="private")
-    # a click in a label box selects its text, so that typing searches afresh ("food") instead of appending
-    # to the current label ("Smileys & Emotionfood", which matches nothing)
-    for dropdown in (label, label_b):
-        select_all = f"() => {{ const i = document.querySelector('#{dropdown.elem_id} input'); if (i) i.select(); }}"
-        dropdown.focus(None, None, None, js=select_all)
+    return on_model
+
+
+def generate_handler(ctx: AppContext) -> Callable:
+    """The Generate and "Surprise me" buttons' handler, the API's /generate."""
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
@@ -221,10 +150,22 @@ def build(ctx: AppContext) -> TabParts:
         items = run_generate(ctx, model_id, label, seed, count, truncation)
         return items, items[0][0]
 
+    return on_generate
+
+
+def interpolate_handler(ctx: AppContext) -> Callable:
+    """The Interpolate button's handler, the API's /interpolate."""
+
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation):
         return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation)
+
+    return on_interpolate
+
+
+def variations_handler(ctx: AppContext) -> Callable:
+    """The Variations button's handler, the API's /variations."""
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
@@ -232,54 +173,177 @@ def build(ctx: AppContext) -> TabParts:
         items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
         return items, items[0][0]
 
-    def on_select(evt: gr.SelectData):
-        value = evt.value
-        if isinstance(value, dict):
-            value = value.get("image", {}).get("path") if isinstance(value.get("image"), dict) else value.get("path")
-        return value
+    return on_variations
+
+
+def zip_handler(ctx: AppContext) -> Callable:
+    """New samples: "Download all" offers them as one ZIP."""
 
     @friendly
     def on_zip(items):
         return gr.DownloadButton(value=run_zip(ctx, items), visible=True)
 
-    generate_inputs = [model, label, seed, count, truncation]
+    return on_zip
+
+
+@dataclass
+class _Controls:
+    """The Generate tab's components, as its layout made them."""
+
+    model: gr.Dropdown
+    label: gr.Dropdown
+    seed: gr.Number
+    count: gr.Slider
+    truncation: gr.Slider
+    go: gr.Button
+    surprise: gr.Button
+    seed_b: gr.Number
+    label_b: gr.Dropdown
+    frames: gr.Slider
+    interpolate: gr.Button
+    strength: gr.Slider
+    variations: gr.Button
+    gallery: gr.Gallery
+    download_all: gr.DownloadButton
+    selected: gr.Image
+    animation: gr.Image
+
+
+def _intro(default: ModelSpec | None) -> None:
+    """The line above the tab: how to use it, or why it cannot be used offline."""
+    if default is None:
+        gr.Markdown("**No image generator is installed yet.** Every other tab works offline.")
+    elif default.needs_download:
+        gr.Markdown(
+            "No offline generator is installed in this version: the models here download their "
+            "weights from the Hugging Face Hub on first use."
+        )
+    else:
+        gr.Markdown(
+            "Generate images with a GAN. The same seed always gives the same image. "
+            "Lower truncation = more typical, less varied images. Click a sample to see it enlarged; "
+            "files and downloads are PNG at the model's native size."
+        )
+
+
+def _label_box(labels: list[str], label: str, elem_id: str) -> gr.Dropdown:
+    """A searchable class-label box (Generate's label, and the second label of an interpolation)."""
+    return gr.Dropdown(
+        labels,
+        value=labels[0] if labels else None,
+        label=label,
+        filterable=True,
+        allow_custom_value=True,  # API callers pick any model's labels; ops checks them
+        elem_id=elem_id,
+    )
+
+
+def _settings(ctx: AppContext, default: ModelSpec | None) -> dict:
+    """The left column: model, label, seed and the buttons."""
+    labels = list(default.labels) if default else []
+    ready = default is not None
+    c = dict(model=model_picker(ctx, Task.GENERATE, default, "generate-model"))
+    c["label"] = _label_box(labels, "Label (type to search)", "gen-label")
+    with gr.Row():
+        c["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
+        c["count"] = gr.Slider(1, gen_ops.MAX_COUNT, value=DEFAULT_COUNT, step=1, label="Count")
+    c["truncation"] = gr.Slider(
+        0.02, 1.0, value=1.0, step=0.02, label="Truncation", visible=bool(default and default.truncation)
+    )
+    with gr.Row():
+        c["go"] = gr.Button("Generate", variant="primary", interactive=ready, scale=3, min_width=100, elem_id="gen-go")
+        c["surprise"] = gr.Button(
+            "\N{GAME DIE} Surprise me", interactive=ready, scale=1, min_width=120, elem_id="gen-surprise"
+        )
+    with gr.Accordion("Interpolate / variations", open=False):
+        with gr.Row():
+            c["seed_b"] = gr.Number(1, label="Second seed", precision=0, minimum=0, maximum=gen_ops.MAX_SEED)
+            c["label_b"] = _label_box(labels, "Second label", "gen-label-b")
+        c["frames"] = gr.Slider(2, 64, value=16, step=1, label="Frames")
+        c["interpolate"] = gr.Button("Interpolate (animated WebP)", interactive=ready)
+        c["strength"] = gr.Slider(0, 1, value=0.3, step=0.05, label="Variation strength")
+        c["variations"] = gr.Button("Variations of the seed", interactive=ready)
+    return c
+
+
+def _samples() -> dict:
+    """The right column: the gallery, its download, the enlarged sample and the animation."""
+    return dict(
+        gallery=gr.Gallery(
+            label="Samples (click one to enlarge)",
+            columns=GALLERY_COLUMNS,
+            height=360,
+            format="png",
+            type="filepath",
+            interactive=False,  # an input of "Download all" only; nobody uploads here
+            object_fit="contain",
+            elem_id="gen-gallery",
+        ),
+        download_all=gr.DownloadButton(
+            "Download all (ZIP)", visible=False, size="sm", variant="secondary", elem_id="gen-download-all"
+        ),
+        selected=gr.Image(
+            label="Selected (enlarged)",
+            elem_id="gen-selected",
+            type="filepath",
+            format="png",
+            image_mode="RGBA",
+            interactive=False,
+            height=256,
+        ),
+        animation=gr.Image(label="Interpolation", type="filepath", interactive=False, height=256),
+    )
+
+
+def build(ctx: AppContext) -> TabParts:
+    """Lay out the tab inside the current gr.Tab and wire its events."""
+    specs = ctx.registry.list(Task.GENERATE)
+    default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
+    _intro(default)
+    with gr.Row():
+        with gr.Column():
+            settings = _settings(ctx, default)
+        with gr.Column():
+            samples = _samples()
+    c = _Controls(**settings, **samples)
+    _wire(ctx, c)
+    return TabParts(result=c.selected)
+
+
+def _wire(ctx: AppContext, c: _Controls) -> None:
+    """The tab's events: samples, the label boxes' search, the gallery's selection and "Download all"."""
+    c.model.change(model_handler(ctx), [c.model], [c.label, c.label_b, c.truncation], api_visibility="private")
+    for dropdown in (c.label, c.label_b):
+        dropdown.focus(None, None, None, js=select_all_js(dropdown.elem_id))
+    on_generate = generate_handler(ctx)
+    inputs, shown = [c.model, c.label, c.seed, c.count, c.truncation], [c.gallery, c.selected]
     new_samples = [
-        go.click(
-            on_generate,
-            generate_inputs,
-            [gallery, selected],
-            api_name="generate",
-            concurrency_id="model",
-        ),
+        c.go.click(on_generate, inputs, shown, api_name="generate", concurrency_id="model"),
         # a new random seed in the seed box (so the result can be made again), then the same generate
-        surprise.click(random_seed, None, [seed], api_visibility="private").then(
-            on_generate,
-            generate_inputs,
-            [gallery, selected],
-            api_visibility="private",
-            concurrency_id="model",
+        c.surprise.click(random_seed, None, [c.seed], api_visibility="private").then(
+            on_generate, inputs, shown, api_visibility="private", concurrency_id="model"
         ),
-        b_var.click(
-            on_variations,
-            [model, label, seed, count, strength, truncation],
-            [gallery, selected],
+        c.variations.click(
+            variations_handler(ctx),
+            [c.model, c.label, c.seed, c.count, c.strength, c.truncation],
+            shown,
             api_name="variations",
             concurrency_id="model",
         ),
     ]
+    on_zip = zip_handler(ctx)
     for event in new_samples:
-        event.success(unselect, None, [gallery], api_visibility="private", queue=False).success(
-            on_zip, [gallery], [download_all], api_visibility="private"
+        event.success(unselect, None, [c.gallery], api_visibility="private", queue=False).success(
+            on_zip, [c.gallery], [c.download_all], api_visibility="private"
         )
-    b_interp.click(
-        on_interpolate,
-        [model, label, label_b, seed, seed_b, frames, truncation],
-        [animation],
+    c.interpolate.click(
+        interpolate_handler(ctx),
+        [c.model, c.label, c.label_b, c.seed, c.seed_b, c.frames, c.truncation],
+        [c.animation],
         api_name="interpolate",
         concurrency_id="model",
     )
-    gallery.select(on_select, None, [selected], api_visibility="private")
-    return TabParts(result=selected)
+    c.gallery.select(selected_path, None, [c.selected], api_visibility="private")
 
 
 TAB = Tab(id="generate", title=TITLE, build=build)

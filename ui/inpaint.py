@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 import numpy as np
 
@@ -65,62 +67,13 @@ def inpaint_inputs(source_path: str | None, editor_value, mask_path: str | None)
         mask = from_numpy((painted > 0).astype(np.uint8) * 255)
     else:
         raise InvalidInputError("Paint over the area to fill (or upload a mask) first.")
-    # the photo's own file when there is one; a painting on a canvas of another size (an API caller's) is resized
-    # to it by inpaint(), with a note. (Inpainting the canvas instead gave a blank white 800x800 result when the
-    # browser could not show the photo on it.)
+    # the photo's own file when there is one (the canvas is blank where the browser cannot draw the photo); a
+    # painting on a canvas of another size (an API caller's) is resized to it by inpaint(), with a note
     return (background if source is None else source), mask
 
 
-def build(ctx: AppContext) -> TabParts:
-    default = ctx.registry.default_for(Task.INPAINT)
-    gr.Markdown(
-        "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
-        "colour), then press **Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept "
-        "exactly, and so are the photo's bit depth (16-bit PNGs too), transparency and EXIF."
-    )
-    with gr.Row():
-        with gr.Column():
-            source = image_input(
-                label="Photo",
-                height=160,
-                elem_id="inpaint-source",
-            )
-            editor = paint_editor("Paint over what should go", "Mask", "#ffffff", 420, "inpaint-editor")
-            with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
-                mask_file = image_input(label="Mask", height=160)
-            model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
-            with gr.Row():
-                dilate = gr.Slider(0, 64, value=DEFAULT_DILATE, step=1, label="Grow mask (px)")
-                feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=1, label="Feather (px)")
-            with gr.Row():
-                strategy = gr.Radio(
-                    list(STRATEGIES),
-                    value="crop",
-                    label="Big images",
-                    info="crop: work around each masked region at full resolution",
-                )
-                margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
-            go = gr.Button("Inpaint", variant="primary")
-            # the same bush removed by the default and by the network alone: texture against a smooth fill
-            offline = [s.id for s in ctx.registry.list(Task.INPAINT) if not s.needs_download]
-            shown = [default.id] if default else []
-            shown += [m for m in ("ganvas-inpaint", "shift-map") if m in offline and m not in shown][:1]
-            gr.Examples(
-                [[example("castle.jpg"), example("castle-mask.png"), m] for m in shown],
-                [source, mask_file, model],
-            )
-        with gr.Column():
-            slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
-            result = gr.Image(
-                label="Result (PNG)",
-                elem_id="inpaint-result",
-                type="filepath",
-                format="png",
-                image_mode="RGBA",
-                interactive=False,
-                height=300,
-            )
-            notes = gr.Markdown()
+def inpaint_handler(ctx: AppContext) -> Callable:
+    """The Inpaint button's handler, the API's /inpaint."""
 
     @on_gpu(60)
     @friendly
@@ -146,30 +99,86 @@ def build(ctx: AppContext) -> TabParts:
         )
         return (before, after), after, "\n".join(f"- {n}" for n in notices)
 
-    go.click(
-        on_inpaint,
-        [source, editor, mask_file, model, dilate, feather, strategy, margin],
-        [slider, result, notes],
-        api_name="inpaint",
-        concurrency_id="model",
-    )
+    return on_inpaint
+
+
+def source_handler(ctx: AppContext) -> Callable:
+    """A new photo: the canvas shows it, and the last result goes."""
 
     @friendly
     def on_source(value):
         if not value:
             return None, None, None, ""
-        # the canvas shows a PNG of the photo as Ganvas reads it: browsers draw no TIFF (and the editor failed
-        # on GIF and BMP too), so it stayed blank and a blank white 800x800 canvas was inpainted; a damaged file
-        # gets its message here instead of reaching the editor (whose own reading failed without a message)
+        # the canvas shows a PNG of the photo as Ganvas reads it: browsers draw no TIFF, and the editor cannot
+        # draw GIF or BMP either; a damaged file gets its message here (the editor's own reading fails silently)
         canvas = editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
         return canvas, None, None, ""
 
-    # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is,
-    # while the editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a
-    # busy server the editor's update could wait past the moment "send to" opened its tab and never show.
-    # A new photo also clears the last result, which "send to" would otherwise still send. (One listener:
-    # with a second one for the clearing, a photo sent from another tab never reached the editor.)
-    source.change(on_source, [source], [editor, slider, result, notes], api_visibility="private", queue=False)
+    return on_source
+
+
+def _examples(ctx: AppContext, default, inputs: list) -> None:
+    """The same bush removed by the default model and by a network alone: texture against a smooth fill."""
+    offline = [s.id for s in ctx.registry.list(Task.INPAINT) if not s.needs_download]
+    shown = [default.id] if default else []
+    shown += [m for m in ("ganvas-inpaint", "shift-map") if m in offline and m not in shown][:1]
+    gr.Examples([[example("castle.jpg"), example("castle-mask.png"), m] for m in shown], inputs)
+
+
+def build(ctx: AppContext) -> TabParts:
+    """Lay out the tab inside the current gr.Tab and wire its events."""
+    default = ctx.registry.default_for(Task.INPAINT)
+    gr.Markdown(
+        "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
+        "colour), then press **Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept "
+        "exactly, and so are the photo's bit depth (16-bit PNGs too), transparency and EXIF."
+    )
+    with gr.Row():
+        with gr.Column():
+            source = image_input(label="Photo", height=160, elem_id="inpaint-source")
+            editor = paint_editor("Paint over what should go", "Mask", "#ffffff", 420, "inpaint-editor")
+            with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
+                mask_file = image_input(label="Mask", height=160)
+            model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
+            with gr.Row():
+                dilate = gr.Slider(0, 64, value=DEFAULT_DILATE, step=1, label="Grow mask (px)")
+                feather = gr.Slider(0, 32, value=DEFAULT_FEATHER, step=1, label="Feather (px)")
+            with gr.Row():
+                strategy = gr.Radio(
+                    list(STRATEGIES),
+                    value="crop",
+                    label="Big images",
+                    info="crop: work around each masked region at full resolution",
+                )
+                margin = gr.Slider(16, 512, value=128, step=16, label="Crop margin (px)")
+            go = gr.Button("Inpaint", variant="primary")
+            _examples(ctx, default, [source, mask_file, model])
+        with gr.Column():
+            slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
+            result = gr.Image(
+                label="Result (PNG)",
+                elem_id="inpaint-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+                height=300,
+            )
+            notes = gr.Markdown()
+
+    go.click(
+        inpaint_handler(ctx),
+        [source, editor, mask_file, model, dilate, feather, strategy, margin],
+        [slider, result, notes],
+        api_name="inpaint",
+        concurrency_id="model",
+    )
+    # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is, while the
+    # editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a busy server
+    # the editor's update could wait past the moment "send to" opened its tab and never show. A new photo also
+    # clears the last result, which "send to" would otherwise still send, in the same listener: with a second
+    # listener on this change, a photo sent from another tab does not reach the editor.
+    source.change(source_handler(ctx), [source], [editor, slider, result, notes], api_visibility="private", queue=False)
     return TabParts(result=result, targets=(SendTarget(TITLE, source),))
 
 

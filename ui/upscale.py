@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 
 from models.registry import Task
@@ -34,9 +36,28 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     return ctx.save(src, result_stem(image, "original")), ctx.save(out, result_stem(image, what)), note
 
 
+def upscale_handler(ctx: AppContext) -> Callable:
+    """The Upscale button's handler, the API's /upscale."""
+
+    @on_gpu(120)  # the largest inputs at 8x take a while even on a GPU
+    @friendly
+    def on_upscale(image, model_id, scale, tile, progress=gr.Progress()):
+        """Upscale an image by any factor from 1 to 8 with the chosen model.
+
+        Args:
+            image: the image file to upscale.
+            model_id: a model id from the registry (None or left out = the default upscaler).
+            scale: output scale, 1 to 8.
+            tile: tile size in pixels, 0 = automatic.
+        """
+        before, after, msg = run_upscale(ctx, image, model_id, scale, tile, progress)
+        return (before, after), after, msg
+
+    return on_upscale
+
+
 def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
-    default = ctx.registry.default_for(Task.UPSCALE)
     gr.Markdown(
         "Make an image bigger. Learned models add detail that classical filters cannot; "
         "models marked *slow on CPU* are tiled and can take minutes without a GPU."
@@ -49,7 +70,7 @@ def build(ctx: AppContext) -> TabParts:
                 sources=["upload", "clipboard"],
                 height=320,
             )
-            model = model_picker(ctx, Task.UPSCALE, default, "upscale-model")
+            model = model_picker(ctx, Task.UPSCALE, ctx.registry.default_for(Task.UPSCALE), "upscale-model")
             scale = gr.Slider(1, 8, value=4, step=0.5, label="Output scale")
             tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size (0 = automatic)")
             go = gr.Button("Upscale", variant="primary")
@@ -67,22 +88,12 @@ def build(ctx: AppContext) -> TabParts:
             )
             note = gr.Markdown()
 
-    @on_gpu(120)  # the largest inputs at 8x take a while even on a GPU
-    @friendly
-    def on_upscale(image, model_id, scale, tile, progress=gr.Progress()):
-        """Upscale an image by any factor from 1 to 8 with the chosen model.
-
-        Args:
-            image: the image file to upscale.
-            model_id: a model id from the registry (None or left out = the default upscaler).
-            scale: output scale, 1 to 8.
-            tile: tile size in pixels, 0 = automatic.
-        """
-        before, after, msg = run_upscale(ctx, image, model_id, scale, tile, progress)
-        return (before, after), after, msg
-
     go.click(
-        on_upscale, [image, model, scale, tile], [slider, result, note], api_name="upscale", concurrency_id="model"
+        upscale_handler(ctx),
+        [image, model, scale, tile],
+        [slider, result, note],
+        api_name="upscale",
+        concurrency_id="model",
     )
     # a new input clears the last result, which "send to" would otherwise still send
     image.change(lambda: (None, None, ""), None, [slider, result, note], api_visibility="private", queue=False)
