@@ -7,15 +7,18 @@ Bit depth, grayscale-ness, EXIF, the ICC profile, DPI and XMP travel with the pi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from core.errors import InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError
 
-#: Largest image (in pixels) Ganvas opens; bigger files are refused before decoding.
-MAX_PIXELS = 100_000_000
+#: The working pixel limit when ``GANVAS_MAX_PIXELS`` is not set: every image Ganvas opens or makes (each step's
+#: result, a placed layer, an upscale's output) stays within it, which bounds one request's peak memory
+#: (``python -m bench.bench_memory`` prints each command's peak at this limit).
+DEFAULT_MAX_PIXELS = 32_000_000
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,51 @@ def from_numpy(arr: np.ndarray) -> ImageData:
 
 
 def to_numpy(data: ImageData, bit_depth: int | None = None, keep_alpha: bool = True) -> np.ndarray:
-    """HxWxC array: uint8 or uint16; C = 1 for grayscale (+1 with alpha), else 3 (+1)."""
+    """HxWxC array: uint8 or uint16; C = 1 for grayscale (+1 with alpha), else 3 (+1). Rounded half up and
+    clipped, one plane at a time into the output (no float copy of the whole picture)."""
     depth = bit_depth or data.bit_depth
     maxval, dtype = (65535.0, np.uint16) if depth == 16 else (255.0, np.uint8)
-    chans = [data.rgb[:, :1]] if data.grayscale else [data.rgb]
+    planes = [data.rgb[0, 0]] if data.grayscale else list(data.rgb[0])
     if keep_alpha and data.alpha is not None:
-        chans.append(data.alpha)
-    t = torch.cat(chans, dim=1)[0].permute(1, 2, 0).clamp(0, 1)
-    return (t.numpy() * maxval + 0.5).astype(dtype)
+        planes.append(data.alpha[0, 0])
+    out = np.empty((data.height, data.width, len(planes)), dtype=dtype)
+    for i, plane in enumerate(planes):
+        # clamp(v, 0, 1) * maxval + 0.5 == clamp(v * maxval + 0.5, 0.5, maxval + 0.5), then truncated
+        scaled = plane.mul(maxval).add_(0.5).clamp_(0.5, maxval + 0.5)
+        out[..., i] = scaled.to(torch.int32 if depth == 16 else torch.uint8).numpy()
+    return out
+
+
+def max_pixels() -> int:
+    """The working pixel limit: ``GANVAS_MAX_PIXELS`` (read at each call, so a test or a server can set it), else
+    :data:`DEFAULT_MAX_PIXELS`."""
+    raw = os.environ.get("GANVAS_MAX_PIXELS", "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except (ValueError, OverflowError):
+        value = 0
+    if value <= 0:
+        raise InvalidInputError(
+            f"GANVAS_MAX_PIXELS must be a positive number of pixels, such as 40000000 (got {raw[:40]!r})."
+        )
+    return value
+
+
+def check_pixels(width: int, height: int, what: str = "The image", limit: int | None = None) -> None:
+    """Refuse a ``width`` x ``height`` image before it is made or decoded: empty, or over the working limit.
+    ``what`` names it in the sentence ("The rotated image", "holiday.png")."""
+    limit = max_pixels() if limit is None else limit
+    if width <= 0 or height <= 0:
+        raise InvalidInputError(f"{what} would be empty ({width}x{height}).")
+    if width * height > limit:
+        raise ImageTooLargeError(
+            f"{what}: {width}x{height} ({_megapixels(width * height)}) is more than the {_megapixels(limit)} "
+            "Ganvas works on here. Use a smaller image or size (whoever runs Ganvas can raise the limit with "
+            "GANVAS_MAX_PIXELS, given the memory: about 100 bytes per pixel)."
+        )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} MP"

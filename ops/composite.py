@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import ImageTooLargeError, InvalidInputError
-from core.image import MAX_PIXELS, ImageData
+from core.errors import InvalidInputError
+from core.image import ImageData, check_pixels
 from core.imaging import luma, premultiply, unpremultiply
 from ops.defaults import BLEND_MODES
 
@@ -137,18 +137,25 @@ def _sample_window(
         # Shrinking: box-filter first so the bilinear sampler below does not alias.
         prem = F.interpolate(prem, size=(sh, sw), mode="area")
     cos, sin = cos_sin
-    dx = torch.arange(x0, x1, dtype=torch.float32) + (0.5 - bw / 2)
-    dy = torch.arange(y0, y1, dtype=torch.float32) + (0.5 - bh / 2)
-    dy, dx = torch.meshgrid(dy, dx, indexing="ij")
-    # Inverse of a counter-clockwise turn on screen (y points down), in scaled-layer pixels.
-    sx = dx * cos - dy * sin + sw / 2
-    sy = dx * sin + dy * cos + sh / 2
-    grid = torch.stack([sx * (2 / sw) - 1, sy * (2 / sh) - 1], dim=-1)[None]
-    sampled = F.grid_sample(prem, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    # Border padding keeps edges opaque; this coverage ramp (about one pixel) cuts the layer out.
-    inside = torch.minimum(torch.minimum(sx, sw - sx), torch.minimum(sy, sh - sy))
-    coverage = (inside + 0.5).clamp(0, 1)[None, None]
-    return unpremultiply(sampled * coverage)
+    dx_row = torch.arange(x0, x1, dtype=torch.float32) + (0.5 - bw / 2)
+    out_c = torch.empty(1, chans.shape[1], y1 - y0, x1 - x0)
+    out_a = torch.empty(1, 1, y1 - y0, x1 - x0)
+    # Bands of rows: each pixel is sampled on its own, so the result is the same as in one piece, and the
+    # sampling grid and its temporaries stay the size of one band.
+    rows = max(1, BAND_PIXELS // max(1, x1 - x0))
+    for r0 in range(y0, y1, rows):
+        r1 = min(y1, r0 + rows)
+        dy, dx = torch.meshgrid(torch.arange(r0, r1, dtype=torch.float32) + (0.5 - bh / 2), dx_row, indexing="ij")
+        # Inverse of a counter-clockwise turn on screen (y points down), in scaled-layer pixels.
+        sx = dx * cos - dy * sin + sw / 2
+        sy = dx * sin + dy * cos + sh / 2
+        grid = torch.stack([sx * (2 / sw) - 1, sy * (2 / sh) - 1], dim=-1)[None]
+        sampled = F.grid_sample(prem, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        # Border padding keeps edges opaque; this coverage ramp (about one pixel) cuts the layer out.
+        inside = torch.minimum(torch.minimum(sx, sw - sx), torch.minimum(sy, sh - sy))
+        coverage = (inside + 0.5).clamp(0, 1)[None, None]
+        out_c[..., r0 - y0 : r1 - y0, :], out_a[..., r0 - y0 : r1 - y0, :] = unpremultiply(sampled * coverage)
+    return out_c, out_a
 
 
 def _gaussian_kernel(sigma: float, radius: int) -> np.ndarray:
@@ -175,6 +182,9 @@ def _feather_alpha(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) on the canvas, x1 and y1 exclusive
+
+#: Pixels per band where a layer is resampled band by band of rows.
+BAND_PIXELS = 1 << 20
 
 
 def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -245,8 +255,7 @@ def _place_window(
     x1, y1 = min(bw, cw + margin - x), min(bh, ch + margin - y)
     if x1 <= x0 or y1 <= y0:
         return None
-    if (x1 - x0) * (y1 - y0) > MAX_PIXELS:
-        raise ImageTooLargeError("The transformed foreground is too large to composite: lower the scale or feather.")
+    check_pixels(x1 - x0, y1 - y0, "The placed foreground (the part of it that reaches the background)")
     if sw == w and sh == h and angle in _RIGHT_ANGLES:
         k = int(angle // 90)
         layer_c = torch.rot90(chans, k, dims=(-2, -1))[..., y0:y1, x0:x1]
@@ -367,8 +376,8 @@ def _result(bg: ImageData, fg: ImageData, rgb: torch.Tensor, alpha: torch.Tensor
     gray = bg.grayscale and (fg.grayscale or bool(((rgb[:, 0] == rgb[:, 1]) & (rgb[:, 1] == rgb[:, 2])).all()))
     return replace(
         bg,
-        rgb=rgb.clamp(0, 1).float().contiguous(),
-        alpha=alpha.clamp(0, 1).float().contiguous() if bg.alpha is not None and alpha is not None else None,
+        rgb=rgb.clamp_(0, 1),  # the caller's own copy (float32, contiguous): clamped in place
+        alpha=alpha.clamp_(0, 1) if bg.alpha is not None and alpha is not None else None,
         bit_depth=max(bg.bit_depth, fg.bit_depth),
         grayscale=gray,
     )
@@ -391,12 +400,18 @@ def _over_window(
         x0, y0, x1, y1 = box
         part = replace(bg, rgb=bg.rgb[..., y0:y1, x0:x1], alpha=None if alpha is None else bg.alpha[..., y0:y1, x0:x1])
         colour, layer_a = layer(part)
-        rgb[..., y0:y1, x0:x1], part_a = over(colour, layer_a, part.rgb, part.alpha)
-        if alpha is not None:
-            alpha[..., y0:y1, x0:x1] = part_a
+        # over() is per pixel: band by band of rows its temporaries stay the size of one band
+        rows = max(1, BAND_PIXELS // max(1, x1 - x0))
+        for r0 in range(0, y1 - y0, rows):
+            r1 = min(y1 - y0, r0 + rows)
+            band_a = None if part.alpha is None else part.alpha[..., r0:r1, :]
+            out_rgb, out_a = over(colour[..., r0:r1, :], layer_a[..., r0:r1, :], part.rgb[..., r0:r1, :], band_a)
+            rgb[..., y0 + r0 : y0 + r1, x0:x1] = out_rgb
+            if alpha is not None:
+                alpha[..., y0 + r0 : y0 + r1, x0:x1] = out_a
     if alpha is not None:
         # over() gives no colour to fully transparent pixels: the same for the whole canvas
-        rgb = torch.where(alpha > 0, rgb, torch.zeros_like(rgb))
+        rgb.masked_fill_(~(alpha > 0).expand_as(rgb), 0.0)
     return _result(bg, fg, rgb, alpha)
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from core.errors import ImageTooLargeError, InvalidInputError
-from core.image import MAX_PIXELS, ImageData, from_numpy, to_numpy
+from core.errors import InvalidInputError
+from core.image import ImageData, check_pixels, from_numpy, to_numpy
 from ops import png16
 
 _ORIENTATION = 0x0112
@@ -38,7 +38,7 @@ ImageSource = Union[str, Path, Image.Image, np.ndarray, "ImageData"]
 # ----------------------------------------------------------------------------------------- in
 
 
-def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
+def load_image(src: ImageSource, max_pixels: int | None = None) -> ImageData:
     """Open a path, PIL image or numpy array as :class:`ImageData` (EXIF orientation applied)."""
     if isinstance(src, ImageData):
         return src
@@ -61,8 +61,9 @@ def load_image(src: ImageSource, max_pixels: int = MAX_PIXELS) -> ImageData:
         return from_pil(img, max_pixels=max_pixels)
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
-    """The file opened lazily (its header read, its size checked against ``max_pixels``)."""
+def _open(path: Path, max_pixels: int | None) -> Image.Image:
+    """The file opened lazily (its header read, its size checked against ``max_pixels``, by default the working
+    limit) before any pixel is decoded."""
     if not path.is_file():
         raise InvalidInputError(f"No image file at {path}.")
     Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below, before decoding
@@ -74,14 +75,14 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             f"{path.name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP and TIFF are)."
         ) from exc
     try:
-        _check_pixels(img.size, max_pixels)
+        _check_pixels(img.size, max_pixels, path.name)
     except Exception:
         img.close()
         raise
     return img
 
 
-def probe_image(src: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+def probe_image(src: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
     """(width, height) of the image file at ``src`` from its header alone, with load_image's messages for a
     file that is no image or too large: a batch checks every file this way before it works on the first."""
     with _open(Path(src), max_pixels) as img:
@@ -104,14 +105,10 @@ def animation_note(path: str | Path) -> str | None:
     return f"{Path(path).name} is an animation of {frames} frames: only the first is used." if frames > 1 else None
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
-    w, h = size
-    if w <= 0 or h <= 0:
+def _check_pixels(size: tuple[int, int], max_pixels: int | None, name: str = "The image") -> None:
+    if size[0] <= 0 or size[1] <= 0:
         raise InvalidInputError("The image is empty (zero width or height).")
-    if w * h > max_pixels:
-        raise ImageTooLargeError(
-            f"The image is {w}x{h} ({w * h / 1e6:.0f} MP); the limit is {max_pixels / 1e6:.0f} MP."
-        )
+    check_pixels(*size, name, max_pixels)
 
 
 def _exif_without_orientation(img: Image.Image) -> tuple[bytes | None, int]:
@@ -188,7 +185,7 @@ def _print_info(img: Image.Image) -> dict:
     return {"dpi": dpi, "xmp": bytes(xmp) if xmp else None}
 
 
-def from_pil(img: Image.Image, max_pixels: int = MAX_PIXELS) -> ImageData:
+def from_pil(img: Image.Image, max_pixels: int | None = None) -> ImageData:
     """Convert any PIL mode to :class:`ImageData`; 16-bit grayscale keeps its depth."""
     _check_pixels(img.size, max_pixels)
     return replace(_from_pil(img), **_print_info(img))
@@ -224,10 +221,11 @@ def _from_pil(img: Image.Image) -> ImageData:
     elif mode == "CMYK" or mode == "YCbCr" or mode == "LAB" or mode == "HSV":
         img = img.convert("RGB")
         icc = icc if _icc_space(icc) in (None, b"RGB ") else None
-    arr = np.asarray(img.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
-    alpha = t[:, 3:4].contiguous() if has_alpha else None
-    return ImageData(t[:, :3].contiguous(), alpha, 8, grayscale, exif, icc)
+    # 8-bit channels straight into float planes: one float copy of the pixels, divided in place
+    arr = torch.from_numpy(np.array(img.convert("RGBA" if has_alpha else "RGB"))).permute(2, 0, 1)[None]
+    rgb = torch.empty(1, 3, *arr.shape[-2:]).copy_(arr[:, :3]).div_(255.0)
+    alpha = torch.empty(1, 1, *arr.shape[-2:]).copy_(arr[:, 3:4]).div_(255.0) if has_alpha else None
+    return ImageData(rgb, alpha, 8, grayscale, exif, icc)
 
 
 def _icc_space(profile: bytes | None) -> bytes | None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.errors import ImageTooLargeError, InvalidInputError
-from core.image import MAX_PIXELS, ImageData
+from core.image import ImageData, check_pixels, max_pixels
 from core.imaging import RESAMPLE_FILTERS, luma, resample
 from ops.inpaint import alpha_from_surroundings
 
@@ -159,7 +159,7 @@ def mask_from_b64png(s: str) -> torch.Tensor:
     raw = _b64_bytes(s)
     try:
         with Image.open(io.BytesIO(raw)) as im:
-            if im.width * im.height > MAX_PIXELS:
+            if im.width * im.height > max_pixels():
                 raise ImageTooLargeError(f"The mask is {im.width}x{im.height}, larger than any image Ganvas opens.")
             arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -196,8 +196,7 @@ def pad(
         raise InvalidInputError(f"Margins cannot be negative (got {margins}); use crop to cut the image.")
     ml, mt, mr, mb = margins
     width, height = img.width + ml + mr, img.height + mt + mb
-    if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"{width}x{height} is larger than the {MAX_PIXELS / 1e6:.0f} MP limit.")
+    check_pixels(width, height, "The image with its margins")
     fill_c = parse_colour(fill, 4)
     rgb = torch.tensor(fill_c[:3], dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, height, width).clone()
     rgb[..., mt : mt + img.height, ml : ml + img.width] = img.rgb
@@ -275,26 +274,44 @@ def _rotate_any(img: ImageData, angle: float, expand: bool, fill_rgb: torch.Tens
     if expand:
         out_w = max(1, math.ceil(w * abs(c) + h * abs(s) - 1e-6))
         out_h = max(1, math.ceil(w * abs(s) + h * abs(c) - 1e-6))
+        check_pixels(out_w, out_h, "The rotated image")
     else:
         out_w, out_h = w, h
-    ys = torch.arange(out_h, dtype=torch.float64) + 0.5 - out_h / 2
     xs = torch.arange(out_w, dtype=torch.float64) + 0.5 - out_w / 2
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    # Inverse map (y points down): an output offset turned back clockwise gives the source offset.
-    src_x = xx * c - yy * s + w / 2
-    src_y = xx * s + yy * c + h / 2
-    grid = torch.stack([2 * src_x / w - 1, 2 * src_y / h - 1], dim=-1)[None].float()
     ones = torch.ones_like(img.rgb[:, :1])
     stack = [img.rgb, ones] if img.alpha is None else [img.rgb * img.alpha, img.alpha, ones]
-    sampled = F.grid_sample(torch.cat(stack, 1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    premul, cover = sampled[:, :3], sampled[:, -1:]
-    src_a = cover if img.alpha is None else sampled[:, 3:4]
-    if img.alpha is None and fill_a >= 1:
-        return img.with_pixels(premul + (1 - cover) * fill_rgb, None)
-    out_a = src_a + (1 - cover) * fill_a
-    out_p = premul + (1 - cover) * fill_rgb * fill_a
-    rgb = torch.where(out_a > _EPS, out_p / out_a.clamp_min(_EPS), fill_rgb.expand_as(out_p))
-    return img.with_pixels(rgb, out_a)
+    source = torch.cat(stack, 1)
+    del stack, ones
+    opaque = img.alpha is None and fill_a >= 1
+    out_rgb = torch.empty(1, 3, out_h, out_w)
+    out_a = None if opaque else torch.empty(1, 1, out_h, out_w)
+    # Bands of output rows: each pixel is sampled on its own, so the result is the same as in one piece, and
+    # the sampling grid and its temporaries stay the size of one band.
+    rows = _band_rows(out_w)
+    for r0 in range(0, out_h, rows):
+        r1 = min(out_h, r0 + rows)
+        ys = torch.arange(r0, r1, dtype=torch.float64) + 0.5 - out_h / 2
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        # Inverse map (y points down): an output offset turned back clockwise gives the source offset.
+        src_x = xx * c - yy * s + w / 2
+        src_y = xx * s + yy * c + h / 2
+        grid = torch.stack([2 * src_x / w - 1, 2 * src_y / h - 1], dim=-1)[None].float()
+        sampled = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        premul, cover = sampled[:, :3], sampled[:, -1:]
+        if opaque:
+            out_rgb[..., r0:r1, :] = premul + (1 - cover) * fill_rgb
+            continue
+        src_a = cover if img.alpha is None else sampled[:, 3:4]
+        band_a = src_a + (1 - cover) * fill_a
+        band_p = premul + (1 - cover) * fill_rgb * fill_a
+        out_rgb[..., r0:r1, :] = torch.where(band_a > _EPS, band_p / band_a.clamp_min(_EPS), fill_rgb.expand_as(band_p))
+        out_a[..., r0:r1, :] = band_a
+    return img.with_pixels(out_rgb, out_a)
+
+
+def _band_rows(width: int, pixels: int = 1 << 20) -> int:
+    """Rows per band for work done band by band: about ``pixels`` pixels a band."""
+    return max(1, pixels // max(1, width))
 
 
 def resize(img: ImageData, width: int, height: int, method: str = "lanczos") -> ImageData:
@@ -302,8 +319,7 @@ def resize(img: ImageData, width: int, height: int, method: str = "lanczos") -> 
     width, height = _integer(width, "The width"), _integer(height, "The height")
     if width <= 0 or height <= 0:
         raise InvalidInputError(f"The new size must be positive (got {width}x{height}).")
-    if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"{width}x{height} is larger than the {MAX_PIXELS / 1e6:.0f} MP limit.")
+    check_pixels(width, height, "The resized image")
     if method not in RESAMPLE_FILTERS:
         raise InvalidInputError(f"Unknown filter {method!r}; choose one of: {', '.join(RESAMPLE_FILTERS)}.")
     size = (height, width)
@@ -376,16 +392,24 @@ def fill(
 
 
 def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with edge pixels repeated outwards."""
+    """Separable Gaussian blur with edge pixels repeated outwards, band by band of rows (each band reads the
+    rows the kernel reaches past it), so the padded copies stay the size of one band."""
     radius = max(1, math.ceil(3 * sigma))
     k = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-(k**2) / (2 * sigma**2))
     kernel = (kernel / kernel.sum()).float()
-    c = x.shape[1]
-    y = F.pad(x, (radius, radius, 0, 0), mode="replicate")
-    y = F.conv2d(y, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    y = F.pad(y, (0, 0, radius, radius), mode="replicate")
-    return F.conv2d(y, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    c, h = x.shape[1], x.shape[-2]
+    across = kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    down = kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    out = torch.empty_like(x)
+    rows = max(_band_rows(x.shape[-1]), radius)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        lo, hi = max(0, r0 - radius), min(h, r1 + radius)
+        y = F.conv2d(F.pad(x[..., lo:hi, :], (radius, radius, 0, 0), mode="replicate"), across, groups=c)
+        y = F.pad(y, (0, 0, radius - (r0 - lo), radius - (hi - r1)), mode="replicate")
+        out[..., r0:r1, :] = F.conv2d(y, down, groups=c)
+    return out
 
 
 def _blur_visible(rgb: torch.Tensor, alpha: torch.Tensor | None, sigma: float) -> torch.Tensor:
@@ -422,20 +446,22 @@ def adjust(
     blur = _in_range(blur, "Blur", 0.0, MAX_BLUR_SIGMA)
     if (brightness, contrast, saturation, gamma, sharpen, blur) == (0.0, 0.0, 0.0, 1.0, 0.0, 0.0):
         return img
-    x = img.rgb
+    x = img.rgb.clone()  # one working copy, changed in place by each adjustment
     if brightness:
-        x = (x + brightness).clamp(0, 1)
+        x.add_(brightness).clamp_(0, 1)
     if contrast:
-        x = ((x - 0.5) * (1 + contrast) + 0.5).clamp(0, 1)
+        x.sub_(0.5).mul_(1 + contrast).add_(0.5).clamp_(0, 1)
     if saturation:
         gray = luma(x)
-        x = (gray + (1 + saturation) * (x - gray)).clamp(0, 1)
+        x.sub_(gray).mul_(1 + saturation).add_(gray).clamp_(0, 1)
+        del gray
     if gamma != 1.0:
-        x = x.pow(1 / gamma)
+        x.pow_(1 / gamma)
     if blur:
-        x = _blur_visible(x, img.alpha, blur).clamp(0, 1)
+        x = _blur_visible(x, img.alpha, blur).clamp_(0, 1)
     if sharpen:
-        x = (x + sharpen * (x - _blur_visible(x, img.alpha, 1.0))).clamp(0, 1)
+        # x + sharpen * (x - blurred), computed in the blurred copy
+        x = _blur_visible(x, img.alpha, 1.0).neg_().add_(x).mul_(sharpen).add_(x).clamp_(0, 1)
     return img.with_pixels(x)
 
 

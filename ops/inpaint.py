@@ -249,11 +249,17 @@ def inpaint(
         downscaled |= small
         if image.grayscale:
             out = out.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-        if feather > 0:
-            weight = _feather_weight(keep, (x0, y0, x1, y1), feather)
-            out = crop_rgb * (1 - weight) + out * weight
-        inside = (crop_mask > 0.5).expand_as(crop_rgb)
-        result[..., y0:y1, x0:x1] = torch.where(inside, out.clamp(0, 1), crop_rgb)
+        weight = _feather_weight(keep, (x0, y0, x1, y1), feather) if feather > 0 else None
+        # pasted band by band of rows (each pixel on its own), so the blend's temporaries stay one band's size
+        rows = max(1, (1 << 20) // max(1, x1 - x0))
+        for r0 in range(0, y1 - y0, rows):
+            r1 = min(y1 - y0, r0 + rows)
+            src, fill = crop_rgb[..., r0:r1, :], out[..., r0:r1, :]
+            if weight is not None:
+                fill = src * (1 - weight[..., r0:r1, :]) + fill * weight[..., r0:r1, :]
+            inside = (crop_mask[..., r0:r1, :] > 0.5).expand_as(src)
+            result[..., y0 + r0 : y0 + r1, x0:x1] = torch.where(inside, fill.clamp(0, 1), src)
+        del out, weight
     if progress is not None:
         progress(1.0, "Inpainting done")
     if downscaled:

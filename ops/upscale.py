@@ -13,7 +13,7 @@ import math
 import torch
 
 from core.errors import ImageTooLargeError, InvalidInputError
-from core.image import ImageData
+from core.image import ImageData, max_pixels
 from core.imaging import resample
 from core.progress import Progress
 from models.adapters import Upscaler
@@ -21,10 +21,9 @@ from ops.tiling import MIN_TILE, auto_tile_size, run_with_oom_backoff, tiled_app
 
 MIN_SCALE = 1.0
 MAX_SCALE = 8.0
-#: Default limit on the upscaled image (pixels).
-MAX_OUTPUT_PIXELS = 64_000_000
-#: The model's native-factor intermediate may be this many times larger than the output limit.
-INTERMEDIATE_FACTOR = 4
+#: The model's native-factor intermediate (a x4 model asked for x2 makes a x4 image first) may be this many
+#: times larger than the working limit.
+INTERMEDIATE_FACTOR = 2
 
 
 def target_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -111,7 +110,7 @@ def upscale(
     overlap: int = 16,
     progress: Progress | None = None,
     final_filter: str = "bicubic",
-    max_output_pixels: int = MAX_OUTPUT_PIXELS,
+    max_output_pixels: int | None = None,
 ) -> ImageData:
     """Upscale ``image`` by ``scale`` (1..8) keeping alpha, grayscale, bit depth, EXIF and ICC.
 
@@ -125,11 +124,13 @@ def upscale(
         raise InvalidInputError(f"Tile size must be 0 (automatic) or a positive number of pixels, not {tile}.")
     tile = int(tile) if tile else None  # 0 = automatic, as in the app
     out_w, out_h = target_size(image.width, image.height, s)
+    max_output_pixels = max_output_pixels or max_pixels()
     if out_w * out_h > max_output_pixels:
         raise ImageTooLargeError(
             f"Upscaling {image.width}x{image.height} by {s:g} gives {out_w}x{out_h} "
-            f"({out_w * out_h / 1e6:.0f} MP); the limit is {max_output_pixels / 1e6:.0f} MP. "
-            "Choose a smaller factor or crop the image first."
+            f"({out_w * out_h / 1e6:.0f} MP); Ganvas makes images of up to {max_output_pixels / 1e6:.0f} MP here. "
+            "Choose a smaller factor or crop the image first (whoever runs Ganvas can raise the limit with "
+            "GANVAS_MAX_PIXELS, given the memory)."
         )
     native = image.width * image.height * model.scale**2
     if native > INTERMEDIATE_FACTOR * max_output_pixels:

@@ -10,6 +10,12 @@ from gradio.components import Component
 
 from ui.context import AppContext
 
+#: Concurrency groups (Gradio's ``concurrency_id``): the events of a group run one at a time, whichever tab
+#: they come from, so at most one model request and one other pixel job (a composite, an edit step) work at
+#: once, each within the per-request peak that ``python -m bench.bench_memory`` measures.
+MODEL = "model"
+PIXELS = "pixels"
+
 
 @dataclass(frozen=True)
 class SendTarget:

@@ -18,7 +18,7 @@ from ops.composite import (
     misses_canvas,
     placed_size,
 )
-from ui.common import SendTarget, Tab, TabParts
+from ui.common import PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
 from ui.images import read_image, read_optional
@@ -286,7 +286,9 @@ def build(ctx: AppContext) -> TabParts:
                 height=420,
             )
     on_composite = composite_handler(ctx)
-    c["go"].click(on_composite, [c[name] for name in INPUTS], [c["result"]], api_name="composite")
+    c["go"].click(
+        on_composite, [c[name] for name in INPUTS], [c["result"]], api_name="composite", concurrency_id=PIXELS
+    )
     _wire_preview(c, preview_handler(on_composite))
     targets = (
         SendTarget(f"{TITLE} (background)", c["background"]),
@@ -300,7 +302,7 @@ def _wire_preview(c: dict, redraw: Callable) -> None:
     cannot keep up with), and when a value is typed into their box (Enter or leaving it), which fires no
     release. Scale and rotation first move x, y so that the foreground keeps its centre."""
     inputs, result = [c[name] for name in INPUTS], [c["result"]]
-    live = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal")
+    live = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal", concurrency_id=PIXELS)
     placed = gr.State([1.0, 0.0])  # the [scale, rotation] that x, y were set for
     for clicked in (c["background"], c["result"]):
         clicked.select(

@@ -14,7 +14,7 @@ from core.imaging import RESAMPLE_FILTERS
 from core.numbers import whole_number
 from ops.edit import Inpaint, Recipe, mask_to_b64png, transparent_mask
 from ops.inpaint import default_model_fill
-from ui.common import SendTarget, Tab, TabParts
+from ui.common import MODEL, PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
 from ui.gpu import on_gpu
@@ -373,11 +373,12 @@ def _wire(ctx: AppContext, c: dict) -> None:
     outputs = [result, recipe, c["recipe_file"], c["region"]]
     # Progress and errors show on the result only: an error badge over the recipe or the region canvas would
     # keep the user from fixing the recipe, or painting the region it asks for.
-    quiet = dict(api_visibility="private", show_progress_on=[result])
+    # Each replays the recipe on the original: one at a time among the app's pixel work (ui.common.PIXELS).
+    quiet = dict(api_visibility="private", show_progress_on=[result], concurrency_id=PIXELS)
     for step in STEPS:
-        queue = dict(concurrency_id="model") if step.model else {}
+        queue = dict(concurrency_id=MODEL) if step.model else {}
         inputs = [image, recipe, *(c[name] for name in step.controls)]
-        c[step.button].click(step_handler(ctx, step), inputs, outputs, **quiet, **queue)
+        c[step.button].click(step_handler(ctx, step), inputs, outputs, **{**quiet, **queue})
     c["undo"].click(undo_handler(ctx), [image, recipe], outputs, **quiet)
     on_reset = reset_handler(ctx)
     c["reset"].click(on_reset, [image], outputs, **quiet)
@@ -387,7 +388,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
         on_reset, [image], outputs, **quiet
     )
     c["apply"].click(
-        edit_handler(ctx), [image, recipe], outputs, api_name="edit", concurrency_id="model", show_progress_on=[result]
+        edit_handler(ctx), [image, recipe], outputs, api_name="edit", concurrency_id=MODEL, show_progress_on=[result]
     )
 
 

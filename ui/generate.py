@@ -15,7 +15,7 @@ from core.numbers import whole_number
 from models.registry import ModelSpec, Task
 from ops import generate as gen_ops
 from ops.defaults import DEFAULT_COUNT
-from ui.common import Tab, TabParts
+from ui.common import MODEL, Tab, TabParts
 from ui.context import AppContext
 from ui.errors import friendly
 from ui.gpu import on_gpu
@@ -318,17 +318,17 @@ def _wire(ctx: AppContext, c: _Controls) -> None:
     on_generate = generate_handler(ctx)
     inputs, shown = [c.model, c.label, c.seed, c.count, c.truncation], [c.gallery, c.selected]
     new_samples = [
-        c.go.click(on_generate, inputs, shown, api_name="generate", concurrency_id="model"),
+        c.go.click(on_generate, inputs, shown, api_name="generate", concurrency_id=MODEL),
         # a new random seed in the seed box (so the result can be made again), then the same generate
         c.surprise.click(random_seed, None, [c.seed], api_visibility="private").then(
-            on_generate, inputs, shown, api_visibility="private", concurrency_id="model"
+            on_generate, inputs, shown, api_visibility="private", concurrency_id=MODEL
         ),
         c.variations.click(
             variations_handler(ctx),
             [c.model, c.label, c.seed, c.count, c.strength, c.truncation],
             shown,
             api_name="variations",
-            concurrency_id="model",
+            concurrency_id=MODEL,
         ),
     ]
     on_zip = zip_handler(ctx)
@@ -341,7 +341,7 @@ def _wire(ctx: AppContext, c: _Controls) -> None:
         [c.model, c.label, c.label_b, c.seed, c.seed_b, c.frames, c.truncation],
         [c.animation],
         api_name="interpolate",
-        concurrency_id="model",
+        concurrency_id=MODEL,
     )
     c.gallery.select(selected_path, None, [c.selected], api_visibility="private")
 

@@ -12,7 +12,7 @@ from core.image import ImageData, from_numpy
 from models.registry import Task
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.inpaint import STRATEGIES, inpaint
-from ui.common import SendTarget, Tab, TabParts
+from ui.common import MODEL, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
 from ui.gpu import on_gpu
@@ -171,7 +171,7 @@ def build(ctx: AppContext) -> TabParts:
         [source, editor, mask_file, model, dilate, feather, strategy, margin],
         [slider, result, notes],
         api_name="inpaint",
-        concurrency_id="model",
+        concurrency_id=MODEL,
     )
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is, while the
     # editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a busy server

@@ -7,6 +7,9 @@ from typing import Any
 
 import gradio as gr
 
+from core.errors import GanvasError
+from ops.convert import probe_image
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
@@ -27,19 +30,26 @@ def image_input(label: str, check_on_upload: bool = True, **kwargs: Any) -> gr.I
     plain = field.preprocess
 
     def preprocess(payload):
+        name = (payload.orig_name or Path(payload.path or "").name) if payload is not None else "The file"
         try:
-            return plain(payload)
+            path = plain(payload)
         except gr.Error:
             raise
         except Exception as exc:  # PIL raises several unrelated types for unreadable files
-            name = (payload.orig_name or Path(payload.path or "").name) if payload is not None else "The file"
             raise gr.Error(f"{name} is not an image Ganvas can read: it is damaged, or not an image at all.") from exc
+        if isinstance(path, str):
+            try:  # the header alone: size and type, before any pixel is decoded
+                probe_image(path)
+            except GanvasError as exc:
+                raise gr.Error(str(exc).replace(Path(path).name, name)) from exc
+        return path
 
     field.preprocess = preprocess
-    # read at upload too, so that a file that is no image gets its message at once, not at the tab's button
-    # (not where the tab's own change handler reads it anyway: the message would show once for each reading)
+    # read at upload too, so that a file that is no image or too large gets its message at once, not at the
+    # tab's button (not where the tab's own change handler reads it anyway: the message would show once for
+    # each reading). Unqueued: the header check answers at once, not behind other visitors' work.
     if check_on_upload:
-        field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden")
+        field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden", queue=False)
     return field
 
 

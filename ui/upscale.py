@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.upscale import check_tile, upscale
-from ui.common import SendTarget, Tab, TabParts
+from ui.common import MODEL, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
 from ui.gpu import on_gpu
@@ -93,7 +93,7 @@ def build(ctx: AppContext) -> TabParts:
         [image, model, scale, tile],
         [slider, result, note],
         api_name="upscale",
-        concurrency_id="model",
+        concurrency_id=MODEL,
     )
     # a new input clears the last result, which "send to" would otherwise still send
     image.change(lambda: (None, None, ""), None, [slider, result, note], api_visibility="private", queue=False)
