@@ -14,10 +14,10 @@ import gradio as gr
 from gradio.components import Component
 
 from models.runtime import ModelCache
-from ui import composite, edit, generate, inpaint, upscale
+from ui import composite, edit, generate, inpaint, security, upscale
 from ui.common import SendTarget, Tab, TabParts
 from ui.context import PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
-from ui.inputs import EXAMPLES
+from ui.inputs import EXAMPLES, guard_numbers
 
 TITLE = "Ganvas - an open image studio"
 
@@ -47,6 +47,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             for _, page, parts in pages:
                 with page:
                     _send_row(tabs, parts.result, targets)
+    guard_numbers(demo)
     return demo
 
 
@@ -103,7 +104,13 @@ CSS = (
 
 def launch_options() -> dict:
     """Look and limits of the app: ``python app.py`` and the browser tests launch with these."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": "50mb", "allowed_paths": [str(EXAMPLES)]}
+    return {
+        "theme": gr.themes.Soft(),
+        "css": CSS,
+        "max_file_size": "50mb",
+        "allowed_paths": [str(EXAMPLES)],
+        "app_kwargs": security.app_kwargs(),
+    }
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from core.errors import InvalidInputError, UnknownModelError
+from core.errors import InvalidInputError, UnknownModelError, quoted
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 SHA256_PREFIX_RE = re.compile(r"^[0-9a-f]{8,63}$")
@@ -149,7 +149,7 @@ class Registry:
 
     def register(self, spec: ModelSpec) -> ModelSpec:
         if spec.id in self._specs:
-            raise ValueError(f"duplicate model id {spec.id!r}")
+            raise ValueError(f"duplicate model id {quoted(spec.id)}")
         self._specs[spec.id] = spec
         return spec
 
@@ -162,7 +162,7 @@ class Registry:
             return self._specs[model_id]
         except KeyError:
             known = ", ".join(self._specs) or "none"
-            raise UnknownModelError(f"There is no model called {model_id!r}. Known models: {known}.") from None
+            raise UnknownModelError(f"There is no model called {quoted(model_id)}. Known models: {known}.") from None
 
     def default_for(self, task: Task | str) -> ModelSpec | None:
         specs = self.list(task)
@@ -184,7 +184,7 @@ class Registry:
         spec = self._specs.get(model_id)
         if spec is None:
             known = ", ".join(s.id for s in self.list(t)) or "none"
-            raise UnknownModelError(f"There is no model called {model_id!r}. The {t.value} models are: {known}.")
+            raise UnknownModelError(f"There is no model called {quoted(model_id)}. The {t.value} models are: {known}.")
         if spec.task != t:
             raise InvalidInputError(f"{spec.id} is {_a(spec.task.value)} model, not {_a(t.value)} model.")
         return spec

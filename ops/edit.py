@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.errors import ImageTooLargeError, InvalidInputError
+from core.errors import ImageTooLargeError, InvalidInputError, quoted
 from core.image import ImageData, check_pixels, max_pixels
 from core.imaging import RESAMPLE_FILTERS, luma, resample
 from ops.inpaint import alpha_from_surroundings
@@ -46,7 +46,7 @@ def _number(value: Any, what: str) -> float:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
         raise InvalidInputError(f"{what} is too large (a number of {value.bit_length()} bits).")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInputError(f"{what} must be a number (got {value!r}).")
+        raise InvalidInputError(f"{what} must be a number (got {quoted(value)}).")
     return float(value)
 
 
@@ -60,7 +60,7 @@ def _in_range(value: Any, what: str, lo: float, hi: float) -> float:
 def _integer(value: Any, what: str) -> int:
     v = _number(value, what)
     if v != int(v):
-        raise InvalidInputError(f"{what} must be a whole number (got {value!r}).")
+        raise InvalidInputError(f"{what} must be a whole number (got {quoted(value)}).")
     return int(v)
 
 
@@ -73,13 +73,13 @@ def parse_colour(value: Any, channels: int = 3) -> tuple[float, ...]:
         m = _HEX_RE.match(value.strip())
         if not m or (channels == 3 and len(m.group(1)) == 8):
             form = '"#rrggbb" or "#rrggbbaa"' if channels == 4 else '"#rrggbb"'
-            raise InvalidInputError(f"{value!r} is not a colour; write it as {form} or as numbers from 0 to 1.")
+            raise InvalidInputError(f"{quoted(value)} is not a colour; write it as {form} or as numbers from 0 to 1.")
         digits = m.group(1)
         vals = [int(digits[i : i + 2], 16) / 255 for i in range(0, len(digits), 2)]
     elif isinstance(value, (list, tuple)):
         vals = [_in_range(v, "Each colour component", 0.0, 1.0) for v in value]
     else:
-        raise InvalidInputError(f'{value!r} is not a colour; give {channels} numbers from 0 to 1 or "#rrggbb".')
+        raise InvalidInputError(f'{quoted(value)} is not a colour; give {channels} numbers from 0 to 1 or "#rrggbb".')
     if channels == 4 and len(vals) == 3:
         vals.append(1.0)
     if len(vals) != channels:
@@ -213,7 +213,7 @@ def pad(
 def flip(img: ImageData, direction: str) -> ImageData:
     """Mirror left-right ("horizontal") or top-bottom ("vertical")."""
     if direction not in FLIP_DIRECTIONS:
-        raise InvalidInputError(f"Flip direction must be horizontal or vertical (got {direction!r}).")
+        raise InvalidInputError(f"Flip direction must be horizontal or vertical (got {quoted(direction)}).")
     dim = 3 if direction == "horizontal" else 2
     alpha = None if img.alpha is None else img.alpha.flip(dim)
     return img.with_pixels(img.rgb.flip(dim), alpha)
@@ -321,7 +321,7 @@ def resize(img: ImageData, width: int, height: int, method: str = "lanczos") -> 
         raise InvalidInputError(f"The new size must be positive (got {width}x{height}).")
     check_pixels(width, height, "The resized image")
     if method not in RESAMPLE_FILTERS:
-        raise InvalidInputError(f"Unknown filter {method!r}; choose one of: {', '.join(RESAMPLE_FILTERS)}.")
+        raise InvalidInputError(f"Unknown filter {quoted(method)}; choose one of: {', '.join(RESAMPLE_FILTERS)}.")
     size = (height, width)
     if img.alpha is None:
         return img.with_pixels(resample(img.rgb, size, method), None)
@@ -566,14 +566,14 @@ OPS: dict[str, OpSpec] = {
 
 def _check_value(op: str, name: str, p: Param, value: Any) -> Any:
     """The JSON-ready form of one parameter value; raises InvalidInputError with a plain sentence."""
-    what = f"{name!r} of {op}"
+    what = f"{quoted(name)} of {op}"
     if p.kind == "bool":
         if not isinstance(value, bool):
-            raise InvalidInputError(f"{what} must be true or false (got {value!r}).")
+            raise InvalidInputError(f"{what} must be true or false (got {quoted(value)}).")
         return value
     if p.kind == "choice":
         if value not in p.choices:
-            raise InvalidInputError(f"{what} must be one of: {', '.join(p.choices)} (got {value!r}).")
+            raise InvalidInputError(f"{what} must be one of: {', '.join(p.choices)} (got {quoted(value)}).")
         return value
     if p.kind in ("int", "number"):
         v = _integer(value, what) if p.kind == "int" else _number(value, what)
@@ -588,10 +588,10 @@ def _check_value(op: str, name: str, p: Param, value: Any) -> Any:
         return value if isinstance(value, str) else [float(v) for v in value]
     if p.kind == "rect":
         if not isinstance(value, (list, tuple)) or len(value) != 4:
-            raise InvalidInputError(f"{what} must be [left, top, width, height] (got {value!r}).")
+            raise InvalidInputError(f"{what} must be [left, top, width, height] (got {quoted(value)}).")
         rect = [_integer(v, what) for v in value]
         if rect[2] <= 0 or rect[3] <= 0:
-            raise InvalidInputError(f"{what} needs a positive width and height (got {value!r}).")
+            raise InvalidInputError(f"{what} needs a positive width and height (got {quoted(value)}).")
         return rect
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{what} must be base64 text of a PNG image.")
@@ -607,14 +607,14 @@ def validate_step(step: Any) -> dict:
     if op is None:
         raise InvalidInputError('A step has no "op"; the edits are: ' + ", ".join(OPS) + ".")
     if not isinstance(op, str) or op not in OPS:
-        raise InvalidInputError(f"Unknown edit {op!r}; the edits are: {', '.join(OPS)}.")
+        raise InvalidInputError(f"Unknown edit {quoted(op)}; the edits are: {', '.join(OPS)}.")
     spec = OPS[op].params
     out: dict[str, Any] = {"op": op}
     for name, value in step.items():
         if name == "op":
             continue
         if name not in spec:
-            raise InvalidInputError(f"{op} has no parameter {name!r}; it takes: {', '.join(spec)}.")
+            raise InvalidInputError(f"{op} has no parameter {quoted(name)}; it takes: {', '.join(spec)}.")
         out[name] = _check_value(op, name, spec[name], value)
     missing = [n for n, p in spec.items() if p.required and n not in out]
     if missing:
@@ -717,7 +717,9 @@ class Recipe:
         if version is None:
             raise InvalidInputError(f'The recipe has no "version"; Ganvas reads version {RECIPE_VERSION}.')
         if isinstance(version, bool) or version != RECIPE_VERSION:
-            raise InvalidInputError(f"This recipe has version {version!r}; Ganvas reads version {RECIPE_VERSION}.")
+            raise InvalidInputError(
+                f"This recipe has version {quoted(version)}; Ganvas reads version {RECIPE_VERSION}."
+            )
         return cls(steps=data["steps"])
 
     def apply(self, img: ImageData, inpaint: Inpaint | None = None) -> ImageData:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, quoted
 from core.image import ImageData
 from core.numbers import whole_number
 from models.adapters import Generator
@@ -48,10 +48,10 @@ def _label_by_name(gen: Generator, name: str) -> int:
     if partial:
         shown = ", ".join(repr(gen.labels[i]) for i in partial[:8])
         more = f" and {len(partial) - 8} more" if len(partial) > 8 else ""
-        raise InvalidInputError(f"{name!r} matches several labels of {gen.spec.title}: {shown}{more}.")
+        raise InvalidInputError(f"{quoted(name)} matches several labels of {gen.spec.title}: {shown}{more}.")
     close = difflib.get_close_matches(want, folded, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(repr(gen.labels[folded.index(c)]) for c in close)}?" if close else ""
-    raise InvalidInputError(f"{gen.spec.title} has no label {name!r}.{hint}")
+    raise InvalidInputError(f"{gen.spec.title} has no label {quoted(name)}.{hint}")
 
 
 MAX_SEED = 2**32 - 1

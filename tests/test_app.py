@@ -25,11 +25,18 @@ def _free_port() -> int:
 def client(tmp_path_factory):
     from gradio_client import Client
 
-    from app import build_demo
+    from app import build_demo, launch_options
 
     demo = build_demo()
     port = _free_port()
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+        **launch_options(),
+    )
     try:
         yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
     finally:
@@ -253,3 +260,17 @@ def test_the_readme_api_example_runs(client, images, monkeypatch):
     assert np.array_equal(out[far], src[far]) and not np.array_equal(out, src)
     straight = _png(scope["straight"])
     assert straight.shape[1] > 64 and straight[..., 3].min() == 255  # turned, corners filled
+
+
+def test_responses_carry_the_security_headers(client):
+    """No X-Content-Type-Options, Content-Security-Policy or Referrer-Policy before (issue 32); no X-Frame-Options
+    either, on purpose: a Space frames the app."""
+    import urllib.request
+
+    for path in ("", "gradio_api/info", "config"):
+        with urllib.request.urlopen(client.src.rstrip("/") + "/" + path, timeout=30) as resp:
+            assert resp.status == 200
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+            assert "frame-ancestors 'self' https://huggingface.co" in resp.headers["Content-Security-Policy"]
+            assert "X-Frame-Options" not in resp.headers

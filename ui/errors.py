@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.errors import GanvasError
+from core.errors import GanvasError, OutOfMemoryError, is_out_of_memory
 
 log = logging.getLogger("ganvas")
 
@@ -25,10 +25,15 @@ def friendly(fn: Callable) -> Callable:
             raise
         except GanvasError as exc:
             raise gr.Error(str(exc)) from exc
-        except MemoryError as exc:
-            raise gr.Error("The machine ran out of memory: try a smaller image or a smaller tile size.") from exc
         except Exception as exc:  # the server must survive anything a handler does
+            if is_out_of_memory(exc):  # torch says so with a RuntimeError and the allocator's text
+                log.warning("out of memory in %s: %s", getattr(fn, "__name__", fn), exc)
+                raise gr.Error(str(OutOfMemoryError())) from exc
+            # the details (a library's words, server paths) go to the log, not to the visitor
             log.exception("unexpected error in %s", getattr(fn, "__name__", fn))
-            raise gr.Error(f"Something went wrong ({exc.__class__.__name__}: {exc}).") from exc
+            raise gr.Error(
+                "Something went wrong on the server with this request. Try other settings or another image; "
+                "the details are in the server's log."
+            ) from exc
 
     return wrapper

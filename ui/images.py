@@ -9,9 +9,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from core.errors import InvalidInputError
-from core.image import ImageData, from_numpy
-from ops.convert import animation_note, load_image
+from core.errors import ImageTooLargeError, InvalidInputError
+from core.image import ImageData, check_pixels, from_numpy
+from ops.convert import animation_note, load_image, probe_image
 
 
 def read_image(value: Any, what: str = "an image") -> ImageData:
@@ -49,11 +49,26 @@ def editor_parts(value: Any) -> tuple[ImageData, np.ndarray | None]:
             a = arr[..., 3]
         else:
             a = arr if arr.ndim == 2 else arr.max(axis=2)
+        a = _fitted(np.ascontiguousarray(a, dtype=np.uint8), image.size)
         painted = a if painted is None else np.maximum(painted, a)
     return image, painted
 
 
 def _layer_array(layer: Any) -> np.ndarray:
     path = layer.get("path") if isinstance(layer, dict) else layer
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGBA"))
+    try:
+        check_pixels(*probe_image(path), "The painted layer")
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGBA"))
+    except ImageTooLargeError:
+        raise
+    except Exception as exc:  # PIL raises several unrelated types; the file's name is a server temp name
+        raise InvalidInputError("The painted layer is not an image Ganvas can read: paint the mask again.") from exc
+
+
+def _fitted(painted: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A painted layer at the picture's ``size`` (width, height): a layer of another size is stretched to it
+    (nearest), as a mask of another size is."""
+    if painted.shape[::-1] == tuple(size):
+        return painted
+    return np.asarray(Image.fromarray(painted).resize(size, Image.Resampling.NEAREST))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from core.errors import GanvasError
+from core.errors import GanvasError, quoted
 from ops.convert import probe_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -79,3 +80,53 @@ def editor_value(path: str | None) -> dict | None:
     if not path:
         return None
     return {"background": path, "layers": [], "composite": path}
+
+
+#: The bound of a number field that states none.
+UNBOUNDED = 1_000_000_000
+
+
+def guard_numbers(demo: gr.Blocks) -> int:
+    """Every number field and slider of ``demo`` refuses, with a sentence naming it and its range, a value that
+    is not a finite number in that range, or not whole where the field counts (the HTTP API can send NaN,
+    infinity, text or 1.5 where the page's widgets cannot). Returns how many fields it guards."""
+    fields = [b for b in demo.blocks.values() if isinstance(b, (gr.Number, gr.Slider))]
+    for field in fields:
+        _guard(field)
+    return len(fields)
+
+
+def _guard(field: gr.Number | gr.Slider) -> None:
+    plain = field.preprocess
+    # an open side is bounded all the same: no size or position of an image goes past a billion pixels
+    lo = -UNBOUNDED if field.minimum is None else field.minimum
+    hi = UNBOUNDED if field.maximum is None else field.maximum
+    name = field.label or "A number"
+    step = getattr(field, "step", None)
+    # whole: a number field without decimals, or a slider of whole steps that cannot go below 0 (a count or a
+    # size in pixels; an angle, which goes negative, may be fractional through the API)
+    whole = getattr(field, "precision", None) == 0 or (
+        isinstance(field, gr.Slider) and float(step or 0).is_integer() and lo >= 0
+    )
+    kind = "a whole number" if whole else "a number"
+    span = f" from {_plain(lo)} to {_plain(hi)}"
+
+    def preprocess(payload):
+        empty = payload is None or (isinstance(payload, str) and not payload.strip())
+        if empty and isinstance(field, gr.Number):  # an empty field: the handler says what is missing
+            return plain(None)
+        try:
+            value = float(payload) if not isinstance(payload, bool) else math.nan
+        except (TypeError, ValueError, OverflowError):
+            value = math.nan
+        outside = value < lo or value > hi
+        if not math.isfinite(value) or outside or (whole and not value.is_integer()):
+            raise gr.Error(f"{name} must be {kind}{span} (got {quoted(payload)}).")
+        return plain(int(value) if whole else value)
+
+    field.preprocess = preprocess
+
+
+def _plain(number: float) -> str:
+    """A bound as people write it: 4294967295, not 4.29497e+09; 0.02, not 0.020000."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
