@@ -7,7 +7,7 @@ import torch
 
 from models.archs.emoji_gan import DEFAULT_CONFIG, EmojiGenerator, to_size
 from models.weights import ASSETS_DIR
-from tests.test_emoji_gan import SUB_GROUP, emoji_adapter, stickers, subclass_generator
+from tests.models.test_emoji_gan import SUB_GROUP, emoji_adapter, stickers, subclass_generator
 from training.discriminators import EmojiDiscriminator
 
 pytestmark = pytest.mark.training

@@ -33,7 +33,7 @@ ARGS = [
     "--disable-dev-shm-usage",
 ]
 TIMEOUT_MS = 120_000
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
 
 def _free_port() -> int:
