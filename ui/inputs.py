@@ -48,9 +48,10 @@ def image_input(label: str, check_on_upload: bool = True, **kwargs: Any) -> gr.I
     field.preprocess = preprocess
     # read at upload too, so that a file that is no image or too large gets its message at once, not at the
     # tab's button (not where the tab's own change handler reads it anyway: the message would show once for
-    # each reading). Unqueued: the header check answers at once, not behind other visitors' work.
+    # each reading). Queued (an unqueued event's error shows no message), in a slot of its own: the header
+    # check never waits behind the model or pixel work.
     if check_on_upload:
-        field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden", queue=False)
+        field.upload(lambda value: None, [field], None, api_visibility="private", show_progress="hidden")
     return field
 
 

@@ -43,11 +43,11 @@ def test_a_file_that_is_no_image_is_named_as_uploaded(tmp_path):
     assert "drawing.svg" in str(err.value) and "upload-5678" not in str(err.value)
 
 
-def test_the_upload_check_is_unqueued():
+def test_the_upload_check_waits_behind_no_pixel_work():
     with gr.Blocks() as demo:
         image_input("Photo")
     (fn,) = demo.fns.values()
-    assert fn.queue is False
+    assert fn.concurrency_id not in (MODEL, PIXELS)
 
 
 def test_pixel_work_runs_in_the_two_groups():
