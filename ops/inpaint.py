@@ -187,6 +187,20 @@ def _fill(model: Inpainter, rgb: torch.Tensor, mask: torch.Tensor, limit: int | 
     return resample(out, (h, w), "bicubic"), True
 
 
+def _paste(
+    dst: torch.Tensor, src: torch.Tensor, fill: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None
+) -> None:
+    """Write ``fill`` into ``dst`` where ``mask`` > 0.5 (blended with ``src`` by ``weight`` when feathered) and
+    ``src`` elsewhere, band by band of rows: each pixel is on its own, so temporaries stay one band's size."""
+    rows = max(1, (1 << 20) // max(1, dst.shape[-1]))
+    for r0 in range(0, dst.shape[-2], rows):
+        band = slice(r0, min(dst.shape[-2], r0 + rows))
+        s, f = src[..., band, :], fill[..., band, :]
+        if weight is not None:
+            f = s * (1 - weight[..., band, :]) + f * weight[..., band, :]
+        dst[..., band, :] = torch.where((mask[..., band, :] > 0.5).expand_as(s), f.clamp(0, 1), s)
+
+
 def _check_params(strategy: str, dilate: int, feather: int, margin: int, resize_limit: int) -> None:
     if strategy not in STRATEGIES:
         raise InvalidInputError(f"Unknown inpainting strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
@@ -250,15 +264,7 @@ def inpaint(
         if image.grayscale:
             out = out.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
         weight = _feather_weight(keep, (x0, y0, x1, y1), feather) if feather > 0 else None
-        # pasted band by band of rows (each pixel on its own), so the blend's temporaries stay one band's size
-        rows = max(1, (1 << 20) // max(1, x1 - x0))
-        for r0 in range(0, y1 - y0, rows):
-            r1 = min(y1 - y0, r0 + rows)
-            src, fill = crop_rgb[..., r0:r1, :], out[..., r0:r1, :]
-            if weight is not None:
-                fill = src * (1 - weight[..., r0:r1, :]) + fill * weight[..., r0:r1, :]
-            inside = (crop_mask[..., r0:r1, :] > 0.5).expand_as(src)
-            result[..., y0 + r0 : y0 + r1, x0:x1] = torch.where(inside, fill.clamp(0, 1), src)
+        _paste(result[..., y0:y1, x0:x1], crop_rgb, out, crop_mask, weight)
         del out, weight
     if progress is not None:
         progress(1.0, "Inpainting done")
