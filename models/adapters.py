@@ -152,6 +152,70 @@ class ModuleInpainter(Inpainter):
         return self._from_model(y)
 
 
+#: A box in image pixels: (x, y, width, height).
+Box = tuple[int, int, int, int]
+
+
+class Matter(LoadedModel):
+    """image (1,3,H,W) in [0,1], optional ``box`` around the object -> alpha matte (1,1,H,W) in [0,1]."""
+
+    @abstractmethod
+    def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
+        """The foreground's alpha; 1 = foreground."""
+
+
+class SaliencyMatter(Matter):
+    """A salient-object network (U²-Net) at its fixed input size: the image resized to ``params["size"]``,
+    divided by its brightest value and ImageNet-normalised (as it was trained); the fused map stretched to
+    [0, 1] and resized back. The box is the caller's crop: the network sees only what it is given."""
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
+        size = int(self.spec.params["size"])
+        h, w = image.shape[-2:]
+        x = resample(image.float(), (size, size), "bicubic")
+        x = x / x.amax().clamp_min(1e-6)
+        mean = torch.tensor(self.spec.params["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(self.spec.params["std"]).view(1, 3, 1, 1)
+        y = self.module(self._to_model((x - mean) / std))[0].float().cpu()
+        lo, hi = y.amin(), y.amax()
+        y = (y - lo) / (hi - lo).clamp_min(1e-6)
+        return resample(y, (h, w), "bilinear").clamp(0, 1)
+
+
+class GrabCutMatter(Matter):
+    """OpenCV's GrabCut (Rother et al. 2004): colour models of the object and its surroundings refined by graph
+    cuts, started from the box (without one, from the image less a margin of ``params["margin"]`` of its size).
+    A hard mask: 0 or 1."""
+
+    def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
+        import cv2
+        import numpy as np
+
+        h, w = image.shape[-2:]
+        if box is None:
+            m = float(self.spec.params["margin"])
+            box = (round(w * m), round(h * m), max(1, round(w * (1 - 2 * m))), max(1, round(h * (1 - 2 * m))))
+        x, y, bw, bh = box
+        out = torch.zeros(1, 1, h, w)
+        if bw < 2 or bh < 2 or (x <= 0 and y <= 0 and x + bw >= w and y + bh >= h):
+            out[..., max(0, y) : y + bh, max(0, x) : x + bw] = 1  # no surroundings to learn from: the box itself
+            return out
+        f = min(1.0, int(self.spec.params["max_side"]) / max(h, w))  # graph cuts grow with the pixel count
+        if f < 1:
+            small = (max(2, round(h * f)), max(2, round(w * f)))
+            box = (round(x * f), round(y * f), max(2, round(bw * f)), max(2, round(bh * f)))
+            return resample(self(resample(image, small, "area"), box), (h, w), "bilinear").clamp(0, 1)
+        rgb = image[0].permute(1, 2, 0).clamp(0, 1).numpy()
+        bgr = np.ascontiguousarray((rgb[..., ::-1] * 255 + 0.5).astype(np.uint8))
+        mask = np.zeros((h, w), np.uint8)
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)
+        cv2.grabCut(bgr, mask, (x, y, bw, bh), bgd, fgd, int(self.spec.params["iterations"]), cv2.GC_INIT_WITH_RECT)
+        fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+        return torch.from_numpy(fg.astype(np.float32))[None, None]
+
+
 class Generator(LoadedModel):
     """A (conditional) generator: seeds and labels in, RGBA (N,4,H,W) in [0,1] out.
 

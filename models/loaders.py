@@ -19,13 +19,15 @@ from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models import weights
 from models.adapters import (
     AutoInpainter,
+    GrabCutMatter,
     LoadedModel,
     ModuleInpainter,
     ModuleUpscaler,
     OpenCVInpainter,
     ResampleUpscaler,
+    SaliencyMatter,
 )
-from models.archs import biggan_deep, emoji_gan, ganvas_inpaint
+from models.archs import biggan_deep, emoji_gan, ganvas_inpaint, u2netp
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, EmojiGanGenerator
@@ -42,6 +44,7 @@ NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "ganvas-emoji-gan": (emoji_gan.build, EmojiGanGenerator),
     "biggan-deep": (biggan_deep.build, BigGanDeepGenerator),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
+    "u2netp": (u2netp.build, SaliencyMatter),
 }
 
 #: The wrapper of a spandrel network, by the task its spec names.
@@ -118,6 +121,10 @@ def _load_opencv(spec, device, dtype, alternative, parts):
     return OpenCVInpainter(spec, torch.device("cpu"), torch.float32)
 
 
+def _load_grabcut(spec, device, dtype, alternative, parts):
+    return GrabCutMatter(spec, torch.device("cpu"), torch.float32)
+
+
 def _load_auto(spec, device, dtype, alternative, parts):
     smooth = parts(spec.params["smooth"])
     try:
@@ -132,6 +139,7 @@ LOADERS: dict[str, LoaderFn] = {
     "resample": _load_resample,
     "opencv-inpaint": _load_opencv,
     "inpaint-auto": _load_auto,
+    "grabcut": _load_grabcut,
     "spandrel": _load_spandrel,
     **dict.fromkeys(NETWORKS, _load_own),
 }

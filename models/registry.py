@@ -24,6 +24,7 @@ class Task(str, Enum):
     GENERATE = "generate"
     INPAINT = "inpaint"
     UPSCALE = "upscale"
+    CUTOUT = "cutout"
 
     def __str__(self) -> str:
         return self.value

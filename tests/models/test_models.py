@@ -58,8 +58,27 @@ def _check_generator(model, spec):
     assert not torch.allclose(imgs[0], imgs[1], atol=1e-3)  # another seed, another image
 
 
+def _check_matter(model, spec):
+    # a red disc on a grey ramp: the disc is the object, automatically and inside a box around it
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(80.0), indexing="ij")
+    disc = ((yy - 32) ** 2 + (xx - 40) ** 2 < 16**2).float()[None, None]
+    ground = (0.3 + 0.3 * xx / 80)[None, None].expand(1, 3, 64, 80)
+    x = ground * (1 - disc) + torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1) * disc
+    for box in (None, (20, 12, 40, 40)):
+        alpha = model(x, box)
+        assert alpha.shape == (1, 1, 64, 80)
+        assert float(alpha.min()) >= 0 and float(alpha.max()) <= 1
+        inside, outside = float(alpha[disc > 0].mean()), float(alpha[disc == 0].mean())
+        assert inside > 0.8 and outside < 0.2, (box, inside, outside)
+
+
 #: How a model of each task is checked: a new task fails here until it has its check.
-CHECKS = {Task.UPSCALE: _check_upscaler, Task.INPAINT: _check_inpainter, Task.GENERATE: _check_generator}
+CHECKS = {
+    Task.UPSCALE: _check_upscaler,
+    Task.INPAINT: _check_inpainter,
+    Task.GENERATE: _check_generator,
+    Task.CUTOUT: _check_matter,
+}
 
 
 def test_every_task_has_a_check():

