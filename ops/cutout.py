@@ -1,0 +1,161 @@
+"""Cut an object out of its background: a matte from a cutout model, refined, and the edge colours cleaned.
+
+The result is an RGBA image the size of the input whose alpha is the matte. A box (x, y, width, height) limits
+the work to the box grown by :func:`box_margin`: the model sees only that crop (a network finds the object in
+it, GrabCut starts from the box), and nothing outside the box is kept. Edge pixels mix the object's colour with
+the old background's; decontamination estimates that background near the edge and takes it out, so the cut-out
+shows no halo of it on a new background.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from core.errors import InvalidInputError
+from core.image import ImageData
+from models.adapters import Box, Matter
+
+#: Largest grow or shrink of the matte, in pixels.
+MAX_GROW = 100
+#: Largest feather (Gaussian sigma of the matte's edge), in pixels.
+MAX_FEATHER = 50.0
+#: Alpha below which a pixel's own colour is too weak to solve for the object's: it takes the nearby object's.
+MIN_SOLVE_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Refine:
+    """How the matte is finished: ``grow`` pixels outwards (negative shrinks), an edge ``feather`` (sigma in
+    pixels), and ``decontaminate`` the edge colours of the old background."""
+
+    grow: int = 0
+    feather: float = 0.0
+    decontaminate: bool = True
+
+    def __post_init__(self) -> None:
+        if not -MAX_GROW <= int(self.grow) <= MAX_GROW:
+            raise InvalidInputError(f"Grow must be between -{MAX_GROW} and {MAX_GROW} pixels, not {self.grow}.")
+        if not 0 <= float(self.feather) <= MAX_FEATHER:
+            raise InvalidInputError(f"Feather must be between 0 and {MAX_FEATHER:g} pixels, not {self.feather}.")
+
+
+def parse_box(text: str) -> Box:
+    """'X,Y,W,H' (whole pixels; spaces allowed) as a box; anything else is an :class:`InvalidInputError`."""
+    parts = re.split(r"\s*,\s*", str(text).strip())
+    if len(parts) != 4 or not all(re.fullmatch(r"-?\d+", p) for p in parts):
+        raise InvalidInputError(f"A box is four whole numbers X,Y,WIDTH,HEIGHT in pixels, not {text!r}.")
+    x, y, w, h = (int(p) for p in parts)
+    return x, y, w, h
+
+
+def check_box(box: Box, width: int, height: int) -> Box:
+    """``box`` clipped to a ``width`` x ``height`` image; an empty box, or one wholly outside, is refused."""
+    x, y, w, h = (int(v) for v in box)
+    if w < 1 or h < 1:
+        raise InvalidInputError(f"The box must be at least 1 pixel wide and high, not {w}x{h}.")
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidInputError(f"The box {x},{y},{w},{h} lies outside the {width}x{height} image.")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def box_margin(box: Box) -> int:
+    """Pixels of surroundings the model sees around a box: a tenth of its longer side, at least 16."""
+    return max(16, round(0.1 * max(box[2], box[3])))
+
+
+def matte(image: ImageData, model: Matter, box: Box | None = None) -> torch.Tensor:
+    """The object's alpha (1,1,H,W) for ``image``, from ``model``, inside ``box`` when given."""
+    if box is None:
+        return model(image.rgb, None)
+    x, y, w, h = check_box(box, image.width, image.height)
+    m = box_margin((x, y, w, h))
+    x0, y0 = max(0, x - m), max(0, y - m)
+    x1, y1 = min(image.width, x + w + m), min(image.height, y + h + m)
+    crop = image.rgb[..., y0:y1, x0:x1]
+    alpha = torch.zeros(1, 1, image.height, image.width)
+    inner = model(crop, (x - x0, y - y0, w, h))
+    alpha[..., y0:y1, x0:x1] = inner
+    keep = torch.zeros_like(alpha)
+    keep[..., y : y + h, x : x + w] = 1
+    return alpha * keep
+
+
+def grow_matte(alpha: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Grey-level dilation (``pixels`` > 0) or erosion (< 0) of the matte by a disc of that radius."""
+    if pixels == 0:
+        return alpha
+    r = abs(int(pixels))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    a = alpha[0, 0].numpy().astype(np.float32)
+    out = cv2.dilate(a, disc) if pixels > 0 else cv2.erode(a, disc, borderType=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(out)[None, None]
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), sigmaX=float(sigma), borderType=cv2.BORDER_REPLICATE)
+
+
+def feather_matte(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The matte blurred by a Gaussian of ``sigma`` pixels: a soft edge."""
+    if sigma <= 0:
+        return alpha
+    return torch.from_numpy(_blur(alpha[0, 0].numpy().astype(np.float32), sigma))[None, None].clamp(0, 1)
+
+
+def _weighted_mean(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Local mean colour (H,W,3) of the pixels, each counted by ``weight`` (H,W), over a Gaussian of ``sigma``;
+    where too few such pixels lie within reach, over a Gaussian 4 and 16 times wider, then over the image."""
+    total = float(weight.sum())
+    out = (rgb * weight[..., None]).reshape(-1, 3).sum(0) / max(total, 1e-6) * np.ones_like(rgb)
+    todo = np.ones(weight.shape, bool)
+    for s in (sigma, 4 * sigma, 16 * sigma):
+        den = _blur(weight, s)
+        ok = todo & (den > 1e-3)
+        if ok.any():
+            num = _blur(rgb * weight[..., None], s)
+            out[ok] = num[ok] / den[ok][..., None]
+            todo &= ~ok
+        if not todo.any():
+            break
+    return out
+
+
+def decontaminate(rgb: torch.Tensor, alpha: torch.Tensor, sigma: float = 8.0) -> torch.Tensor:
+    """Object colours for ``rgb`` (1,3,H,W) seen through ``alpha`` (1,1,H,W): each pixel is
+    alpha * object + (1 - alpha) * background, with the background estimated as the local mean of the pixels
+    outside the object, so object = (pixel - (1 - alpha) * background) / alpha. Opaque pixels keep their colour;
+    nearly transparent ones (and fully transparent ones, which nothing shows) take the nearby object colour."""
+    img = rgb[0].permute(1, 2, 0).numpy().astype(np.float32)
+    a = alpha[0, 0].numpy().astype(np.float32)
+    edge = (a > 0) & (a < 1)
+    if not edge.any():
+        return rgb
+    back = _weighted_mean(img, (a <= 0.02).astype(np.float32) * (1 - a), sigma)
+    front = _weighted_mean(img, (a >= 0.98).astype(np.float32) * a, sigma)
+    solved = (img - (1 - a)[..., None] * back) / np.maximum(a, MIN_SOLVE_ALPHA)[..., None]
+    out = np.where((a >= MIN_SOLVE_ALPHA)[..., None], np.clip(solved, 0, 1), front)
+    out = np.where((a >= 1)[..., None], img, out)
+    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)[None].clamp(0, 1)
+
+
+def cutout(image: ImageData, model: Matter, box: Box | None = None, refine: Refine | None = None) -> ImageData:
+    """``image`` with its background transparent (RGBA, the input's size and metadata); the input's own alpha
+    is kept (a pixel already transparent stays so)."""
+    refine = refine or Refine()
+    alpha = feather_matte(grow_matte(matte(image, model, box), int(refine.grow)), float(refine.feather))
+    rgb = decontaminate(image.rgb, alpha) if refine.decontaminate else image.rgb
+    if image.alpha is not None:
+        alpha = alpha * image.alpha
+    return image.with_pixels(rgb, alpha)
+
+
+def matte_image(cut: ImageData) -> ImageData:
+    """The alpha of a cut-out as an opaque grey image (white = object), for ``--mask-only``."""
+    a = cut.alpha if cut.alpha is not None else torch.ones_like(cut.rgb[:, :1])
+    return ImageData(rgb=a.expand(1, 3, -1, -1).contiguous(), grayscale=True, dpi=cut.dpi)

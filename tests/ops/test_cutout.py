@@ -1,0 +1,101 @@
+"""Cut-outs: boxes read and checked, the matte grown and feathered, the edge colours solved for the object's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.errors import InvalidInputError
+from core.image import ImageData
+from models.adapters import Matter
+from models.catalog import get_spec
+from ops.cutout import Refine, check_box, cutout, decontaminate, grow_matte, matte, matte_image, parse_box
+
+
+class DiscMatter(Matter):
+    """Alpha 1 on a centred disc of the image it is given; records what it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(get_spec("grabcut"), torch.device("cpu"), torch.float32)
+        self.calls = []
+
+    def __call__(self, image, box=None):
+        self.calls.append((tuple(image.shape), box))
+        h, w = image.shape[-2:]
+        yy, xx = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+        return ((yy**2 + xx**2) <= (min(h, w) / 3) ** 2).float()[None, None]
+
+
+def test_parse_box_reads_four_whole_numbers():
+    assert parse_box("10, 20,30,40") == (10, 20, 30, 40)
+    for bad in ("10,20,30", "a,b,c,d", "1.5,2,3,4", ""):
+        with pytest.raises(InvalidInputError, match="four whole numbers"):
+            parse_box(bad)
+
+
+def test_check_box_clips_and_refuses_empty_or_outside():
+    assert check_box((-5, -5, 20, 20), 10, 10) == (0, 0, 10, 10)
+    with pytest.raises(InvalidInputError, match="outside the 10x10 image"):
+        check_box((10, 0, 5, 5), 10, 10)
+    with pytest.raises(InvalidInputError, match="at least 1 pixel"):
+        check_box((0, 0, 0, 5), 10, 10)
+
+
+def test_refine_limits():
+    with pytest.raises(InvalidInputError, match="Grow"):
+        Refine(grow=1000)
+    with pytest.raises(InvalidInputError, match="Feather"):
+        Refine(feather=-1)
+
+
+def test_grow_and_shrink_by_a_disc():
+    a = torch.zeros(1, 1, 21, 21)
+    a[..., 8:13, 8:13] = 1
+    assert int(grow_matte(a, 2).sum()) > 25 and bool(grow_matte(a, 2)[0, 0, 6, 10] == 1)
+    assert int(grow_matte(a, -2).sum()) == 1  # a 5x5 square shrinks to its centre
+    assert torch.equal(grow_matte(a, 0), a)
+
+
+def test_decontaminate_recovers_the_object_colour_from_the_formula():
+    h, w = 8, 40
+    alpha = torch.linspace(0, 1, w).view(1, 1, 1, w).expand(1, 1, h, w).contiguous()
+    obj = torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1)
+    back = torch.tensor([0.1, 0.3, 0.9]).view(1, 3, 1, 1)
+    seen = alpha * obj + (1 - alpha) * back
+    out = decontaminate(seen, alpha)
+    visible = (alpha >= 0.05).expand(1, 3, h, w)
+    assert float((out - obj).abs()[visible].max()) < 1e-4
+    # nothing of the old background is left where the pixel shows at all
+    assert float((seen - obj).abs()[visible].max()) > 0.5
+
+
+def test_cutout_is_rgba_of_the_input_size_with_the_matte_as_alpha():
+    img = ImageData(rgb=torch.rand(1, 3, 30, 40))
+    model = DiscMatter()
+    cut = cutout(img, model, refine=Refine(decontaminate=False))
+    assert cut.size == img.size and cut.alpha is not None
+    assert torch.equal(cut.rgb, img.rgb)
+    assert torch.equal(cut.alpha, model(img.rgb))
+    assert float(cutout(img, model, refine=Refine(feather=2, decontaminate=False)).alpha.unique().numel()) > 2
+
+
+def test_a_box_crops_the_work_to_the_box_with_a_margin_and_keeps_nothing_outside():
+    img = ImageData(rgb=torch.rand(1, 3, 100, 120))
+    model = DiscMatter()
+    alpha = matte(img, model, (50, 40, 30, 20))
+    shape, box = model.calls[-1]
+    assert shape == (1, 3, 20 + 2 * 16, 30 + 2 * 16) and box == (16, 16, 30, 20)  # margin 16 each side
+    assert float(alpha.sum()) > 0
+    outside = torch.ones_like(alpha, dtype=torch.bool)
+    outside[..., 40:60, 50:80] = False
+    assert float(alpha[outside].abs().max()) == 0
+
+
+def test_the_input_alpha_is_kept_and_the_mask_image_is_grey():
+    a = torch.ones(1, 1, 30, 30)
+    a[..., :, :5] = 0
+    img = ImageData(rgb=torch.rand(1, 3, 30, 30), alpha=a)
+    cut = cutout(img, DiscMatter())
+    assert float(cut.alpha[..., :, :5].max()) == 0
+    gray = matte_image(cut)
+    assert gray.alpha is None and gray.grayscale and torch.equal(gray.rgb[:, :1], cut.alpha)
