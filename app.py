@@ -14,7 +14,7 @@ import gradio as gr
 from gradio.components import Component
 
 from models.runtime import ModelCache
-from ui import composite, edit, generate, inpaint, security, upscale
+from ui import composite, cutout, edit, generate, inpaint, security, upscale
 from ui.common import SendTarget, Tab, TabParts
 from ui.context import PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
 from ui.inputs import EXAMPLES, guard_numbers
@@ -22,7 +22,7 @@ from ui.inputs import EXAMPLES, guard_numbers
 TITLE = "Ganvas - an open image studio"
 
 #: The tabs, in order. Under each, one "Send result to ..." button per input of every tab that takes a picture.
-TABS: tuple[Tab, ...] = (generate.TAB, composite.TAB, edit.TAB, inpaint.TAB, upscale.TAB)
+TABS: tuple[Tab, ...] = (generate.TAB, composite.TAB, edit.TAB, inpaint.TAB, upscale.TAB, cutout.TAB)
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:

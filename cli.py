@@ -358,6 +358,30 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cutout(args: argparse.Namespace) -> int:
+    from ops.convert import check_can_save, probe_image, save_image
+    from ops.cutout import Refine, check_box, cutout, matte_image, parse_box
+
+    files, folder = _inputs(args.inputs)
+    box = parse_box(args.box) if args.box is not None else None
+    refine = Refine(grow=args.grow, feather=args.feather)
+    for src in files:  # every file is an image, and the box lies on each, before any model loads
+        width, height = probe_image(src)
+        if box is not None:
+            check_box(box, width, height)
+    outs = _outputs(files, args.output, folder)
+    for dst in outs:
+        check_can_save(dst, has_alpha=not args.mask_only)
+    cache = _cache(args.device)
+    spec = cache.registry.for_task(Task.CUTOUT, args.model)
+    model = cache.get(spec.id)
+    for src, dst in zip(files, outs, strict=True):
+        cut = cutout(_load(src), model, box, refine)
+        save_image(matte_image(cut) if args.mask_only else cut, dst)
+        print(f"{src} -> {dst} ({'matte' if args.mask_only else 'cut-out'}, {spec.id})")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other error
         print(f"{self.prog}: error: {message}", file=sys.stderr)
@@ -470,6 +494,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, help="output file, or an existing folder (INPUT.png in it)")
     e.add_argument("--recipe", required=True, help="a recipe JSON file (the edit tab's recipe.json)")
     e.set_defaults(fn=cmd_edit)
+
+    x = sub.add_parser("cutout", help="cut the foreground out: RGBA PNGs with the background transparent")
+    x.add_argument("inputs", nargs="+", help="image files or folders")
+    x.add_argument("-o", "--output", required=True, help="output file, or a folder (NAME.png for each input)")
+    x.add_argument("--model", help=_MODEL_HELP.format(task="cutout", env="GANVAS_CUTOUT_MODEL"))
+    x.add_argument("--box", help="X,Y,WIDTH,HEIGHT in pixels around the object (default: the whole image)")
+    x.add_argument("--mask-only", action="store_true", help="write the matte as a grey PNG (white = object)")
+    x.add_argument("--grow", type=int, default=0, help="grow the matte by N pixels (negative shrinks; default 0)")
+    x.add_argument("--feather", type=float, default=0.0, help="soften the matte's edge by N pixels (default 0)")
+    x.set_defaults(fn=cmd_cutout)
     return p
 
 

@@ -274,3 +274,19 @@ def test_responses_carry_the_security_headers(client):
             assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
             assert "frame-ancestors 'self' https://huggingface.co" in resp.headers["Content-Security-Policy"]
             assert "X-Frame-Options" not in resp.headers
+
+
+def test_cutout_endpoint_box_mask_and_a_bad_box(client, images):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    photo = handle_file(str(images / "photo.png"))
+    result, note = client.predict(photo, "grabcut", "16,8,32,32", False, 0, 0, api_name="/cutout")
+    out = _png(result)
+    assert out.shape == (48, 64, 4) and "GrabCut" in note
+    assert out[:8, :, 3].max() == 0 and out[:, :16, 3].max() == 0  # nothing kept outside the box
+    result, _ = client.predict(photo, "grabcut", "", True, 0, 0, api_name="/cutout")
+    matte = _png(result)
+    assert matte.shape[:2] == (48, 64) and (matte.ndim == 2 or (matte[..., 0] == matte[..., 1]).all())
+    with pytest.raises(AppError, match="lies outside the 64x48 image"):
+        client.predict(photo, "grabcut", "100,100,5,5", False, 0, 0, api_name="/cutout")

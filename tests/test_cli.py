@@ -288,3 +288,54 @@ def test_every_option_says_what_it_does_and_help_needs_no_torch():
     code = "import sys, cli; cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture()
+def disc_photo(tmp_path):
+    yy, xx = np.mgrid[0:48, 0:64]
+    disc = (yy - 24) ** 2 + (xx - 32) ** 2 < 12**2
+    arr = np.stack([xx * 2 + 60, xx * 2 + 60, xx * 2 + 60], -1)
+    arr[disc] = (230, 30, 30)
+    Image.fromarray(arr.astype(np.uint8)).save(tmp_path / "disc.png")
+    return tmp_path / "disc.png", disc
+
+
+def test_cutout_writes_rgba_of_the_input_size_and_a_folder_gives_a_folder(tmp_path, disc_photo):
+    photo, disc = disc_photo
+    out = tmp_path / "cut.png"
+    assert cli.main(["cutout", str(photo), "-o", str(out), "--model", "grabcut", "--box", "16,8,32,32"]) == 0
+    got = Image.open(out)
+    assert got.mode == "RGBA" and got.size == (64, 48)
+    alpha = np.asarray(got)[..., 3]
+    assert alpha[disc].mean() > 240 and alpha[~disc].mean() < 15
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.open(photo).save(folder / name)
+    assert cli.main(["cutout", str(folder), "-o", str(tmp_path / "outdir"), "--model", "grabcut", "--mask-only"]) == 0
+    assert sorted(p.name for p in (tmp_path / "outdir").iterdir()) == ["a.png", "b.png"]
+    assert Image.open(tmp_path / "outdir" / "a.png").mode == "L"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--box", "1,2,3"], "A box is four whole numbers X,Y,WIDTH,HEIGHT"),
+        (["--box", "100,100,10,10"], "lies outside the 64x48 image"),
+        (["--box", "0,0,0,10"], "at least 1 pixel wide"),
+        (["--model", "bicubic"], "bicubic is an upscale model, not a cutout model"),
+        (["--grow", "500"], "Grow must be between"),
+        (["-o", "x.jpg"], "JPEG"),
+    ],
+)
+def test_cutout_errors_are_one_line_and_exit_2(tmp_path, disc_photo, args, says):
+    photo, _disc = disc_photo
+    argv = ["cutout", str(photo), *(["-o", "out.png"] if "-o" not in args else []), "--model", "grabcut", *args]
+    if "--model" in args:
+        argv = ["cutout", str(photo), "-o", "out.png", *args]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob("x.*"))

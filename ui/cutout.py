@@ -1,0 +1,98 @@
+"""Cut-out tab: the foreground of a photo as an RGBA layer (or its matte), automatically or inside a box."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from models.registry import Task
+from ops.cutout import MAX_FEATHER, MAX_GROW, Refine, cutout, matte_image, parse_box
+from ui.common import MODEL, SendTarget, Tab, TabParts
+from ui.context import AppContext, result_stem
+from ui.errors import friendly
+from ui.gpu import on_gpu
+from ui.images import read_image
+from ui.inputs import example, image_input
+from ui.models import model_picker, spec_for
+
+TITLE = "Cut out"
+
+
+def run_cutout(
+    ctx: AppContext, image, model_id: str | None, box: str, mask_only: bool, grow: float, feather: float
+) -> tuple[str, str]:
+    """Cut the foreground out of one image; returns (result path, note)."""
+    src = read_image(image)
+    refine = Refine(grow=int(grow), feather=float(feather))
+    rect = parse_box(box) if box and box.strip() else None
+    spec = spec_for(ctx, Task.CUTOUT, model_id)
+    cut = cutout(src, ctx.cache.get(spec.id), rect, refine)
+    kept = float((cut.alpha > 0.5).float().mean()) if cut.alpha is not None else 1.0
+    note = f"{spec.title}: {kept:.0%} of the image kept" + (f", inside the box {box.strip()}" if rect else "")
+    out = matte_image(cut) if mask_only else cut
+    return ctx.save(out, result_stem(image, "matte" if mask_only else "cutout")), note
+
+
+def cutout_handler(ctx: AppContext) -> Callable:
+    """The Cut out button's handler, the API's /cutout."""
+
+    @on_gpu(60)
+    @friendly
+    def on_cutout(image, model_id, box, mask_only, grow, feather):
+        """Cut the foreground out of an image: an RGBA PNG the size of the input with the background transparent.
+
+        Args:
+            image: the image file.
+            model_id: a cutout model id from the registry (None or left out = the default).
+            box: "X,Y,WIDTH,HEIGHT" in pixels around the object, or empty for the whole image.
+            mask_only: return the matte as a grey PNG (white = object) instead of the cut-out.
+            grow: pixels to grow the matte by (negative shrinks).
+            feather: pixels of soft edge added to the matte.
+        """
+        return run_cutout(ctx, image, model_id, box, bool(mask_only), grow, feather)
+
+    return on_cutout
+
+
+def build(ctx: AppContext) -> TabParts:
+    """Lay out the tab inside the current gr.Tab and wire its events."""
+    gr.Markdown(
+        "Take the subject out of its background: the result is a PNG with the background transparent, ready "
+        "for Composite. Give a box around the object when the photo has more than one subject."
+    )
+    with gr.Row():
+        with gr.Column():
+            image = image_input(label="Image", elem_id="cutout-input", sources=["upload", "clipboard"], height=320)
+            model = model_picker(ctx, Task.CUTOUT, ctx.registry.default_for(Task.CUTOUT), "cutout-model")
+            box = gr.Textbox(label="Box around the object (X,Y,WIDTH,HEIGHT in pixels; empty = whole image)")
+            with gr.Row():
+                grow = gr.Slider(-MAX_GROW // 5, MAX_GROW // 5, value=0, step=1, label="Grow (pixels; < 0 shrinks)")
+                feather = gr.Slider(0, MAX_FEATHER / 5, value=0, step=0.5, label="Feather (pixels)")
+            mask_only = gr.Checkbox(label="Matte only (grey: white = object)")
+            go = gr.Button("Cut out", variant="primary")
+            gr.Examples([[example("ladybird-small.png")]], [image])
+        with gr.Column():
+            result = gr.Image(
+                label="Result (PNG)",
+                elem_id="cutout-result",
+                type="filepath",
+                format="png",
+                image_mode="RGBA",
+                interactive=False,
+                height=320,
+            )
+            note = gr.Markdown()
+    go.click(
+        cutout_handler(ctx),
+        [image, model, box, mask_only, grow, feather],
+        [result, note],
+        api_name="cutout",
+        concurrency_id=MODEL,
+    )
+    # a new input clears the last result, which "send to" would otherwise still send
+    image.change(lambda: (None, ""), None, [result, note], api_visibility="private", queue=False)
+    return TabParts(result=result, targets=(SendTarget(TITLE, image),))
+
+
+TAB = Tab(id="cutout", title=TITLE, build=build)
