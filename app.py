@@ -82,7 +82,7 @@ def _hand_over(path):
 #: The gallery's grid starts below its label and fullscreen button, so that they cover no sample.
 #: Below 480 px (a phone): the gallery's columns may shrink under Gradio's 100 px minimum, so that all of them
 #: fit without a sideways scroll, its captions are smaller, and it is as tall as its samples; the tab buttons are
-#: smaller, so that the five tab names fit (else Gradio hides some behind a "More tabs" menu); the paint editors'
+#: smaller, so that all six tab names fit (else Gradio hides some behind a "More tabs" menu); the paint editors'
 #: toolbar (zoom, undo) sits below their label, not over it; "Surprise me" keeps to one line beside Generate.
 _TAB_BUTTONS = "#main-tabs > .tab-wrapper .tab-container button"
 CSS = (
@@ -92,13 +92,13 @@ CSS = (
     # a colour swatch shows even when its colour is the panel's (a white one on a white panel)
     ".dialog-button { border: 1px solid var(--border-color-primary) !important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "
-    f"{_TAB_BUTTONS} {{ padding-left: 4px !important; padding-right: 4px !important; "
-    "font-size: 13px !important; } "
+    f"{_TAB_BUTTONS} {{ padding-left: 2px !important; padding-right: 2px !important; "
+    "font-size: 12px !important; } "
     ".paint-editor .image-container > .top-panel { top: 36px !important; } "
     "#gen-gallery, #gen-gallery .grid-wrap { height: auto !important; } "
     "#gen-surprise { white-space: nowrap; min-width: max-content !important; padding: 8px 10px; } }\n"
     f"@media (max-width: 370px) {{ {_TAB_BUTTONS} "
-    "{ padding-left: 3px !important; padding-right: 3px !important; font-size: 12px !important; } }"
+    "{ padding-left: 1px !important; padding-right: 1px !important; font-size: 11px !important; } }"
 )
 
 

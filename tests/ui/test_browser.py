@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from app import TABS
 from models.catalog import default_for
 from models.registry import Task
 
@@ -447,14 +448,14 @@ def test_generate_tab(page, tmp_path):
             page.wait_for_timeout(300)
             grid = _box(page, "#gen-gallery .grid-container")
             assert _box(page, "#gen-gallery")["height"] <= grid["height"] + 40, (_box(page, "#gen-gallery"), grid)
-            # and all five tab names show, none hidden behind Gradio's "More tabs" menu, at 390 and 360 px (at 320
+            # and every tab's name shows, none hidden behind Gradio's "More tabs" menu, at 390 and 360 px (at 320
             # three do). Gradio sorts the tabs again shortly after a resize, so the count is read after a pause:
             # read at once it could still be the previous width's.
             tabs = page.locator("#main-tabs [role=tablist] > button[role=tab]")
             for width in (390, 360):
                 page.set_viewport_size({"width": width, "height": 844})
                 page.wait_for_timeout(1500)
-                assert tabs.count() == 5, (width, tabs.all_inner_texts())
+                assert tabs.count() == len(TABS), (width, tabs.all_inner_texts())
                 # and "Surprise me" stays on one line beside Generate (it wrapped under its die, doubling its height)
                 surprise, generate = _box(page, "#gen-surprise"), _box(page, "#gen-go")
                 assert surprise["height"] <= generate["height"] + 1 and surprise["top"] == generate["top"], width
