@@ -13,6 +13,7 @@ except ImportError:
 import gradio as gr
 from gradio.components import Component
 
+from models.defaults import resolve_defaults
 from models.runtime import ModelCache
 from ui import composite, cutout, edit, generate, inpaint, security, upscale
 from ui.common import SendTarget, Tab, TabParts
@@ -26,8 +27,11 @@ TABS: tuple[Tab, ...] = (generate.TAB, composite.TAB, edit.TAB, inpaint.TAB, ups
 
 
 def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
-    """Build the whole app; tests import this and launch it on a free port."""
-    ctx = ctx or AppContext(cache=ModelCache())
+    """Build the whole app; tests import this and launch it on a free port. Without ``ctx``, each task's
+    default is resolved here (local Hub cache, then a Hub that answers within seconds, then offline)."""
+    if ctx is None:
+        cache = ModelCache()
+        ctx = AppContext(cache=cache, defaults=resolve_defaults(cache.registry, cache.device))
     ids = [tab.id for tab in TABS]
     if len(set(ids)) != len(ids):
         raise ValueError(f"Two tabs share an id: {ids}")

@@ -89,7 +89,22 @@ def _cache(device: str | None):
 
 
 def _spec(cache, task: str, model_id: str | None):
-    return cache.registry.for_task(task, model_id)
+    """(the model to run, why it was chosen): ``--model``, else the task's default resolved on the cache's device
+    (local Hub cache, then a Hub that answers within seconds, then offline; see models/defaults.py). ``why`` is
+    None for ``--model``."""
+    from models.defaults import resolve_default
+
+    if model_id:
+        return cache.registry.for_task(task, model_id), None
+    choice = resolve_default(cache.registry, task, cache.device)
+    spec = cache.registry.for_task(task, choice.spec.id if choice.spec else None)
+    return spec, f"model: {choice.reason}; --model {spec.id}"
+
+
+def _say_default(why: str | None) -> None:
+    """The default's one line on stderr, once the command has done its work (an error stays one line)."""
+    if why:
+        print(why, file=sys.stderr)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -200,7 +215,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         probe_image(src)
     outs = _outputs(files, args.output, folder)
     cache = _cache(args.device)
-    spec = _spec(cache, "upscale", args.model)
+    spec, why = _spec(cache, "upscale", args.model)
     model = cache.get(spec.id)
     for src, dst in zip(files, outs, strict=True):
         image = _load(src)
@@ -212,6 +227,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             close()
         save_image(result, dst)
         print(f"{src} -> {dst} ({result.width}x{result.height}, {spec.id})")
+    _say_default(why)
     return 0
 
 
@@ -220,7 +236,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     from ops.inpaint import inpaint
 
     cache = _cache(args.device)
-    spec = _spec(cache, "inpaint", args.model)
+    spec, why = _spec(cache, "inpaint", args.model)
     output = _output(args.output, args.image)
     image, mask = _load(args.image), _load(args.mask)
     check_can_save(output, image.alpha is not None, image.bit_depth)
@@ -242,6 +258,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     save_image(res.image, output)
     print(f"{args.image} -> {output} ({spec.id})")
+    _say_default(why)
     return 0
 
 
@@ -262,7 +279,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"-o takes a folder for the generated files, and {out} is a file.")
     check_folders(out)
     cache = _cache(args.device)
-    spec = _spec(cache, "generate", args.model)
+    spec, why = _spec(cache, "generate", args.model)
     gen = cache.get(spec.id)
     # names say what was asked for, so runs for other labels or truncations into one folder keep each other's files
     stem = gen_ops.file_stem(spec.id, gen, args.label, args.truncation)
@@ -290,6 +307,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         name = gen_ops.animation_stem(stem, gen, args.label, args.label_to, args.seed, args.interpolate_to)
         name += f".{args.animation}"
         print(gen_ops.save_animation(frames, out / name, fps=args.fps))
+    _say_default(why)
     return 0
 
 
@@ -388,7 +406,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-_MODEL_HELP = "a model id from `cli.py models --task {task}` (default: the task's default model)"
+_MODEL_HELP = (
+    "a model id from `cli.py models --task {task}` (default: env {env}, else the best model available: "
+    "one in the Hugging Face cache, else from a reachable Hub, else the offline one)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -410,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("upscale", help="upscale files or a folder")
     u.add_argument("inputs", nargs="+", help="image files or folders")
     u.add_argument("-o", "--output", required=True, help="output file, or a folder (NAME.png for each input)")
-    u.add_argument("--model", help=_MODEL_HELP.format(task="upscale"))
+    u.add_argument("--model", help=_MODEL_HELP.format(task="upscale", env="GANVAS_UPSCALE_MODEL"))
     u.add_argument(
         "--scale",
         type=float,
@@ -426,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mask", help="white = fill (brighter than mid-grey, or painted where it has transparency); resized to the photo"
     )
     i.add_argument("-o", "--output", required=True, help="output file, or an existing folder (NAME.png in it)")
-    i.add_argument("--model", help=_MODEL_HELP.format(task="inpaint"))
+    i.add_argument("--model", help=_MODEL_HELP.format(task="inpaint", env="GANVAS_INPAINT_MODEL"))
     i.add_argument(
         "--strategy",
         choices=["crop", "resize", "original"],
@@ -441,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write N generated PNGs into a folder")
     g.add_argument("-o", "--output", required=True, help="output folder")
-    g.add_argument("--model", help=_MODEL_HELP.format(task="generate"))
+    g.add_argument("--model", help=_MODEL_HELP.format(task="generate", env="GANVAS_GENERATE_MODEL"))
     g.add_argument("--label", help="label name (any case, or a part that names one label) or index")
     g.add_argument(
         "--seed", type=int, default=0, help="first seed, 0-4294967295; the same seed gives the same pixels (default 0)"

@@ -1,6 +1,8 @@
-"""Print (or write into README.md between markers) the model table generated from the registry.
+"""Print (or write into README.md) what the registry says about the models: the model table and the defaults
+per device, each between markers.
 
-Run ``python -m scripts.readme_models`` to print it, ``python -m scripts.readme_models --write`` to update README.md.
+Run ``python -m scripts.readme_models`` to print them, ``python -m scripts.readme_models --write`` to update
+README.md.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ import sys
 from pathlib import Path
 
 from models.catalog import default_registry
+from models.defaults import MODE_ENV, PREFERENCES, env_var
 from models.registry import EmbeddedFile, HubFile, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
+DEFAULTS_BEGIN, DEFAULTS_END = "<!-- defaults:begin -->", "<!-- defaults:end -->"
 
 
 def table() -> str:
@@ -35,11 +39,44 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def defaults_table() -> str:
+    """Which model each task starts on, per device: the Hub candidates best first, then the offline fallback."""
+    reg = default_registry()
+    rows = [
+        "| task | GPU (best first) | CPU (best first) | offline fallback | set it |",
+        "|---|---|---|---|---|",
+    ]
+    for task in Task:
+        prefs = PREFERENCES.get(task, {})
+        gpu, cpu = (", then ".join(f"`{i}`" for i in prefs.get(kind, ())) or "-" for kind in ("gpu", "cpu"))
+        fallback = reg.default_for(task)
+        rows.append(
+            f"| {task.value} | {gpu} | {cpu} | `{fallback.id if fallback else '-'}` | `{env_var(task)}` or `--model` |"
+        )
+    rows.append("")
+    rows.append(
+        "A candidate whose file is in the local Hugging Face cache comes first; else, when the Hub answers within "
+        f"a few seconds (never asked under `HF_HUB_OFFLINE=1`), the first candidate; else the fallback. "
+        f"`{MODE_ENV}=offline` starts on the fallbacks."
+    )
+    return "\n".join(rows)
+
+
+def _between(text: str, begin: str, end: str, body: str) -> str:
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    return text[:start] + "\n" + body + "\n" + text[stop:]
+
+
+def render(text: str) -> str:
+    """README.md's text with everything this script generates brought up to date."""
+    text = _between(text, BEGIN, END, table())
+    return _between(text, DEFAULTS_BEGIN, DEFAULTS_END, defaults_table())
+
+
 def update(readme: Path = ROOT / "README.md") -> bool:
-    """Rewrite the table in README.md; True when it changed."""
+    """Rewrite the generated parts of README.md; True when it changed."""
     text = readme.read_text()
-    start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
-    new = text[:start] + "\n" + table() + "\n" + text[stop:]
+    new = render(text)
     if new != text:
         readme.write_text(new)
     return new != text

@@ -339,3 +339,44 @@ def test_cutout_errors_are_one_line_and_exit_2(tmp_path, disc_photo, args, says)
     assert proc.returncode == 2 and says in proc.stderr, proc.stderr
     assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1, proc.stderr
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob("x.*"))
+
+
+def _model_lines(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.startswith("model: ")]
+
+
+def test_without_model_a_cached_hub_upscaler_is_used_and_said(tmp_path, photo, cached_hub_upscaler, capsys):
+    """The default resolves to the Hub model in the local cache; stderr says which and why, in one line."""
+    out = tmp_path / "up.png"
+    assert cli.main(["upscale", str(photo), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "realesr-general-x4v3.hub" in captured.out
+    assert _model_lines(captured.err) == [
+        "model: Real-ESRGAN general x4v3 (Hub, in cache); --model realesr-general-x4v3.hub"
+    ]
+    assert Image.open(out).size == (128, 96)
+
+
+def test_offline_the_offline_default_is_used_and_said(tmp_path, photo, hf_home, monkeypatch, capsys):
+    from models.defaults import short_title
+
+    monkeypatch.delenv("GANVAS_DEFAULTS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "up.png")]) == 0
+    spec = default_for(Task.UPSCALE)
+    expected = f"model: {short_title(spec)} (offline: HF_HUB_OFFLINE is set); --model {spec.id}"
+    assert _model_lines(capsys.readouterr().err) == [expected]
+
+
+def test_model_and_the_environment_variable_win_over_the_cache(
+    tmp_path, photo, cached_hub_upscaler, monkeypatch, capsys
+):
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "a.png"), "--model", "bicubic"]) == 0
+    assert _model_lines(capsys.readouterr().err) == []  # the user chose: nothing to explain
+    monkeypatch.setenv("GANVAS_UPSCALE_MODEL", "lanczos")
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "b.png")]) == 0
+    captured = capsys.readouterr()
+    assert "lanczos" in captured.out
+    assert _model_lines(captured.err) == ["model: Lanczos-3 (set by GANVAS_UPSCALE_MODEL); --model lanczos"]
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "c.png"), "--model", "nearest"]) == 0
+    assert "nearest" in capsys.readouterr().out

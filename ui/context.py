@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.image import ImageData
+from models.defaults import Defaults
 from models.registry import Registry
 from models.runtime import ModelCache
 from ops.convert import save_image
@@ -33,8 +34,14 @@ class AppContext:
     outdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ganvas-")))
     #: results older than this are deleted (a Space serves many people for weeks: its disk must not fill up)
     keep_seconds: float = RESULTS_KEPT_SECONDS
+    #: each task's default, resolved at start-up (``build_demo``); None = the registry's offline defaults
+    defaults: Defaults | None = None
     _last_prune: float = field(default=0.0, repr=False)
     _prune_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.defaults is None:
+            self.defaults = Defaults.offline(self.cache.registry)
 
     @property
     def registry(self) -> Registry:

@@ -298,8 +298,8 @@ def _samples() -> dict:
 def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
     specs = ctx.registry.list(Task.GENERATE)
-    default = ctx.registry.default_for(Task.GENERATE) or (specs[0] if specs else None)
-    _intro(default)
+    default = ctx.defaults.spec(Task.GENERATE) or (specs[0] if specs else None)
+    _intro(ctx.registry.default_for(Task.GENERATE) or default)  # the intro says whether an offline one exists
     with gr.Row():
         with gr.Column():
             settings = _settings(ctx, default)

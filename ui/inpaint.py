@@ -127,7 +127,7 @@ def _examples(ctx: AppContext, default, inputs: list) -> None:
 
 def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
-    default = ctx.registry.default_for(Task.INPAINT)
+    default = ctx.defaults.spec(Task.INPAINT)
     gr.Markdown(
         "Remove an object: upload a photo, paint over what should go in the editor below it (any brush "
         "colour), then press **Inpaint**. Or upload a mask (white = fill). Pixels outside the mask are kept "

@@ -9,8 +9,9 @@ from ui.context import AppContext
 
 
 def spec_for(ctx: AppContext, task: Task, model_id: str | None, missing: str | None = None) -> ModelSpec:
-    """The chosen model's spec (or the task's default); a model of another task is a plain error."""
-    return ctx.registry.for_task(task, model_id, missing)
+    """The chosen model's spec (or the task's default, as resolved at start-up); a model of another task is a
+    plain error."""
+    return ctx.defaults.for_task(task, model_id, missing)
 
 
 def model_label(spec: ModelSpec) -> str:
@@ -34,12 +35,18 @@ def model_note(registry: Registry, model_id: str | None) -> str:
     return f"{spec.description} *Licence: {spec.license}.*"
 
 
+def default_note(ctx: AppContext, task: Task) -> str:
+    """The line under a model dropdown that says which model is the default here and why."""
+    return f"Default here: {ctx.defaults.choice(task).reason}."
+
+
 def model_picker(ctx: AppContext, task: Task, default: ModelSpec | None, elem_id: str) -> gr.Dropdown:
-    """The model dropdown of a tab, with the chosen model's note under it (updated on change, unqueued:
-    it is a lookup, and must not wait behind a running job)."""
+    """The model dropdown of a tab, preselecting ``default``, with the default's reason and the chosen model's
+    note under it (the note updated on change, unqueued: it is a lookup, and must not wait behind a running job)."""
     model = gr.Dropdown(
         model_choices(ctx.registry, task), value=default.id if default else None, label="Model", elem_id=elem_id
     )
+    gr.Markdown(default_note(ctx, task), elem_id=f"{elem_id}-default")
     note = gr.Markdown(model_note(ctx.registry, default.id if default else None), elem_id=f"{elem_id}-note")
     model.change(lambda m: model_note(ctx.registry, m), [model], [note], api_visibility="private", queue=False)
     return model

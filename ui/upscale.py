@@ -70,7 +70,7 @@ def build(ctx: AppContext) -> TabParts:
                 sources=["upload", "clipboard"],
                 height=320,
             )
-            model = model_picker(ctx, Task.UPSCALE, ctx.registry.default_for(Task.UPSCALE), "upscale-model")
+            model = model_picker(ctx, Task.UPSCALE, ctx.defaults.spec(Task.UPSCALE), "upscale-model")
             scale = gr.Slider(1, 8, value=4, step=0.5, label="Output scale")
             tile = gr.Slider(0, 1024, value=0, step=32, label="Tile size (0 = automatic)")
             go = gr.Button("Upscale", variant="primary")

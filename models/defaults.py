@@ -1,0 +1,195 @@
+"""Each task's default model, chosen once at start-up, best available first.
+
+Per task: the model its environment variable names (``GANVAS_UPSCALE_MODEL``, ...); else the first of the
+device's Hub candidates whose file is already in the local Hugging Face cache; else the first candidate
+when the Hub answers within a few seconds (never asked under ``HF_HUB_OFFLINE``); else the registry's
+offline default. ``GANVAS_DEFAULTS=offline`` keeps the offline defaults without looking further.
+The candidates depend on the device: a GPU gets the heavy models, a CPU those that answer in seconds
+there (``python -m bench.bench_defaults`` times them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from huggingface_hub import try_to_load_from_cache
+
+from core.errors import InvalidInputError, UnknownModelError
+from models.registry import HubFile, ModelSpec, Registry, Task
+from models.weights import HUB_PROBE_TIMEOUT, _hub_reachable, hub_offline
+
+#: A Hub model is a CPU candidate when its task's workload in bench/bench_defaults.py (an upscale of 256x256,
+#: a 512x512 fill, 8 samples) takes less than this many processor seconds on one thread of the dev CPU.
+CPU_SECONDS_LIMIT = 5.0
+#: The longest the start-up check of the Hub may take (a name lookup that hangs included); GANVAS_HUB_TIMEOUT
+#: may make it shorter.
+STARTUP_HUB_SECONDS = min(3.0, HUB_PROBE_TIMEOUT)
+#: Set to "offline" to start on the registry's offline defaults without looking at the cache or the Hub.
+MODE_ENV = "GANVAS_DEFAULTS"
+
+#: Hub candidates per task and device kind, best first; the first found in the cache, else (with a Hub)
+#: the first of all, is the default. A CPU gets those under CPU_SECONDS_LIMIT in bench/results/defaults.md:
+#: general-x4v3 1.8 s, Big-LaMa 4.3 s, BigGAN-deep 2.4 s; not x4plus (24 s).
+PREFERENCES: dict[Task, dict[str, tuple[str, ...]]] = {
+    Task.UPSCALE: {
+        "gpu": ("realesrgan-x4plus.hub", "realesr-general-x4v3.hub"),
+        "cpu": ("realesr-general-x4v3.hub",),
+    },
+    Task.INPAINT: {"gpu": ("big-lama.hub",), "cpu": ("big-lama.hub",)},
+    Task.GENERATE: {"gpu": ("biggan-deep-128.hub",), "cpu": ("biggan-deep-128.hub",)},
+}
+
+
+def env_var(task: Task) -> str:
+    """The environment variable that names ``task``'s model: GANVAS_UPSCALE_MODEL, ..."""
+    return f"GANVAS_{Task(task).value.upper()}_MODEL"
+
+
+def device_kind(device: torch.device) -> str:
+    """The key of :data:`PREFERENCES`: "gpu" for CUDA and MPS, "cpu" otherwise."""
+    return "cpu" if device.type == "cpu" else "gpu"
+
+
+def short_title(spec: ModelSpec) -> str:
+    """The title without its trailing "(Hub)" / "(embedded)" note: "Real-ESRGAN general x4v3"."""
+    return re.sub(r"\s*\([^()]*\)$", "", spec.title) or spec.title
+
+
+def in_local_cache(spec: ModelSpec) -> bool:
+    """True when a Hub model's pinned file is in the local Hugging Face cache (no network; not verified here:
+    loading checks its sha256)."""
+    src = spec.source
+    if not isinstance(src, HubFile):
+        return False
+    found = try_to_load_from_cache(src.repo_id, src.filename, revision=src.revision)
+    return isinstance(found, str) and Path(found).is_file()
+
+
+class HubCheck:
+    """Whether the Hub answers, asked at most once and for at most ``timeout`` seconds (the probe runs in a
+    daemon thread, so a name lookup that hangs cannot hold start-up)."""
+
+    def __init__(
+        self, timeout: float = STARTUP_HUB_SECONDS, probe: Callable[[float], tuple[bool, str]] = _hub_reachable
+    ) -> None:
+        self.timeout = timeout
+        self._probe = probe
+        self._answer: tuple[bool, str] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        """(reachable, why not in words)."""
+        if self._answer is None:
+            self._answer = self._ask()
+        return self._answer
+
+    def _ask(self) -> tuple[bool, str]:
+        if hub_offline():
+            return False, "HF_HUB_OFFLINE is set"
+        box: list[tuple[bool, str]] = []
+        worker = threading.Thread(target=lambda: box.append(self._probe(self.timeout)), daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not box:
+            return False, f"the Hub did not answer within {self.timeout:g} s"
+        ok, why = box[0]
+        return ok, ("" if ok else "the Hub could not be reached")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A task's default and why it was chosen."""
+
+    task: Task
+    spec: ModelSpec | None
+    why: str  # "Hub, in cache", "offline: the Hub could not be reached", ...
+
+    @property
+    def reason(self) -> str:
+        """What the CLI prints and the app shows: "Real-ESRGAN general x4v3 (Hub, in cache)"."""
+        if self.spec is None:
+            return f"no {self.task.value} model ({self.why})"
+        return f"{short_title(self.spec)} ({self.why})"
+
+
+class Defaults:
+    """The default of every task, as resolved once (or the registry's offline ones, for tests and tools)."""
+
+    def __init__(self, registry: Registry, choices: Mapping[Task, Choice]) -> None:
+        self.registry = registry
+        self._choices = dict(choices)
+
+    @classmethod
+    def offline(cls, registry: Registry) -> Defaults:
+        """The registry's offline defaults, nothing looked up."""
+        return cls(registry, {t: Choice(t, registry.default_for(t), "offline default") for t in Task})
+
+    def choice(self, task: Task | str) -> Choice:
+        return self._choices[Task(task)]
+
+    def spec(self, task: Task | str) -> ModelSpec | None:
+        return self.choice(task).spec
+
+    def for_task(self, task: Task | str, model_id: str | None = None, missing: str | None = None) -> ModelSpec:
+        """``model_id``'s spec, or the task's resolved default when it is None or empty (see Registry.for_task)."""
+        spec = None if model_id else self.spec(task)
+        return spec if spec is not None else self.registry.for_task(task, model_id, missing)
+
+
+def _named(registry: Registry, task: Task, env: Mapping[str, str]) -> tuple[ModelSpec | None, str]:
+    """(the spec the task's variable names, a note when it names none of the task's models)."""
+    var = env_var(task)
+    value = env.get(var, "").strip()
+    if not value:
+        return None, ""
+    try:
+        return registry.for_task(task, value), ""
+    except (UnknownModelError, InvalidInputError):
+        return None, f"{var}={value} names no {task.value} model"
+
+
+def resolve_default(
+    registry: Registry,
+    task: Task | str,
+    device: torch.device,
+    hub: HubCheck | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Choice:
+    """``task``'s default on ``device``, best available first (see the module's docstring)."""
+    t = Task(task)
+    env = os.environ if env is None else env
+    named, note = _named(registry, t, env)
+    if named is not None:
+        return Choice(t, named, f"set by {env_var(t)}")
+
+    def chosen(spec: ModelSpec | None, why: str) -> Choice:
+        return Choice(t, spec, "; ".join(w for w in (why, note) if w))
+
+    if env.get(MODE_ENV, "").strip().lower() == "offline":
+        return chosen(registry.default_for(t), f"offline: {MODE_ENV}=offline")
+    kind = device_kind(device)
+    candidates = [registry.get(i) for i in PREFERENCES.get(t, {}).get(kind, ()) if i in registry]
+    if not candidates:
+        slow = f"; no Hub model of this task is quick on a {kind.upper()}" if t in PREFERENCES else ""
+        return chosen(registry.default_for(t), "offline default" + slow)
+    for spec in candidates:
+        if in_local_cache(spec):
+            return chosen(spec, "Hub, in cache")
+    ok, why = (hub or HubCheck())()
+    if not ok:
+        return chosen(registry.default_for(t), f"offline: {why}")
+    size = getattr(candidates[0].source, "size", None)
+    return chosen(candidates[0], "Hub, downloads on first use" + (f", {size / 1e6:.0f} MB" if size else ""))
+
+
+def resolve_defaults(
+    registry: Registry, device: torch.device, hub: HubCheck | None = None, env: Mapping[str, str] | None = None
+) -> Defaults:
+    """Every task's default on ``device``; the Hub is asked at most once, for at most a few seconds."""
+    hub = hub or HubCheck()
+    return Defaults(registry, {t: resolve_default(registry, t, device, hub, env) for t in Task})
