@@ -1,5 +1,5 @@
-"""Print (or write into README.md) what the registry says about the models: the model table and the defaults
-per device, each between markers.
+"""Print (or write into README.md) what the registry says about the models: the model table, the defaults per
+device (both between markers) and the Space's ``preload_from_hub`` list in the front matter.
 
 Run ``python -m scripts.readme_models`` to print them, ``python -m scripts.readme_models --write`` to update
 README.md.
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
 DEFAULTS_BEGIN, DEFAULTS_END = "<!-- defaults:begin -->", "<!-- defaults:end -->"
+PRELOAD_KEY = "preload_from_hub:"
 
 
 def table() -> str:
@@ -62,6 +63,38 @@ def defaults_table() -> str:
     return "\n".join(rows)
 
 
+def preload_entries() -> list[str]:
+    """The Space's ``preload_from_hub`` items: every default candidate's pinned file, as "repo files revision"
+    (files of one repo and revision joined by commas), in registry order."""
+    reg = default_registry()
+    wanted = {i for kinds in PREFERENCES.values() for ids in kinds.values() for i in ids}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for spec in reg:
+        src = spec.source
+        if spec.id in wanted and isinstance(src, HubFile):
+            files = groups.setdefault((src.repo_id, src.revision), [])
+            if src.filename not in files:
+                files.append(src.filename)
+    return [f"{repo} {','.join(files)} {rev}" for (repo, rev), files in groups.items()]
+
+
+def front_matter(text: str) -> str:
+    """``text`` with its front matter's ``preload_from_hub`` list replaced by :func:`preload_entries`."""
+    lines = text.split("\n")
+    if lines[0] != "---" or "---" not in lines[1:]:
+        raise ValueError("README.md has no front matter")
+    end = lines.index("---", 1)
+    head = lines[1:end]
+    if PRELOAD_KEY in head:  # drop the old list: the key and its "- " items
+        at = head.index(PRELOAD_KEY)
+        stop = at + 1
+        while stop < len(head) and head[stop].startswith("  - "):
+            stop += 1
+        head = head[:at] + head[stop:]
+    head += [PRELOAD_KEY] + [f"  - {entry}" for entry in preload_entries()]
+    return "\n".join(["---", *head, *lines[end:]])
+
+
 def _between(text: str, begin: str, end: str, body: str) -> str:
     start, stop = text.index(begin) + len(begin), text.index(end)
     return text[:start] + "\n" + body + "\n" + text[stop:]
@@ -70,7 +103,8 @@ def _between(text: str, begin: str, end: str, body: str) -> str:
 def render(text: str) -> str:
     """README.md's text with everything this script generates brought up to date."""
     text = _between(text, BEGIN, END, table())
-    return _between(text, DEFAULTS_BEGIN, DEFAULTS_END, defaults_table())
+    text = _between(text, DEFAULTS_BEGIN, DEFAULTS_END, defaults_table())
+    return front_matter(text)
 
 
 def update(readme: Path = ROOT / "README.md") -> bool:

@@ -186,3 +186,21 @@ def test_the_readme_says_which_default_each_device_gets():
     start = text.index(readme_models.DEFAULTS_BEGIN) + len(readme_models.DEFAULTS_BEGIN)
     body = text[start : text.index(readme_models.DEFAULTS_END)].strip()
     assert body == readme_models.defaults_table(), "stale: run python -m scripts.readme_models --write"
+
+
+def test_the_space_preloads_every_default_candidate_at_its_pinned_revision(reg):
+    """README.md's front matter is what ``python -m scripts.readme_models --write`` generates: the Space fetches
+    every Hub default candidate's file at build time, at the catalogue's pinned revision."""
+    from scripts import readme_models
+
+    text = (readme_models.ROOT / "README.md").read_text()
+    assert readme_models.front_matter(text) == text, (
+        "stale preload_from_hub: run python -m scripts.readme_models --write"
+    )
+    head = text.split("\n---\n", 1)[0]
+    candidates = {i for kinds in PREFERENCES.values() for ids in kinds.values() for i in ids}
+    for model_id in candidates:
+        src = reg.get(model_id).source
+        [line] = [ln for ln in head.splitlines() if ln.startswith(f"  - {src.repo_id} ")]
+        _, repo, files, revision = line.split()
+        assert src.filename in files.split(",") and revision == src.revision, line
