@@ -51,6 +51,9 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
             for _, page, parts in pages:
                 with page:
                     _send_row(tabs, parts.result, targets)
+        for _, _, parts in pages:
+            if parts.on_load is not None:
+                parts.on_load(demo)
     guard_numbers(demo)
     return demo
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gradio.blocks import Blocks
 from gradio.components import Component
 
 from ui.context import AppContext
@@ -27,10 +28,12 @@ class SendTarget:
 
 @dataclass(frozen=True)
 class TabParts:
-    """What a built tab offers the others: its result, and its inputs that a sent picture can go to."""
+    """What a built tab offers the others: its result, and its inputs that a sent picture can go to; and what it
+    wires on the app's page load (``on_load(demo)``), if anything."""
 
     result: Component
     targets: tuple[SendTarget, ...] = ()
+    on_load: Callable[[Blocks], object] | None = None
 
 
 @dataclass(frozen=True)

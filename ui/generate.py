@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import InvalidInputError
+from core.errors import GanvasError, InvalidInputError
 from core.numbers import whole_number
 from models.registry import ModelSpec, Task
 from ops import generate as gen_ops
@@ -25,6 +27,8 @@ TITLE = "Generate"
 
 #: ZeroGPU: the longest a generate call holds the GPU (BigGAN-deep's 16 images or 64 frames take seconds)
 GENERATE_GPU_SECONDS = 30
+
+log = logging.getLogger("ganvas")
 
 
 def _generator(ctx: AppContext, model_id: str | None):
@@ -186,6 +190,44 @@ def zip_handler(ctx: AppContext) -> Callable:
     return on_zip
 
 
+def opening_handler(ctx: AppContext, spec: ModelSpec | None) -> Callable:
+    """The page load's handler: the samples the tab opens with, (gallery items, the first one's path).
+
+    They are the default model's seeds 0 to DEFAULT_COUNT - 1 at the settings the tab shows (its first label,
+    truncation 1), so pressing Generate gives them again. They are drawn on the first page load and kept for
+    every later visitor (drawn again when their files were pruned). A model that cannot be loaded leaves the
+    gallery empty, with a line in the log: a visitor who asked for nothing gets no error.
+    """
+    label = spec.labels[0] if spec is not None and spec.labels else None
+
+    @on_gpu(GENERATE_GPU_SECONDS)
+    def draw() -> list[tuple[str, str]]:
+        return run_generate(ctx, spec.id, label, 0, DEFAULT_COUNT, 1.0)
+
+    kept: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def on_load():
+        if spec is None:
+            return [], None
+        with lock:
+            if not kept or not all(Path(path).is_file() for path, _ in kept):
+                try:
+                    kept[:] = draw()
+                except GanvasError as exc:
+                    log.warning("the Generate tab opens without samples: %s", exc)
+                    return [], None
+        return list(kept), kept[0][0]
+
+    return on_load
+
+
+def _opening_zip(ctx: AppContext) -> Callable:
+    """The opening samples' "Download all": offered when there are some, hidden (no message) otherwise."""
+    on_zip = zip_handler(ctx)
+    return lambda items: on_zip(items) if items else gr.DownloadButton(visible=False)
+
+
 @dataclass
 class _Controls:
     """The Generate tab's components, as its layout made them."""
@@ -307,7 +349,14 @@ def build(ctx: AppContext) -> TabParts:
             samples = _samples()
     c = _Controls(**settings, **samples)
     _wire(ctx, c)
-    return TabParts(result=c.selected)
+
+    def on_load(demo: gr.Blocks) -> None:
+        """The tab opens with samples: a visitor sees what it does before pressing anything."""
+        demo.load(opening_handler(ctx, default), None, [c.gallery, c.selected], api_visibility="private").success(
+            _opening_zip(ctx), [c.gallery], [c.download_all], api_visibility="private"
+        )
+
+    return TabParts(result=c.selected, on_load=on_load)
 
 
 def _wire(ctx: AppContext, c: _Controls) -> None:

@@ -372,6 +372,24 @@ def test_inpaint_tab_paints_a_mask(page, files, tmp_path):
     assert np.array_equal(out[:40], flipped[:40]) and np.any(out != flipped)
 
 
+def test_generate_opens_with_samples(page):
+    """A first visitor sees the default model's samples before pressing anything: seeds 0 to 7 at the settings
+    the tab shows, the first of them enlarged, and "Download all" offered."""
+    from ops.defaults import DEFAULT_COUNT
+
+    spec = default_for(Task.GENERATE)
+    thumbs = page.locator("#gen-gallery button.thumbnail-item")
+    thumbs.nth(DEFAULT_COUNT - 1).wait_for()
+    assert thumbs.count() == DEFAULT_COUNT
+    captions = page.locator("#gen-gallery").inner_text()
+    assert "seed 0" in captions and f"seed {DEFAULT_COUNT - 1}" in captions, captions
+    out = _result_pixels(page, "gen-selected")
+    assert out.shape[:2] == (spec.output_size, spec.output_size)
+    assert page.locator("#gen-selected img").first.get_attribute("src").endswith("-seed0.png")
+    page.locator("#gen-download-all").wait_for(state="visible")
+    assert page.locator("[data-testid=toast-body]").count() == 0
+
+
 def test_generate_tab(page, tmp_path):
     page.get_by_role("tab", name="Generate").click()
     spec = default_for(Task.GENERATE)
