@@ -10,6 +10,9 @@ try:  # Hugging Face ZeroGPU Spaces need `spaces` imported before torch
 except ImportError:
     spaces = None
 
+import importlib.util
+import os
+
 import gradio as gr
 from gradio.components import Component
 
@@ -109,14 +112,22 @@ CSS = (
 )
 
 
+def mcp_available() -> bool:
+    """True where Gradio's MCP server can run: the ``gradio[mcp]`` extra (the ``mcp`` package) is installed."""
+    return importlib.util.find_spec("mcp") is not None
+
+
 def launch_options() -> dict:
-    """Look and limits of the app: ``python app.py`` and the browser tests launch with these."""
+    """Look and limits of the app: ``python app.py`` and the browser tests launch with these. Assistants reach
+    every tab's endpoint as an MCP tool (its docstring the description) where ``gradio[mcp]`` is installed;
+    ``GRADIO_MCP_SERVER`` set to true or false decides instead."""
     return {
         "theme": gr.themes.Soft(),
         "css": CSS,
         "max_file_size": "50mb",
         "allowed_paths": [str(EXAMPLES)],
         "app_kwargs": security.app_kwargs(),
+        "mcp_server": None if os.environ.get("GRADIO_MCP_SERVER") else mcp_available(),
     }
 
 

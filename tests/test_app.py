@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 
@@ -290,3 +291,44 @@ def test_cutout_endpoint_box_mask_and_a_bad_box(client, images):
     assert matte.shape[:2] == (48, 64) and (matte.ndim == 2 or (matte[..., 0] == matte[..., 1]).all())
     with pytest.raises(AppError, match="lies outside the 64x48 image"):
         client.predict(photo, "grabcut", "100,100,5,5", False, 0, 0, api_name="/cutout")
+
+
+def _mcp_tools(url: str) -> dict[str, str]:
+    """{tool name: description} as an MCP client lists them from the app's MCP server."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def listing():
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            return {tool.name: tool.description or "" for tool in (await session.list_tools()).tools}
+
+    return asyncio.run(listing())
+
+
+def test_mcp_server_follows_the_extra(monkeypatch):
+    import app
+
+    monkeypatch.delenv("GRADIO_MCP_SERVER", raising=False)
+    monkeypatch.setattr(app, "mcp_available", lambda: False)
+    assert app.launch_options()["mcp_server"] is False
+    monkeypatch.setattr(app, "mcp_available", lambda: True)
+    assert app.launch_options()["mcp_server"] is True
+    monkeypatch.setenv("GRADIO_MCP_SERVER", "false")
+    assert app.launch_options()["mcp_server"] is None  # Gradio reads the variable itself
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mcp") is None,
+    reason="gradio[mcp] is not installed (pip install 'gradio[mcp]', as requirements-dev.txt does): "
+    "the app then launches without its MCP server",
+)
+def test_assistants_get_every_tab_as_an_mcp_tool(client):
+    """Each tab's endpoint is a tool, described by its handler's docstring."""
+    tools = _mcp_tools(client.src.rstrip("/") + "/gradio_api/mcp/")
+    expected = {"on_generate", "on_variations", "on_interpolate", "on_composite", "on_edit", "on_inpaint"}
+    assert expected | {"on_upscale"} <= set(tools), sorted(tools)
+    assert all(description.strip() for description in tools.values()), tools
+    assert tools["on_upscale"].startswith("Upscale an image by any factor from 1 to 8")

@@ -163,6 +163,17 @@ def interpolate_handler(ctx: AppContext) -> Callable:
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation):
+        """An animated WebP that morphs one generated image into another.
+
+        Args:
+            model_id: generator id (None or left out = the default).
+            label: class of the first image (name, part of a name, or index).
+            label_b: class of the last image (None = the same as label).
+            seed: seed of the first image.
+            seed_b: seed of the last image.
+            frames: number of frames, 2 to 64.
+            truncation: 0.02 to 1 (lower = more typical).
+        """
         return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation)
 
     return on_interpolate
@@ -174,6 +185,16 @@ def variations_handler(ctx: AppContext) -> Callable:
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
     def on_variations(model_id, label, seed, count, strength, truncation):
+        """Images near one seed's image: its latent moved towards fresh noise by the given strength.
+
+        Args:
+            model_id: generator id (None or left out = the default).
+            label: class name (any case, or a part that names one class) or index.
+            seed: the seed whose image is varied.
+            count: number of variations, 1 to 16.
+            strength: 0 (the seed's own image) to 1 (unrelated images).
+            truncation: 0.02 to 1 (lower = more typical).
+        """
         items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
         return items, items[0][0]
 
