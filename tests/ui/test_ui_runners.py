@@ -193,13 +193,13 @@ def test_send_to_opens_the_tab_then_hands_the_picture_over():
 
     demo = build_demo()
     buttons = [b for b in demo.blocks.values() if isinstance(b, gr.Button) and str(b.value).startswith("Send result")]
-    assert len(buttons) == 5 * 5  # five buttons under each of the five tabs
+    assert len(buttons) == 6 * 6  # six targets (Composite has two), under each of the six tabs
     fns = list(demo.fns.values())
     for button in buttons:
         [first] = [f for f in fns if (button._id, "click") in f.targets]
         assert [type(o) for o in first.outputs] == [gr.Tabs]
         update = first.fn("/tmp/result.png")
-        assert update.selected in {"composite", "edit", "inpaint", "upscale"}
+        assert update.selected in {"composite", "edit", "inpaint", "upscale", "cutout"}
         with pytest.raises(gr.Error, match="no result to send"):
             first.fn(None)
         [second] = [f for f in fns if f.trigger_after == first._id and f.trigger_only_on_success]
@@ -335,13 +335,14 @@ def test_the_tabs_and_their_send_to_buttons_come_from_one_table(monkeypatch):
     demo = app.build_demo()
     tabs = [b for b in demo.blocks.values() if isinstance(b, gr.Tab)]
     assert [(t.label, t.id) for t in tabs] == [(tab.title, tab.id) for tab in app.TABS]
-    assert [t.render_children for t in tabs] == [False, False, True, True, False]  # the tabs with an editor
+    assert [t.render_children for t in tabs] == [False, False, True, True, False, False]  # the tabs with an editor
     labels = [
         "Send result to Composite (background)",
         "Send result to Composite (foreground)",
         "Send result to Edit",
         "Send result to Inpaint",
         "Send result to Upscale",
+        "Send result to Cut out",
     ]
     for tab in tabs:
         [row] = [c for c in tab.children if isinstance(c, gr.Row) and isinstance(c.children[0], gr.Button)]
