@@ -6,13 +6,14 @@ file type that would lose any of them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import struct
 import zlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Union
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from PIL import Image, ImageOps
 
 from core.errors import InvalidInputError
 from core.image import ImageData, check_pixels, from_numpy, to_numpy
-from ops import png16
+from ops import integrity, png16
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -47,55 +48,162 @@ def load_image(src: ImageSource, max_pixels: int | None = None) -> ImageData:
     if isinstance(src, Image.Image):
         return from_pil(src, max_pixels=max_pixels)
     path = Path(src)
-    with _open(path, max_pixels) as img:
+    with open_image(path, max_pixels) as img:
         if _is_16bit_colour(path, img):
             return _load_16bit_colour(path, img)
-        try:
-            img.load()
-        except Exception as exc:  # the decoder's own words go to the log; the person gets ours
-            log.info("decoding %s failed: %s: %s", path.name, type(exc).__name__, exc)
-            raise InvalidInputError(
-                f"{path.name} is damaged or truncated: its pixels could not be decoded. If another program "
-                "opens it, save it again from there as PNG or JPEG."
-            ) from exc
+        decode(img, path.name)
         return from_pil(img, max_pixels=max_pixels)
 
 
-def _open(path: Path, max_pixels: int | None) -> Image.Image:
-    """The file opened lazily (its header read, its size checked against ``max_pixels``, by default the working
-    limit) before any pixel is decoded."""
-    if not path.is_file():
-        raise InvalidInputError(f"No image file at {path}.")
-    Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below, before decoding
+def open_image(src: str | Path | BinaryIO, max_pixels: int | None = None, name: str | None = None) -> Image.Image:
+    """The image file at ``src`` (a path, or a binary file read from its start) opened lazily: its header read
+    and its size checked against ``max_pixels`` (by default the working limit) before any pixel is decoded.
+    ``name`` names it in messages (by default the file's name)."""
+    if isinstance(src, (str, Path)):
+        path = Path(src)
+        name = name or path.name
+        try:
+            if not path.is_file():
+                raise InvalidInputError(f"No image file at {_shown(path)}.")
+            with open(path, "rb") as fh:
+                copy = _without_large_text(fh, name)
+        except OSError as exc:  # a name too long for the system, a file that may not be read
+            log.info("opening %s failed: %s", path, exc)
+            raise InvalidInputError(f"Cannot read {_shown(path)}: {_os_reason(exc)}.") from exc
+        source: str | Path | BinaryIO = path if copy is None else copy
+    else:
+        name = name or "The image"
+        src.seek(0)
+        source = _without_large_text(src, name) or src
+    # Ganvas checks every size against its own limit below (core.image.max_pixels, which a server may raise):
+    # Pillow's fixed one would warn or refuse first
+    Image.MAX_IMAGE_PIXELS = None
     try:
-        img = Image.open(path)
+        img = Image.open(source)
     except Exception as exc:  # PIL raises several unrelated types for unreadable files
-        log.info("opening %s failed: %s: %s", path.name, type(exc).__name__, exc)
+        log.info("opening %s failed: %s: %s", name, type(exc).__name__, exc)
         raise InvalidInputError(
-            f"{path.name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP and TIFF are)."
+            f"{name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP and TIFF are)."
         ) from exc
     try:
-        _check_pixels(img.size, max_pixels, path.name)
+        _check_pixels(img.size, max_pixels, name)
     except Exception:
         img.close()
         raise
     return img
 
 
-def probe_image(src: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
+def _without_large_text(fh: BinaryIO, name: str) -> io.BytesIO | None:
+    """For a PNG with a text chunk too large for Pillow (which refuses the whole file for it), a copy without
+    that text: the picture is read, its text left behind. None for any other file."""
+    start = fh.tell()
+    is_png = fh.read(len(integrity.PNG_SIGNATURE)) == integrity.PNG_SIGNATURE
+    copy = integrity.without_large_text(fh) if is_png else None
+    fh.seek(start)
+    if copy is None:
+        return None
+    data, dropped = copy
+    log.info("%s: %d text chunk(s) too large to read were left out", name, dropped)
+    return io.BytesIO(data)
+
+
+def decode(img: Image.Image, name: str) -> None:
+    """Decode the pixels of an image that :func:`open_image` opened, or refuse it in our words."""
+    source = getattr(img, "filename", "") or img.fp  # a PNG may have to be read again, below
+    if img.format in ("JPEG", "MPO") and _checked(img.fp, integrity.jpeg_truncated):
+        raise InvalidInputError(_truncated(name, img.size))
+    try:
+        img.load()
+    except Exception as exc:  # the decoder's own words go to the log; the person gets ours
+        log.info("decoding %s failed: %s: %s", name, type(exc).__name__, exc)
+        raise InvalidInputError(
+            f"{name} is damaged or truncated: its pixels could not be decoded. If another program "
+            "opens it, save it again from there as PNG or JPEG."
+        ) from exc
+    if img.format == "PNG":
+        last = np.asarray(img.crop((0, img.height - 1, img.width, img.height)))
+        if _may_lack_rows(last, bool(img.info.get("interlace"))):
+            _check_png_rows(source, img.size, name)
+
+
+def _may_lack_rows(last_row: np.ndarray, unsure: bool) -> bool:
+    """Whether a decoded PNG may lack rows: the decoders leave the rows its data does not reach at 0, so its last
+    row is 0 throughout; ``unsure`` where the last row tells nothing (interlaced, any row may be the one
+    missing). Only then is the file read again."""
+    return unsure or not last_row.any()
+
+
+def _check_png_rows(source: str | Path | BinaryIO, size: tuple[int, int], name: str) -> None:
+    """Refuse a PNG whose image data inflates to fewer rows than its header announces: Pillow decodes one
+    without a word (the missing rows black), where a viewer says that the file is truncated."""
+    with open(source, "rb") if isinstance(source, (str, Path)) else contextlib.nullcontext(source) as fh:
+        if _checked(fh, integrity.png_truncated):
+            raise InvalidInputError(_truncated(name, size))
+
+
+def check_whole(src: str | Path | BinaryIO, name: str, decoded: np.ndarray) -> None:
+    """Refuse the PNG or JPEG file ``src`` when it holds only part of the picture its header announces, given the
+    picture as another decoder made it (``decoded``, rows first: Gradio's image editor decodes its own)."""
+    size = (int(decoded.shape[1]), int(decoded.shape[0]))
+    with open(src, "rb") if isinstance(src, (str, Path)) else contextlib.nullcontext(src) as fh:
+        fh.seek(0)
+        head = fh.read(29)
+        if head[:8] == integrity.PNG_SIGNATURE and len(head) == 29:
+            # converted to RGBA: an alpha channel the decoder added is 255 and a palette's first colour may be
+            # any colour, so the colour channels of a palette file tell nothing
+            last = decoded[-1][..., :3] if decoded.ndim == 3 else decoded[-1]
+            if _may_lack_rows(last, unsure=head[28] == 1 or head[25] == 3):
+                _check_png_rows(fh, size, name)
+        elif head[:2] == b"\xff\xd8" and _checked(fh, integrity.jpeg_truncated):
+            raise InvalidInputError(_truncated(name, size))
+
+
+def _checked(fh: BinaryIO, check) -> bool:
+    """``check(fh)`` from the start of the file, the file's position kept; False when the file cannot be read
+    that far (the decoder says what is wrong with it)."""
+    position = fh.tell()
+    try:
+        fh.seek(0)
+        return check(fh)
+    except (OSError, ValueError, struct.error):
+        return False
+    finally:
+        fh.seek(position)
+
+
+def _truncated(name: str, size: tuple[int, int]) -> str:
+    return (
+        f"{name} is truncated: it holds only part of the {size[0]}x{size[1]} picture its header announces (a "
+        "download or copy that stopped early, or a damaged file). Get the file again."
+    )
+
+
+def _shown(path: Path, limit: int = 200) -> str:
+    """A path for a message, cut to about ``limit`` characters (a name can be as long as a user makes it)."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _os_reason(exc: OSError) -> str:
+    """Why the system refused a file, in words (its own text without the error number)."""
+    return (exc.strerror or "the system refused it").lower()
+
+
+def probe_image(src: str | Path | BinaryIO, max_pixels: int | None = None, name: str | None = None) -> tuple[int, int]:
     """(width, height) of the image file at ``src`` from its header alone, with load_image's messages for a
-    file that is no image or too large: a batch checks every file this way before it works on the first."""
-    with _open(Path(src), max_pixels) as img:
+    file that is no image or too large (``name`` names it there): a batch checks every file this way before it
+    works on the first, and the app every upload before it is queued."""
+    with open_image(src, max_pixels, name) as img:
         return img.size
 
 
 def frame_count(path: str | Path) -> int:
     """How many frames the file at ``path`` holds (an animated GIF, WebP or APNG has several; Ganvas works on
-    the first); 1 for a still image or a file PIL cannot open."""
+    the first); 1 for a still image, or a file that :func:`load_image` refuses (it says why)."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # the size is checked before the frames are counted
             return int(getattr(img, "n_frames", 1) or 1)
-    except Exception:  # unreadable files get their own message from load_image
+    except Exception:
         return 1
 
 
@@ -288,8 +396,10 @@ def _load_16bit_colour(path: Path, img: Image.Image) -> ImageData:
 
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16:
-        img.load()
+        decode(img, path.name)
         return from_pil(img)
+    if img.format == "PNG" and _may_lack_rows(arr[-1], bool(img.info.get("interlace"))):
+        _check_png_rows(path, img.size, path.name)
     gray_alpha = _png_colour_type(path) == 4  # OpenCV reads 16-bit gray+alpha as BGRA with B = G = R
     arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     exif, orientation = _exif_without_orientation(img)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,8 @@ from PIL import Image
 
 from core.errors import ImageTooLargeError, InvalidInputError
 from core.image import ImageData, from_numpy, to_numpy
-from ops.convert import from_pil, load_image, png_bytes, save_image, to_pil
+from ops.convert import animation_note, frame_count, from_pil, load_image, png_bytes, probe_image, save_image, to_pil
+from tests import odd_inputs
 
 
 def _rng_img(h=5, w=7, c=4, dtype=np.uint8, seed=0):
@@ -287,3 +290,83 @@ def test_an_absurd_print_resolution_is_dropped(tmp_path):
     assert data.dpi is None
     save_image(data, tmp_path / "b.png")
     assert load_image(tmp_path / "b.png").size == (8, 8)
+
+
+# ------------------------------------------------------------------------------- damaged and odd files
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "size"),
+    [
+        ("rows.png", lambda: odd_inputs.png_with_rows(5000, 5000, 3), "5000x5000"),
+        ("blocks.jpg", lambda: odd_inputs.jpeg_claiming(4000, 3000), "4000x3000"),
+        ("deep.png", lambda: _deep_png_with_rows(300, 200, 3), "300x200"),
+    ],
+)
+def test_a_file_that_holds_part_of_its_picture_is_refused_as_truncated(tmp_path, name, data, size):
+    """Pillow decodes these without a word (the PNG's missing rows black, the JPEG's missing blocks grey; a
+    viewer says the file is truncated): refused, in our words."""
+    path = _write(tmp_path / name, data())
+    with pytest.raises(InvalidInputError) as err:
+        load_image(path)
+    text = str(err.value)
+    assert text.startswith(f"{name} is truncated: it holds only part of the {size} picture") and "Error" not in text
+
+
+def _deep_png_with_rows(width: int, height: int, rows: int) -> bytes:
+    """A 16-bit RGB PNG (read by OpenCV, not Pillow) whose data holds ``rows`` rows."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + bytes(range(256)) * (width * 6 // 256) + bytes(width * 6 % 256) for _ in range(rows))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    chunk = odd_inputs.png_chunk
+    return odd_inputs.PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_whole_files_whose_last_row_is_empty_load(tmp_path):
+    """The PNG check reads the file again only where the last row is 0 throughout (or the file is interlaced):
+    black, transparent and interlaced files that are whole load as they are."""
+    Image.new("RGB", (900, 700)).save(tmp_path / "black.png")
+    Image.new("RGBA", (64, 48)).save(tmp_path / "clear.png")
+    arr = np.random.default_rng(2).integers(0, 256, (21, 17, 3), dtype=np.uint8)
+    _write(tmp_path / "interlaced.png", odd_inputs.interlaced_png(arr))
+    Image.new("RGB", (900, 700), (128, 128, 128)).save(tmp_path / "grey.jpg")
+    assert load_image(tmp_path / "black.png").size == (900, 700)
+    assert load_image(tmp_path / "clear.png").alpha is not None
+    assert np.array_equal(to_numpy(load_image(tmp_path / "interlaced.png")), arr)
+    assert load_image(tmp_path / "grey.jpg").size == (900, 700)
+
+
+def test_a_png_with_a_text_chunk_too_large_for_pillow_is_read_without_it(tmp_path):
+    """It was refused as 'not an image Ganvas can read' (Pillow: 'Decompressed data too large for
+    PngImagePlugin.MAX_TEXT_CHUNK'): the picture is read, the text left behind."""
+    path = _write(tmp_path / "notes.png", odd_inputs.png_with_large_text())
+    assert probe_image(path) == (32, 24)
+    data = load_image(path)
+    assert np.array_equal(to_numpy(data), odd_inputs.photo_array(24, 32))
+
+
+def test_counting_frames_checks_the_pixel_limit_first(tmp_path, monkeypatch):
+    """Counting frames opened the file with Pillow's own limit still set (in a process that had opened no image
+    yet), and a 100 MP file raised a DecompressionBombWarning before the working limit refused it."""
+    path = _write(tmp_path / "bomb.png", odd_inputs.gray_png_bomb(10_000, 10_000))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's default, as at start-up
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert animation_note(path) is None and frame_count(path) == 1
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    with pytest.raises(ImageTooLargeError, match="10000x10000"):
+        load_image(path)
+
+
+def test_a_name_the_system_refuses_is_said_in_words(tmp_path):
+    with pytest.raises(InvalidInputError) as err:
+        load_image(tmp_path / ("x" * 5000 + ".png"))
+    text = str(err.value)
+    assert "file name too long" in text and "Errno" not in text and len(text) < 300
