@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -313,7 +314,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_composite(args: argparse.Namespace) -> int:
     from core.errors import InvalidInputError
-    from ops.composite import composite, depth_composite, depth_from_image, misses_canvas
+    from ops.composite import composite, depth_composite, depth_from_image, misses_canvas, resize_notes
     from ops.convert import load_image, save_image
 
     _only_with(args, "--depth", args.depth, {"bg_depth": "0.6", "fg_depth": "0.4", "softness": 0.0})
@@ -324,21 +325,24 @@ def cmd_composite(args: argparse.Namespace) -> int:
     missed = misses_canvas(fg.size, bg.size, args.x, args.y, args.scale, args.rotate)
     if missed:
         print(f"note: {missed} Change --x and --y.", file=sys.stderr)
+
+    def depth(value: str):
+        try:
+            return float(value)
+        except ValueError:
+            return depth_from_image(load_image(value))
+
+    if args.depth and args.seamless:
+        raise InvalidInputError("--seamless and --depth cannot be combined: choose one.")
+    bg_depth, fg_depth = (depth(args.bg_depth), depth(args.fg_depth)) if args.depth else (None, None)
+    for note in resize_notes(bg, fg, mask, bg_depth, fg_depth):
+        print(f"note: {note}", file=sys.stderr)
     if args.depth:
-
-        def depth(value: str):
-            try:
-                return float(value)
-            except ValueError:
-                return depth_from_image(load_image(value))
-
-        if args.seamless:
-            raise InvalidInputError("--seamless and --depth cannot be combined: choose one.")
         result = depth_composite(
             bg,
             fg,
-            bg_depth=depth(args.bg_depth),
-            fg_depth=depth(args.fg_depth),
+            bg_depth=bg_depth,
+            fg_depth=fg_depth,
             mask=mask,
             feather=args.feather,
             blend_mode=args.blend,
@@ -402,6 +406,10 @@ def cmd_cutout(args: argparse.Namespace) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other error
+        from core.errors import quoted
+
+        # argparse quotes a refused value whole: cut it, as every other message does
+        message = re.sub(r"'([^']{60,})'", lambda m: quoted(m.group(1)), message)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
@@ -549,14 +557,31 @@ def main(argv: list[str] | None = None) -> int:
     except GanvasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # the system refused a file: its reason in words, without the error number
+        logging.getLogger("ganvas").info("%s failed: %r", args.command, exc)
+        print(f"error: {_refused(exc)}", file=sys.stderr)
         return 2
-    except (RuntimeError, MemoryError) as exc:
-        if not is_out_of_memory(exc):
-            raise
-        print(f"error: {OutOfMemoryError()}", file=sys.stderr)
+    except Exception as exc:
+        if is_out_of_memory(exc):  # torch says so with a RuntimeError and the allocator's text
+            print(f"error: {OutOfMemoryError()}", file=sys.stderr)
+            return 2
+        # a fault of Ganvas, not of the input: the traceback goes to the log, one line to the terminal
+        logging.getLogger("ganvas").exception("%s failed", args.command)
+        print(
+            f"error: Something went wrong in Ganvas with this {args.command}; the details are in the log "
+            "(GANVAS_LOG=FILE keeps it). Try other settings or another image.",
+            file=sys.stderr,
+        )
         return 2
+
+
+def _refused(exc: OSError) -> str:
+    """An error of the system about a file, as a sentence: what was refused, and why."""
+    reason = (exc.strerror or "the system refused it").lower()
+    name = str(exc.filename or "")
+    if not name:
+        return f"The system refused: {reason}."
+    return f"Cannot use {name if len(name) <= 200 else name[:199] + '…'}: {reason}."
 
 
 if __name__ == "__main__":

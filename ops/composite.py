@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, quoted
 from core.image import ImageData, check_pixels
 from core.imaging import luma, premultiply, unpremultiply
 from ops.defaults import BLEND_MODES
@@ -61,7 +61,7 @@ def blend(base: torch.Tensor, top: torch.Tensor, mode: str) -> torch.Tensor:
 
 def _check_mode(mode: str) -> None:
     if mode not in BLEND_MODES:
-        raise InvalidInputError(f"Unknown blend mode '{mode}'. Choose one of: {', '.join(BLEND_MODES)}.")
+        raise InvalidInputError(f"Unknown blend mode {quoted(mode)}. Choose one of: {', '.join(BLEND_MODES)}.")
 
 
 def over(
@@ -347,24 +347,50 @@ def _resize_map(m: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
+def _as_map(m: torch.Tensor) -> torch.Tensor:
+    d = m.detach().float().cpu()
+    return d[None, None] if d.ndim == 2 else d[None] if d.ndim == 3 else d
+
+
 def _depth_map(depth: torch.Tensor | float, img: ImageData, name: str) -> torch.Tensor:
+    """A depth map the size of ``img``: a map of another size is resized to it (as a mask is; see
+    :func:`resize_notes`), a constant fills it."""
     if isinstance(depth, torch.Tensor) and depth.numel() != 1:
-        d = depth.detach().float().cpu()
-        if d.ndim == 2:
-            d = d[None, None]
-        elif d.ndim == 3:
-            d = d[None]
-        if d.shape != (1, 1, img.height, img.width):
-            raise InvalidInputError(
-                f"The {name} depth map is {d.shape[-1]}x{d.shape[-2]} pixels but its image is "
-                f"{img.width}x{img.height}: they must be the same size."
-            )
+        d = _as_map(depth)
+        if d.ndim != 4 or d.shape[:2] != (1, 1) or 0 in d.shape:
+            raise InvalidInputError(f"The {name} depth map must be one plane of pixels (got {tuple(depth.shape)}).")
+        valid = bool(torch.isfinite(d).all()) and 0 <= float(d.min()) and float(d.max()) <= 1
     else:
         value = float(depth.item()) if isinstance(depth, torch.Tensor) else float(depth)
-        d = torch.full((1, 1, img.height, img.width), value, dtype=torch.float32)
-    if not bool(torch.isfinite(d).all()) or float(d.min()) < 0 or float(d.max()) > 1:
+        valid, d = math.isfinite(value) and 0 <= value <= 1, None
+    if not valid:
         raise InvalidInputError(f"The {name} depth must lie between 0 (nearest) and 1 (farthest).")
-    return d
+    if d is None:
+        return torch.full((1, 1, img.height, img.width), value, dtype=torch.float32)
+    return _resize_map(d, img.size)
+
+
+def resize_notes(
+    bg: ImageData,
+    fg: ImageData,
+    mask: ImageData | None = None,
+    bg_depth: torch.Tensor | float | None = None,
+    fg_depth: torch.Tensor | float | None = None,
+) -> list[str]:
+    """Sentences for the maps that a composite resizes to their image: a mask of another size than the
+    foreground, a depth map of another size than its image (one rule for every map, as inpainting's mask)."""
+    maps = [("mask", mask.size if mask is not None else None, "foreground", fg.size)]
+    for name, depth, img in (("background", bg_depth, bg), ("foreground", fg_depth, fg)):
+        size = None
+        if isinstance(depth, torch.Tensor) and depth.numel() != 1 and depth.ndim >= 2:
+            size = (int(depth.shape[-1]), int(depth.shape[-2]))
+        maps.append((f"{name} depth map", size, name, img.size))
+    return [
+        f"The {what} was {w}x{h} and the {whose} {iw}x{ih}: the {what} was resized to match."
+        for what, size, whose, (iw, ih) in maps
+        if size is not None and size != (iw, ih)
+        for w, h in [size]
+    ]
 
 
 # ----------------------------------------------------------------------------------- composite

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.errors import ImageTooLargeError, InvalidInputError, quoted
-from core.image import ImageData, check_pixels, max_pixels
+from core.image import ImageData, check_pixels
 from core.imaging import RESAMPLE_FILTERS, luma, resample
+from ops.convert import decode, open_image
 from ops.inpaint import alpha_from_surroundings
 
 Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
@@ -157,13 +158,10 @@ def mask_from_b64png(s: str) -> torch.Tensor:
     if not isinstance(s, str):
         raise InvalidInputError("The mask must be base64 text of a PNG image.")
     raw = _b64_bytes(s)
-    try:
-        with Image.open(io.BytesIO(raw)) as im:
-            if im.width * im.height > max_pixels():
-                raise ImageTooLargeError(f"The mask is {im.width}x{im.height}, larger than any image Ganvas opens.")
-            arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"The mask PNG cannot be read ({exc}).") from exc
+    # the header first (an image, within the working limit), then the pixels (whole): our words for each
+    with open_image(io.BytesIO(raw), name="The mask PNG") as im:
+        decode(im, "The mask PNG")
+        arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     return torch.from_numpy(arr)[None, None].contiguous()
 
 
@@ -699,7 +697,13 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:
-        """Parse a recipe strictly: an unknown version, key, op or parameter is an error."""
+        """Parse a recipe strictly: an unknown version, key, op or parameter is an error, and so is an empty text
+        (the CLI and the app say so alike: a recipe with no steps is written out, ``"steps": []``)."""
+        if text is None or (isinstance(text, (str, bytes)) and not text.strip()):
+            raise InvalidInputError(
+                'The recipe is empty: a recipe is a JSON object such as {"version": 1, "steps": [{"op": "rotate", '
+                '"angle": 90}]} (the Edit tab exports one as recipe.json).'
+            )
         try:
             # a byte-order mark (Windows Notepad writes one) is no part of the JSON
             data = json.loads(text.removeprefix("\ufeff") if isinstance(text, str) else text)

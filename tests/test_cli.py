@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -380,3 +381,105 @@ def test_model_and_the_environment_variable_win_over_the_cache(
     assert _model_lines(captured.err) == ["model: Lanczos-3 (set by GANVAS_UPSCALE_MODEL); --model lanczos"]
     assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "c.png"), "--model", "nearest"]) == 0
     assert "nearest" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- messages in our words (issue 32)
+
+
+def _one_error(capfd) -> str:
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(("error: ", "cli.py")), err
+    assert "Traceback" not in err and "Errno" not in err
+    return lines[0]
+
+
+def test_an_empty_recipe_is_the_message_the_app_gives(tmp_path, photo, capfd):
+    """The CLI said 'The recipe is not valid JSON (line 1, column 1)', the app took it as no steps: one rule."""
+    from ops.edit import Recipe
+
+    (tmp_path / "empty.json").write_text("\n")
+    assert (
+        cli.main(["edit", str(photo), "-o", str(tmp_path / "out.png"), "--recipe", str(tmp_path / "empty.json")]) == 2
+    )
+    with pytest.raises(Exception) as err:
+        Recipe.from_json("")
+    assert _one_error(capfd) == f"error: {err.value}" and "The recipe is empty" in str(err.value)
+
+
+def test_a_depth_map_of_another_size_is_resized_with_a_note(tmp_path, photo, capfd):
+    """A depth map of another size was refused ('they must be the same size') while a mask was resized: both
+    are resized now, with a note."""
+    Image.new("L", (8, 6), 40).save(tmp_path / "depth.png")
+    Image.new("L", (5, 5), 255).save(tmp_path / "mask.png")
+    out = tmp_path / "out.png"
+    argv = ["composite", str(photo), str(photo), "-o", str(out), "--mask", str(tmp_path / "mask.png"), "--depth"]
+    assert cli.main([*argv, "--bg-depth", str(tmp_path / "depth.png")]) == 0
+    notes = [line for line in capfd.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: The mask was 5x5 and the foreground 32x24: the mask was resized to match.",
+        "note: The background depth map was 8x6 and the background 32x24: the background depth map was resized "
+        "to match.",
+    ]
+    assert Image.open(out).size == (32, 24)
+
+
+@pytest.mark.parametrize("value", ["1e308", "nan", "-inf"])
+def test_a_depth_that_is_no_depth_is_refused_in_words(tmp_path, photo, capfd, value):
+    """--bg-depth 1e308 raised RuntimeError: value cannot be converted to type float without overflow."""
+    argv = ["composite", str(photo), str(photo), "-o", str(tmp_path / "o.png"), "--depth", f"--bg-depth={value}"]
+    assert cli.main(argv) == 2
+    assert "depth must lie between 0 (nearest) and 1 (farthest)" in _one_error(capfd)
+
+
+def test_a_long_refused_value_is_quoted_short(tmp_path, photo, capfd):
+    """argparse quoted a refused value whole: 10,000 characters back for 10,000 sent."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["upscale", str(photo), "-o", "x.png", f"--scale={'x' * 10_000}"])
+    line = _one_error(capfd)
+    assert exit_.value.code == 2 and "invalid float value" in line and "10,002 characters" in line and len(line) < 200
+
+
+def test_a_system_error_is_said_without_its_number(tmp_path, photo, capfd, monkeypatch):
+    import ops.convert
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "out.png"))
+
+    monkeypatch.setattr(ops.convert, "save_image", full)
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "out.png"), "--model", "nearest"]) == 2
+    assert _one_error(capfd) == f"error: Cannot use {tmp_path / 'out.png'}: no space left on device."
+
+
+def test_a_fault_of_ganvas_is_one_line_and_the_details_go_to_the_log(tmp_path, photo, capfd, monkeypatch):
+    """An unexpected exception printed a library's words ('cannot convert float NaN to integer') or, for a
+    RuntimeError, a traceback: one line, and the traceback in the log."""
+    import logging
+
+    import ops.upscale
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(ops.upscale, "upscale", broken)
+    with _ganvas_records() as records:
+        assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "out.png"), "--model", "nearest"]) == 2
+    line = _one_error(capfd)
+    assert line.startswith("error: Something went wrong in Ganvas with this upscale") and "NaN" not in line
+    assert any(r.levelno == logging.ERROR and r.exc_info for r in records)
+
+
+@contextlib.contextmanager
+def _ganvas_records():
+    """The records the ``ganvas`` logger emits meanwhile (the CLI sends them to GANVAS_LOG)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    log = logging.getLogger("ganvas")
+    log.addHandler(handler)
+    try:
+        yield records
+    finally:
+        log.removeHandler(handler)

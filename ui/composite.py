@@ -17,6 +17,7 @@ from ops.composite import (
     depth_from_image,
     misses_canvas,
     placed_size,
+    resize_notes,
 )
 from ui.common import PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
@@ -80,14 +81,19 @@ def run_composite(
     missed = misses_canvas(fg.size, bg.size, place["x"], place["y"], place["scale"], place["rotate"])
     if missed:
         gr.Warning(f"{missed} Change x and y, or click where it should go.")
+    bg_d = fg_d = None
     if mode == "depth":
-        bgd = read_optional(bg_depth_file)
-        fgd = read_optional(fg_depth_file)
+        bgd, fgd = read_optional(bg_depth_file), read_optional(fg_depth_file)
+        bg_d = depth_from_image(bgd) if bgd is not None else float(bg_depth)
+        fg_d = depth_from_image(fgd) if fgd is not None else float(fg_depth)
+    for note in resize_notes(bg, fg, m, bg_d, fg_d):
+        gr.Warning(note)
+    if mode == "depth":
         out = depth_composite(
             bg,
             fg,
-            bg_depth=depth_from_image(bgd) if bgd is not None else float(bg_depth),
-            fg_depth=depth_from_image(fgd) if fgd is not None else float(fg_depth),
+            bg_depth=bg_d,
+            fg_depth=fg_d,
             mask=m,
             feather=float(feather),
             blend_mode=blend_mode,

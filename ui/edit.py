@@ -32,13 +32,15 @@ def content_aware(ctx: AppContext) -> Inpaint:
 
 
 def parse_recipe(text: str | None) -> Recipe:
+    """The recipe in the recipe box, which a step button adds to: an empty box starts a recipe."""
     return Recipe.from_json(text) if text and text.strip() else Recipe(steps=[])
 
 
 def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, str, str]:
-    """Replay a recipe on the original image; returns (result path, recipe JSON, recipe file path)."""
+    """Replay a recipe on the original image; returns (result path, recipe JSON, recipe file path). An empty
+    text is no recipe (as in the CLI); ``{"version": 1, "steps": []}`` gives the original back."""
     src = read_image(image)
-    recipe = parse_recipe(recipe_text)
+    recipe = Recipe.from_json(recipe_text)
     out = recipe.apply(src, inpaint=content_aware(ctx))
     text = recipe.to_json()
     path = ctx.out_path(result_stem(image, "recipe"), ".json")

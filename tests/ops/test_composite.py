@@ -20,6 +20,7 @@ from ops.composite import (
     mask_from_image,
     over,
     place_layer,
+    resize_notes,
 )
 
 
@@ -420,10 +421,10 @@ def test_depth_composite_takes_the_mask_feather_and_blend_mode():
 
 def test_depth_composite_validates_maps():
     bg, fg = _solid(4, 4, 0.0), _solid(2, 2, 1.0)
-    with pytest.raises(InvalidInputError, match="depth map is 5x3 pixels but its image is 4x4: .* same size"):
-        depth_composite(bg, fg, bg_depth=torch.zeros(1, 1, 3, 5), fg_depth=0.5)
-    with pytest.raises(InvalidInputError, match="between 0"):
-        depth_composite(bg, fg, bg_depth=1.5, fg_depth=0.5)
+    for bad in (1.5, -0.1, 1e308, math.nan, math.inf, torch.full((1, 1, 4, 4), 2.0)):
+        # refused before a map is made of it (1e308 overflowed float32 in torch.full, a RuntimeError)
+        with pytest.raises(InvalidInputError, match="between 0"):
+            depth_composite(bg, fg, bg_depth=bad, fg_depth=0.5)
     with pytest.raises(InvalidInputError, match="Softness"):
         depth_composite(bg, fg, bg_depth=0.5, fg_depth=0.5, softness=-1)
 
@@ -452,3 +453,26 @@ def test_misses_canvas_says_when_the_layer_lands_wholly_off_the_background():
         "The foreground (10x4 at x 500, y 7) lies wholly outside the 50x40 background, so the result is the "
         "background unchanged."
     )
+
+
+def test_a_depth_map_of_another_size_is_resized_with_a_note_as_a_mask_is():
+    """One rule for every map of a composite: a mask of another size than the foreground, and a depth map of
+    another size than its image, are resized to it, and a note says so (a depth map was refused before)."""
+    bg, fg = _solid(4, 4, 0.0), _solid(2, 2, 1.0)
+    near_left = torch.zeros(1, 1, 1, 2)
+    near_left[..., 1] = 1.0  # 2x1: left half near, right half far
+    out = depth_composite(bg, fg, bg_depth=near_left, fg_depth=0.5, x=1, y=1)
+    assert float(out.rgb[0, 0, 1, 1]) == 0.0 and float(out.rgb[0, 0, 1, 2]) == 1.0  # stretched to 4x4
+    mask = _solid(7, 5, 1.0)
+    notes = resize_notes(bg, fg, mask, near_left, 0.5)
+    assert notes == [
+        "The mask was 7x5 and the foreground 2x2: the mask was resized to match.",
+        "The background depth map was 2x1 and the background 4x4: the background depth map was resized to match.",
+    ]
+    assert resize_notes(bg, fg, _solid(2, 2, 1.0), torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 2, 2)) == []
+
+
+def test_an_unknown_blend_mode_is_quoted_short():
+    with pytest.raises(InvalidInputError) as err:
+        composite(_solid(4, 4, 0.0), _solid(2, 2, 1.0), blend_mode="x" * 100_000)
+    assert "Unknown blend mode 'xxx" in str(err.value) and len(str(err.value)) < 300

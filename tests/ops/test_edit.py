@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from core.errors import ImageTooLargeError, InvalidInputError
+from core.errors import GanvasError, ImageTooLargeError, InvalidInputError
 from core.image import ImageData
 from core.imaging import RESAMPLE_FILTERS
 from ops.edit import (
@@ -26,6 +30,7 @@ from ops.edit import (
     resize,
     rotate,
 )
+from tests import odd_inputs
 
 
 def _img(h: int = 4, w: int = 6, alpha: bool = False, seed: int = 0, **meta) -> ImageData:
@@ -349,6 +354,28 @@ def test_mask_b64_round_trip_is_exact():
         mask_from_b64png("not base64!")
 
 
+@pytest.mark.parametrize(
+    ("png", "says"),
+    [
+        (lambda png: png[:8] + b"garbage", "The mask PNG is not an image Ganvas can read"),
+        (lambda png: png[: len(png) * 2 // 3], "The mask PNG is damaged or truncated"),
+        (lambda png: odd_inputs.png_with_rows(300, 200, 2), "The mask PNG is truncated"),
+        (lambda png: odd_inputs.gray_png_bomb(10_000, 10_000), "The mask PNG: 10000x10000"),
+    ],
+    ids=["not-a-png", "cut", "short-rows", "bomb"],
+)
+def test_a_mask_png_that_cannot_be_used_is_refused_in_our_words(png, says):
+    """The mask of a recipe step is read as every image is: its header first, its pixels whole. The message
+    quoted Pillow's before ('The mask PNG cannot be read (cannot identify image file <_io.BytesIO object at
+    0x7f...>)')."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 40), dtype=np.uint8)).save(buf, "PNG")
+    with pytest.raises(GanvasError) as err:
+        mask_from_b64png(base64.b64encode(png(buf.getvalue())).decode())
+    text = str(err.value)
+    assert text.startswith(says) and "BytesIO" not in text and "identify" not in text and "Error" not in text
+
+
 def _full_recipe(h: int = 8, w: int = 10) -> Recipe:
     m = _mask(h - 1, w, 1, 4, 2, 6)  # the size after the crop below
     return (
@@ -456,6 +483,10 @@ def test_from_json_is_strict(text):
         ("[" * 100_000, "not valid JSON"),  # nested past Python's stack
         ('{"version": 1, "steps": [{"op": "rotate", "angle": 1' + "0" * 5000 + "}]}", "not valid JSON"),
         ('{"steps": []}', 'no "version"'),
+        # an empty text was 'not valid JSON (line 1, column 1)' in the CLI and no steps in the app: one message
+        ("", "^The recipe is empty: a recipe is a JSON object"),
+        (" \n\t", "^The recipe is empty"),
+        (None, "^The recipe is empty"),
     ],
 )
 def test_unreadable_recipes_get_a_plain_message(text, message):

@@ -119,3 +119,45 @@ def test_an_editor_layer_of_another_size_is_fitted_and_a_text_layer_refused(tmp_
     text.write_text("not a picture")
     with pytest.raises(InvalidInputError, match="painted layer is not an image"):
         editor_parts({"background": str(photo), "layers": [str(text)], "composite": None})
+
+
+@pytest.fixture()
+def ctx(tmp_path):
+    import torch
+
+    from models.runtime import ModelCache
+    from ui.context import AppContext
+
+    return AppContext(cache=ModelCache(device=torch.device("cpu")), outdir=tmp_path)
+
+
+def test_an_empty_recipe_is_the_message_the_cli_gives(ctx, tmp_path):
+    """/edit took an empty recipe as one with no steps, the CLI as 'not valid JSON': one message for both. The
+    step buttons still start a recipe from an empty box."""
+    from core.errors import InvalidInputError
+    from ui.edit import apply_recipe, parse_recipe
+
+    Image.new("RGB", (6, 5), "gray").save(tmp_path / "photo.png")
+    for text in ("", " \n", None):
+        with pytest.raises(InvalidInputError, match="^The recipe is empty: a recipe is a JSON object"):
+            apply_recipe(ctx, str(tmp_path / "photo.png"), text)
+    assert parse_recipe("").steps == []
+    out, _, _ = apply_recipe(ctx, str(tmp_path / "photo.png"), '{"version": 1, "steps": []}')
+    assert Image.open(out).size == (6, 5)
+
+
+def test_a_depth_map_of_another_size_is_resized_with_a_warning(ctx, tmp_path):
+    """It was refused ('they must be the same size') while a mask of another size was resized."""
+    import warnings
+
+    from ui.composite import run_composite
+
+    Image.new("RGB", (40, 30), "gray").save(tmp_path / "bg.png")
+    Image.new("RGBA", (8, 8), "red").save(tmp_path / "fg.png")
+    Image.new("L", (4, 3), 200).save(tmp_path / "depth.png")
+    bg, fg, depth = (str(tmp_path / name) for name in ("bg.png", "fg.png", "depth.png"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = run_composite(ctx, bg, fg, mode="depth", bg_depth_file=depth)
+    assert Image.open(out).size == (40, 30)
+    assert any("The background depth map was 4x3 and the background 40x30" in str(w.message) for w in caught)
