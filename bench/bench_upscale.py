@@ -7,14 +7,15 @@ upscale model it starts a fresh subprocess (so peak memory is that model's alone
   ``training/evaluation.py`` (centre crops, bicubic-downscaled 8-bit LR), each row against
   bicubic on the same crops; models of another native factor go through ``ops.upscale.upscale``;
 * times ``ops.upscale.upscale`` on a 512x512 input at the model's native factor (x4 for
-  resamplers), after a small warm-up; models flagged ``slow_on_cpu`` use a 128x128 input and
-  192 px crops;
+  resamplers), after a small warm-up, best of ``--repeats`` runs, and reports seconds per output
+  megapixel; models flagged ``slow_on_cpu`` use a 128x128 input and 192 px crops;
 * reports the peak resident memory added by loading and running (``ru_maxrss`` delta) and, for
-  Compact networks, FLOPs per output pixel and the share of a dense ``torch.mm`` FLOP rate
-  measured in the same process.
+  networks, the FLOPs per output pixel of the convolutions they run (counted with forward hooks)
+  and the share of a dense ``torch.mm`` FLOP rate measured in the same process.
 
-Hub models that cannot be fetched are listed as skipped. The table is printed and written to
-``bench/results/upscale.md``.
+Hub models that cannot be fetched are listed as skipped. Rows are kept in
+``bench/results/upscale.json`` by model id, so ``--only ID...`` re-measures some models and keeps the
+others' rows; the table of every row is printed and written to ``bench/results/upscale.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from models.catalog import get_spec, list_models
 from models.registry import Task
 from training.evaluation import (
     bicubic_up,
-    flops_per_output_pixel,
     make_lr,
     psnr_y,
     ssim_y,
@@ -43,31 +43,49 @@ from training.evaluation import (
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "upscale.md"
+ROWS = ROOT / "bench" / "results" / "upscale.json"
 
 
 def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
-    """Dense float32 ``torch.mm`` rate on this machine with the current thread count."""
+    """Dense float32 ``torch.mm`` rate with the current thread count, per second of this process's CPU time
+    (so other programs on a shared CPU do not lower it)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(reps):
         torch.mm(a, b)
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 * reps / (time.process_time() - t0) / 1e9
 
 
-def compact_flops_per_pixel(module: torch.nn.Module) -> float | None:
-    """FLOPs per output pixel of a spandrel Compact network (convolutions only), else None."""
-    inner = getattr(module, "model", module)
-    if type(inner).__name__ != "SRVGGNetCompact":
+def conv_flops_per_pixel(net: torch.nn.Module, scale: int, size: int = 32) -> float | None:
+    """FLOPs (2 x multiply-adds) of the convolutions ``net`` runs, per output pixel, counted with forward hooks
+    on one ``size`` x ``size`` input; None for a network without convolutions. Activations, pixel shuffles
+    and spandrel SPAN's per-forward re-fusing of its training branches are not counted."""
+    total = 0
+
+    def count(module, _inputs, output):
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += 2 * output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    if not convs:
         return None
-    return flops_per_output_pixel(inner.num_feat, inner.num_conv, inner.upscale)
+    hooks = [m.register_forward_hook(count) for m in convs]
+    try:
+        with torch.inference_mode():
+            net(torch.rand(1, 3, size, size))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total / (size * scale) ** 2
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
+def worker(model_id: str, photos: Path, crop: int, threads: int, repeats: int = 3) -> dict:
     """Measure one model in this process; returns a JSON-able row."""
     from core.image import ImageData
     from models.loaders import load_model
@@ -80,7 +98,7 @@ def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
     time_size = 128 if slow else 512
     base_rss = _peak_rss_mb()
     model = load_model(spec, torch.device("cpu"), torch.float32)
-    row: dict = {"id": spec.id, "title": spec.title, "native": spec.scale, "crop": crop}
+    row: dict = {"id": spec.id, "title": spec.title, "native": spec.scale, "crop": crop, "threads": threads}
     for scale in (2, 4):
         vals = {"pb": [], "pm": [], "sb": [], "sm": []}
         for _, hr in val_crops(photos, crop, scale):
@@ -95,16 +113,28 @@ def worker(model_id: str, photos: Path, crop: int, threads: int) -> dict:
     t_scale = spec.scale if spec.scale > 0 else 4
     upscale(ImageData(rgb=torch.rand(1, 3, 64, 64)), model, t_scale)
     x = ImageData(rgb=torch.rand(1, 3, time_size, time_size))
-    t0 = time.perf_counter()
-    upscale(x, model, t_scale)
-    secs = time.perf_counter() - t0
-    out_px = (time_size * t_scale) ** 2
-    row.update(time_input=time_size, time_scale=t_scale, seconds=secs, mp_per_s=out_px / secs / 1e6)
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        upscale(x, model, t_scale)
+        times.append(time.perf_counter() - t0)
+    secs = min(times)  # the least disturbed run on a shared CPU
+    out_mp = (time_size * t_scale) ** 2 / 1e6
+    row.update(time_input=time_size, time_scale=t_scale, seconds=secs, s_per_mp=secs / out_mp)
+    # One thread, in CPU seconds: what the model costs, whatever else the shared CPU runs meanwhile.
+    torch.set_num_threads(1)
+    cpu = []
+    for _ in range(2):
+        t0 = time.process_time()
+        upscale(x, model, t_scale)
+        cpu.append(time.process_time() - t0)
+    row["cpu_s_per_mp"] = min(cpu) / out_mp
     row["peak_rss_mb"] = _peak_rss_mb() - base_rss
-    fpp = compact_flops_per_pixel(model.module) if model.module is not None else None
+    net = getattr(model.module, "model", model.module) if model.module is not None else None
+    fpp = conv_flops_per_pixel(net, t_scale) if isinstance(net, torch.nn.Module) else None
     if fpp is not None:
-        mm = matmul_gflops()
-        row.update(flops_per_px=fpp, gflops=fpp * out_px / secs / 1e9, mm_gflops=mm)
+        row.update(flops_per_px=fpp, gflops=fpp / row["cpu_s_per_mp"] / 1e3, mm_gflops=matmul_gflops())
+    torch.set_num_threads(threads)
     return row
 
 
@@ -127,7 +157,8 @@ def _fmt(row: dict) -> str:
         cells.append(f"{m['pm']:.2f} ({m['pm'] - m['pb']:+.2f})")
         cells.append(f"{m['sm']:.4f} ({m['sm'] - m['sb']:+.4f})")
     cells.append(f"{row['seconds']:.2f} s ({row['time_input']}² x{row['time_scale']})")
-    cells.append(f"{row['mp_per_s']:.2f}")
+    cells.append(f"{row['s_per_mp']:.2f}")
+    cells.append(f"{row['cpu_s_per_mp']:.2f}")
     cells.append(f"{row['peak_rss_mb']:.0f}")
     if "flops_per_px" in row:
         cells.append(
@@ -139,62 +170,78 @@ def _fmt(row: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _load_rows() -> dict[str, dict]:
+    """The kept rows (and skip notes) by model id."""
+    return json.loads(ROWS.read_text()) if ROWS.is_file() else {}
+
+
+def render(rows: dict[str, dict], photos: Path, crop: int) -> str:
+    """The markdown table of every kept row, in registry order, with the skip notes under it."""
+    lines, notes = [], []
+    for spec in list_models(Task.UPSCALE):
+        row = rows.get(spec.id)
+        if row is None:
+            continue
+        if "note" in row:
+            notes.append(row["note"])
+        else:
+            lines.append(_fmt(row))
+    threads = sorted({r["threads"] for r in rows.values() if "threads" in r})
+    thread_text = "/".join(map(str, threads)) or "?"
+    n_val = len(val_photos(photos)) if photos.is_dir() else "?"
+    header = [
+        "# Upscaler benchmark",
+        "",
+        f"{n_val} held-out photos, centre crops of {crop} px (192 px for models flagged slow on CPU), LR = "
+        "antialiased bicubic downscale rounded to 8 bits; PSNR-Y (dB) / SSIM-Y with a 4 px border, "
+        "the gain over bicubic on the same crops in brackets. Speed: `ops.upscale.upscale` on this "
+        f"2-core machine with {thread_text} thread{'s' if thread_text != '1' else ''}, best of 3 runs (a shared "
+        "CPU: these wall times are noisy); s/MP = seconds per output megapixel at the model's own scale; CPU "
+        "s/MP = the same with one thread in CPU seconds (best of 2), steady whatever else runs. Memory: peak "
+        "RSS added by loading and running the model (MB). FLOPs: the convolutions the network runs; their rate "
+        "at one thread against `torch.mm`'s, both per CPU second.",
+        "",
+        "| model | native | x2 PSNR-Y | x2 SSIM-Y | x4 PSNR-Y | x4 SSIM-Y | time | s/MP out | CPU s/MP | peak MB | "
+        "FLOPs/px; 1-thread GFLOP/s vs torch.mm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    return "\n".join([*header, *lines, "", *notes]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every available upscaler in its own subprocess and write the markdown table."""
+    """Run the available upscalers (each in its own subprocess), keep their rows and write the markdown table."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--photos", type=Path, default=ROOT / "data" / "photos")
     ap.add_argument("--crop", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per model; the fastest counts")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--only", nargs="*", help="model ids to run (default: all upscalers)")
+    ap.add_argument("--only", nargs="*", help="model ids to run (default: all upscalers); the others' rows are kept")
     args = ap.parse_args(argv)
     if args.worker:
-        sys.stdout.write(json.dumps(worker(args.worker, args.photos, args.crop, args.threads)) + "\n")
+        row = worker(args.worker, args.photos, args.crop, args.threads, args.repeats)
+        sys.stdout.write(json.dumps(row) + "\n")
         return 0
 
-    lines, notes = [], []
+    rows = _load_rows() if args.only else {}
     for spec in list_models(Task.UPSCALE):
         if args.only and spec.id not in args.only:
             continue
         why = available(spec)
         if why:
-            notes.append(f"- skipped `{spec.id}`: {why}")
+            rows[spec.id] = {"note": f"- skipped `{spec.id}`: {why}"}
             continue
-        cmd = [
-            sys.executable,
-            "-m",
-            "bench.bench_upscale",
-            "--worker",
-            spec.id,
-            "--photos",
-            str(args.photos),
-            "--crop",
-            str(args.crop),
-            "--threads",
-            str(args.threads),
-        ]
+        cmd = [sys.executable, "-m", "bench.bench_upscale", "--worker", spec.id, "--photos", str(args.photos)]
+        cmd += ["--crop", str(args.crop), "--threads", str(args.threads), "--repeats", str(args.repeats)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
-            notes.append(f"- failed `{spec.id}`: {proc.stderr.strip().splitlines()[-1:]}")
+            rows[spec.id] = {"note": f"- failed `{spec.id}`: {proc.stderr.strip().splitlines()[-1:]}"}
             continue
-        lines.append(_fmt(json.loads(proc.stdout.strip().splitlines()[-1])))
+        rows[spec.id] = json.loads(proc.stdout.strip().splitlines()[-1])
         sys.stderr.write(f"done {spec.id}\n")
-    n_val = len(val_photos(args.photos))
-    header = [
-        "# Upscaler benchmark",
-        "",
-        f"{n_val} held-out photos, centre crops of {args.crop} px (192 px for models flagged slow on CPU), LR = "
-        "antialiased bicubic downscale rounded to 8 bits; PSNR-Y (dB) / SSIM-Y with a 4 px border, "
-        "the gain over bicubic on the same crops in brackets. Speed: `ops.upscale.upscale` on this "
-        f"machine with {args.threads} thread{'s' if args.threads != 1 else ''} (shared CPU; timings are noisy). "
-        "Memory: peak RSS added by loading and running the model (MB).",
-        "",
-        "| model | native | x2 PSNR-Y | x2 SSIM-Y | x4 PSNR-Y | x4 SSIM-Y | time | MP/s out | peak MB | "
-        "FLOPs/px; achieved vs torch.mm |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    text = "\n".join([*header, *lines, "", *notes]) + "\n"
+    text = render(rows, args.photos, args.crop)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    ROWS.write_text(json.dumps(rows, indent=1) + "\n")
     RESULTS.write_text(text)
     sys.stdout.write(text)
     return 0

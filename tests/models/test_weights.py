@@ -97,7 +97,7 @@ def test_real_registry_hub_entry_offline_names_an_embedded_alternative(hf_home, 
     assert f"Use the offline model {title} instead (in the CLI: --model {alt})" in str(err.value)
     # else one of the same scale (the task's default first), else the default
     assert cache.alternative_for(cache.registry.get("realesrgan-x2plus.hub")) == "ganvas-sr-x2"
-    assert cache.alternative_for(cache.registry.get("realesr-general-x4v3.hub")) == "ganvas-sr-x4"
+    assert cache.alternative_for(cache.registry.get("realesr-general-x4v3.hub")) == "span-x4"
     assert cache.alternative_for(cache.registry.get("big-lama.hub")) == cache.registry.default_for("inpaint").id
 
 
