@@ -21,7 +21,7 @@ from models.runtime import ModelCache
 from ui import composite, cutout, edit, generate, inpaint, security, upscale
 from ui.common import SendTarget, Tab, TabParts
 from ui.context import PRUNE_EVERY_SECONDS, RESULTS_KEPT_SECONDS, AppContext
-from ui.inputs import EXAMPLES, guard_numbers
+from ui.inputs import EXAMPLES, guard_inputs
 
 TITLE = "Ganvas - an open image studio"
 
@@ -57,7 +57,7 @@ def build_demo(ctx: AppContext | None = None) -> gr.Blocks:
         for _, _, parts in pages:
             if parts.on_load is not None:
                 parts.on_load(demo)
-    guard_numbers(demo)
+    guard_inputs(demo)
     return demo
 
 

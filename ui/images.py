@@ -9,9 +9,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from core.errors import ImageTooLargeError, InvalidInputError
-from core.image import ImageData, check_pixels, from_numpy
-from ops.convert import animation_note, load_image, probe_image
+from core.errors import InvalidInputError
+from core.image import ImageData, from_numpy
+from ops.convert import animation_note, decode, load_image, open_image
 
 
 def read_image(value: Any, what: str = "an image") -> ImageData:
@@ -55,15 +55,13 @@ def editor_parts(value: Any) -> tuple[ImageData, np.ndarray | None]:
 
 
 def _layer_array(layer: Any) -> np.ndarray:
+    """A painted layer given as a file (an API caller's): read as every image is, its header first."""
     path = layer.get("path") if isinstance(layer, dict) else layer
-    try:
-        check_pixels(*probe_image(path), "The painted layer")
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGBA"))
-    except ImageTooLargeError:
-        raise
-    except Exception as exc:  # PIL raises several unrelated types; the file's name is a server temp name
-        raise InvalidInputError("The painted layer is not an image Ganvas can read: paint the mask again.") from exc
+    if not isinstance(path, (str, Path)):
+        raise InvalidInputError("The painted layer is not an image Ganvas can read: paint the mask again.")
+    with open_image(path, name="The painted layer") as im:
+        decode(im, "The painted layer")
+        return np.asarray(im.convert("RGBA"))
 
 
 def _fitted(painted: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from core.errors import GanvasError, quoted
-from ops.convert import probe_image
+from ops.convert import check_whole, decode, open_image, probe_image
+
+log = logging.getLogger("ganvas")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
@@ -31,18 +36,19 @@ def image_input(label: str, check_on_upload: bool = True, **kwargs: Any) -> gr.I
     plain = field.preprocess
 
     def preprocess(payload):
-        name = (payload.orig_name or Path(payload.path or "").name) if payload is not None else "The file"
-        try:
-            path = plain(payload)
+        name = _upload_name(payload)
+        uploaded = payload is not None and payload.path and not (payload.url or "").startswith("data:")
+        try:  # an uploaded file is handed on as it is (Gradio's own reading would open it with PIL first)
+            path = str(payload.path) if uploaded else plain(payload)
         except gr.Error:
             raise
         except Exception as exc:  # PIL raises several unrelated types for unreadable files
             raise gr.Error(f"{name} is not an image Ganvas can read: it is damaged, or not an image at all.") from exc
         if isinstance(path, str):
             try:  # the header alone: size and type, before any pixel is decoded
-                probe_image(path)
+                probe_image(path, name=name)
             except GanvasError as exc:
-                raise gr.Error(str(exc).replace(Path(path).name, name)) from exc
+                raise gr.Error(str(exc)) from exc
         return path
 
     field.preprocess = preprocess
@@ -55,12 +61,19 @@ def image_input(label: str, check_on_upload: bool = True, **kwargs: Any) -> gr.I
     return field
 
 
+def _upload_name(payload) -> str:
+    """The name an upload had on the sender's side, for messages (cut short: an API caller may send any)."""
+    name = (payload.orig_name or Path(payload.path or "").name) if payload is not None else ""
+    name = name or "The file"
+    return name if len(name) <= 80 else f"{name[:79]}…"
+
+
 def paint_editor(label: str, layer: str, colour: str, height: int, elem_id: str) -> gr.ImageEditor:
     """A canvas to paint a region on (Inpaint's mask, Edit's region): one fixed-colour brush and an eraser on a
     single layer named ``layer``, no uploads (another input hands it its picture) and no transforms. The editor
     hands the painting back as RGBA arrays (:func:`ui.images.editor_parts` reads them). Its class,
     ``paint-editor``, lets the app's CSS keep the toolbar off the label on a phone."""
-    return gr.ImageEditor(
+    editor = gr.ImageEditor(
         label=label,
         sources=(),
         type="numpy",
@@ -74,6 +87,94 @@ def paint_editor(label: str, layer: str, colour: str, height: int, elem_id: str)
         elem_id=elem_id,
         elem_classes="paint-editor",
     )
+    _guard_editor(editor)
+    return editor
+
+
+#: the pictures of an editor's value, by the name of their field, as messages name them
+_EDITOR_PARTS = (
+    ("background", "The picture in the editor"),
+    ("layers", "The painted layer"),
+    ("composite", "The editor's composite picture"),
+)
+
+
+def _guard_editor(editor: gr.ImageEditor) -> None:
+    """The editor decodes every picture it is sent (background, layers, composite) in full, before any handler
+    runs: each is first checked from its header (an image, within the working limit) and afterwards found whole.
+    A picture Gradio cannot decode is read by Ganvas instead (a PNG whose text Pillow refuses is read without
+    it), or refused in a sentence that names it."""
+    plain = editor.preprocess
+
+    def preprocess(payload):
+        files = _editor_files(editor, payload)
+        for what, src in files:
+            if src is not None:
+                try:
+                    probe_image(src, name=what)
+                except GanvasError as exc:
+                    raise gr.Error(str(exc)) from exc
+        try:
+            value = plain(payload)
+        except Exception as exc:  # PIL raises several unrelated types; Ganvas reads such a value itself
+            log.info("the image editor could not read its value: %s: %s", type(exc).__name__, exc)
+            return _read_editor(editor, payload, files)
+        if value:
+            decoded = [value.get("background"), *(value.get("layers") or [None]), value.get("composite")]
+            for (what, src), pixels in zip(files, decoded, strict=True):
+                if src is not None and pixels is not None:
+                    try:
+                        check_whole(src, what, np.asarray(pixels))
+                    except GanvasError as exc:
+                        raise gr.Error(str(exc)) from exc
+        return value
+
+    editor.preprocess = preprocess
+
+
+def _read_editor(editor: gr.ImageEditor, payload, files: list[tuple[str, str | io.BytesIO | None]]) -> dict:
+    """An editor's value as the editor gives it (RGBA arrays; layers None when there are none), read by Ganvas."""
+    if not files:
+        return {"background": None, "layers": None, "composite": None}
+    pictures = []
+    for what, src in files:
+        if src is None:
+            pictures.append(None)
+            continue
+        try:
+            with open_image(src, name=what) as img:
+                decode(img, what)
+                pictures.append(np.asarray(img.convert("RGBA")))
+        except GanvasError as exc:
+            raise gr.Error(str(exc)) from exc
+    if payload is not None and payload.id is not None:
+        editor.blob_storage.pop(payload.id, None)
+    layers = [p for p in pictures[1:-1] if p is not None]
+    return {"background": pictures[0], "layers": layers or None, "composite": pictures[-1]}
+
+
+def _editor_files(editor: gr.ImageEditor, payload) -> list[tuple[str, str | io.BytesIO | None]]:
+    """(what it is, its file or None) for the background, each layer and the composite of an editor's value, in
+    this order: paths of uploaded files, or the bytes the browser sent (the editor keeps those by the value's
+    id). Empty without a value, or when its layers are none."""
+    if payload is None:
+        return []
+    parts = editor.blob_storage.get(payload.id) if payload.id is not None else payload
+    if parts is None:
+        return []
+    layers = list(getattr(parts, "layers", None) or [])
+    items = [("background", parts.background)] + [("layers", layer) for layer in layers]
+    if not layers:  # the editor's value holds no layers then: the composite comes second
+        items.append(("layers", None))
+    items.append(("composite", parts.composite))
+    what = dict(_EDITOR_PARTS)
+    files: list[tuple[str, str | io.BytesIO | None]] = []
+    for field, item in items:
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            files.append((what[field], io.BytesIO(bytes(item))))
+        else:
+            files.append((what[field], getattr(item, "path", None) if item is not None else None))
+    return files
 
 
 def editor_value(path: str | None) -> dict | None:
@@ -81,6 +182,15 @@ def editor_value(path: str | None) -> dict | None:
     if not path:
         return None
     return {"background": path, "layers": [], "composite": path}
+
+
+def guard_inputs(demo: gr.Blocks) -> None:
+    """Every input of ``demo`` answers what the HTTP API can send and the page cannot in a sentence of ours:
+    numbers (:func:`guard_numbers`), choices (:func:`guard_choices`) and values of the wrong form
+    (:func:`guard_payloads`)."""
+    guard_numbers(demo)
+    guard_choices(demo)
+    guard_payloads(demo)
 
 
 #: The bound of a number field that states none.
@@ -131,3 +241,67 @@ def _guard(field: gr.Number | gr.Slider) -> None:
 def _plain(number: float) -> str:
     """A bound as people write it: 4294967295, not 4.29497e+09; 0.02, not 0.020000."""
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def guard_choices(demo: gr.Blocks) -> int:
+    """Every dropdown and radio group of ``demo`` without values of the sender's own refuses a value outside its
+    choices with a sentence that names it, its choices and the value cut short (Gradio's own message quotes the
+    value whole, a megabyte of it if sent). Returns how many it guards."""
+    fields = [
+        b
+        for b in demo.blocks.values()
+        if isinstance(b, gr.Radio) or (isinstance(b, gr.Dropdown) and not b.allow_custom_value and not b.multiselect)
+    ]
+    for field in fields:
+        _guard_choice(field)
+    return len(fields)
+
+
+def _guard_choice(field: gr.Dropdown | gr.Radio) -> None:
+    plain = field.preprocess
+    name = field.label or "A choice"
+
+    def preprocess(payload):
+        values = [value for _, value in field.choices]  # read at each call: a tab may change its choices
+        if payload is not None and payload not in values:
+            listed = ", ".join(str(v) for v in values)
+            listed = listed if len(listed) <= 200 else f"{listed[:199]}…"
+            raise gr.Error(f"{name} must be one of: {listed} (got {quoted(payload)}).")
+        return plain(payload)
+
+    field.preprocess = preprocess
+
+
+def guard_payloads(demo: gr.Blocks) -> None:
+    """A value of the wrong form for an input (text where the image editor takes its pictures, a layer that is
+    no file) fails in Gradio before any handler runs, and the sender read only that the app raised an exception:
+    it is refused in a sentence that names the input."""
+    plain = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        try:
+            return await plain(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            log.info("an input of %s could not be read: %s: %s", block_fn.name, type(exc).__name__, exc)
+            raise gr.Error(
+                f"{_refused_input(block_fn.inputs, inputs)} got a value it cannot take: send it in the form the "
+                "app's API page shows (“Use via API”)."
+            ) from exc
+
+    demo.preprocess_data = preprocess_data
+
+
+def _refused_input(blocks: list, values: list) -> str:
+    """The label of the first input whose value its component's data model refuses ("An input" if none does)."""
+    for block, value in zip(blocks, values, strict=False):
+        model = getattr(block, "data_model", None)
+        if model is None or value is None:
+            continue
+        try:
+            model.model_validate(value)
+        except Exception:
+            label = getattr(block, "label", None) or "An input"
+            return f"“{label}”" if label != "An input" else label
+    return "An input"

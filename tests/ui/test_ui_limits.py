@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 import pytest
+from gradio.components.image_editor import EditorData
+from gradio.data_classes import FileData
 from gradio.data_classes import ImageData as Payload
 from PIL import Image
 
 from app import build_demo
 from ui.common import MODEL, PIXELS
-from ui.inputs import image_input
+from ui.inputs import guard_payloads, image_input, paint_editor
 
 
 def _upload(path, name="holiday.png") -> Payload:
@@ -119,6 +126,109 @@ def test_an_editor_layer_of_another_size_is_fitted_and_a_text_layer_refused(tmp_
     text.write_text("not a picture")
     with pytest.raises(InvalidInputError, match="painted layer is not an image"):
         editor_parts({"background": str(photo), "layers": [str(text)], "composite": None})
+
+
+def _editor():
+    with gr.Blocks() as demo:
+        editor = paint_editor("Paint over what should go", "Mask", "#ffffff", 300, "e")
+        editor.change(lambda value: None, [editor], None)
+    return demo, editor
+
+
+def _editor_value(background, layer=None) -> EditorData:
+    files = [FileData(path=str(layer), orig_name="layer.png")] if layer else []
+    return EditorData(background=FileData(path=str(background), orig_name="photo.png"), layers=files)
+
+
+def test_an_editor_picture_over_the_limit_is_refused_before_gradio_decodes_it(tmp_path, monkeypatch):
+    """The editor decodes every picture it is sent in full before any handler runs: a layer of 100000x100000 in
+    a 100 KB PNG took the API's process past 20 GB. Each picture's header is checked first."""
+    Image.new("RGB", (40, 30)).save(tmp_path / "photo.png")
+    Image.new("RGBA", (300, 200)).save(tmp_path / "layer.png")
+    _, editor = _editor()
+    monkeypatch.setenv("GANVAS_MAX_PIXELS", "50000")
+    with pytest.raises(gr.Error, match="The painted layer: 300x200 \\(0.06 MP\\) is more than the 0.05 MP"):
+        editor.preprocess(_editor_value(tmp_path / "photo.png", tmp_path / "layer.png"))
+    monkeypatch.setenv("GANVAS_MAX_PIXELS", "60000")
+    assert editor.preprocess(_editor_value(tmp_path / "photo.png", tmp_path / "layer.png"))["layers"][0].shape == (
+        200,
+        300,
+        4,
+    )
+
+
+def test_editor_pictures_are_found_whole_and_read_when_only_their_text_is_too_large(tmp_path):
+    """A background holding 3 of its rows decoded black below them; one with a large zTXt chunk failed in
+    Gradio (an exception the API reported as none of ours)."""
+    from tests import odd_inputs
+
+    (tmp_path / "rows.png").write_bytes(odd_inputs.png_with_rows(300, 200, 3))
+    (tmp_path / "notes.png").write_bytes(odd_inputs.png_with_large_text())
+    _, editor = _editor()
+    with pytest.raises(gr.Error, match="The picture in the editor is truncated: it holds only part of the 300x200"):
+        editor.preprocess(_editor_value(tmp_path / "rows.png"))
+    value = editor.preprocess(_editor_value(tmp_path / "notes.png"))
+    assert value["background"].shape == (24, 32, 4) and value["layers"] is None
+
+
+def test_an_upload_with_a_large_text_chunk_is_handed_on():
+    """image_input opened every upload with PIL first, which refused this file as no image."""
+    from tests import odd_inputs
+
+    path = Path(tempfile.mkdtemp()) / "upload.png"
+    path.write_bytes(odd_inputs.png_with_large_text())
+    assert _field().preprocess(_upload(path, "notes.png")) == str(path)
+
+
+def test_a_value_of_the_wrong_form_is_refused_naming_its_input():
+    """Text where the editor takes its pictures, or a layer that is no file, failed in Gradio's validation, and
+    the API answered 'The upstream Gradio app has raised an exception but has not enabled verbose error
+    reporting'."""
+    demo, _ = _editor()
+    guard_payloads(demo)
+    (fn,) = demo.fns.values()
+    for value in ("a photo, please", [1, 2], {"background": None, "layers": [None]}, {"layers": "paint"}):
+        with pytest.raises(gr.Error) as err:
+            asyncio.run(demo.preprocess_data(fn, [value], None))
+        assert err.value.message.startswith("“Paint over what should go” got a value it cannot take")
+
+
+def test_a_choice_outside_the_list_is_refused_quoted_short():
+    """Gradio's own message quoted the value whole ('Value: xxx... is not in the list of choices', 100,000
+    characters back for a 100,000-character model id)."""
+    demo = build_demo()
+    pickers = [b for b in demo.blocks.values() if isinstance(b, (gr.Dropdown, gr.Radio)) and b.label == "Model"]
+    assert pickers
+    for picker in pickers:
+        with pytest.raises(gr.Error) as err:
+            picker.preprocess("x" * 100_000)
+        text = err.value.message
+        assert text.startswith("Model must be one of: ") and "100,002 characters" in text and len(text) < 400
+        first = picker.choices[0][1]
+        assert picker.preprocess(first) == first
+
+
+def test_editor_pictures_the_browser_sends_as_bytes_are_checked_and_read_alike(tmp_path):
+    """The browser sends the editor's pictures as bytes, kept by the value's id: the same checks apply."""
+    from gradio.components.image_editor import EditorDataBlobs
+
+    from tests import odd_inputs
+
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(photo, "PNG")
+    layer = io.BytesIO()
+    Image.new("RGBA", (40, 30)).save(layer, "PNG")
+    _, editor = _editor()
+    for background in (photo.getvalue(), odd_inputs.png_with_large_text()):  # Gradio reads one, Ganvas the other
+        editor.blob_storage["v"] = EditorDataBlobs(background=background, layers=[layer.getvalue()], composite=None)
+        value = editor.preprocess(EditorData(id="v"))
+        assert value["background"].shape[2] == 4 and value["layers"][0].shape == (30, 40, 4)
+        assert "v" not in editor.blob_storage
+    editor.blob_storage["v"] = EditorDataBlobs(
+        background=odd_inputs.gray_png_bomb(10_000, 10_000), layers=[], composite=None
+    )
+    with pytest.raises(gr.Error, match="The picture in the editor: 10000x10000"):
+        editor.preprocess(EditorData(id="v"))
 
 
 @pytest.fixture()
