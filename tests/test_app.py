@@ -298,10 +298,10 @@ def _mcp_tools(url: str) -> dict[str, str]:
     import asyncio
 
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
     async def listing():
-        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+        async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
             return {tool.name: tool.description or "" for tool in (await session.list_tools()).tools}
 
