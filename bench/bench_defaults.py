@@ -123,7 +123,7 @@ def table(rows: list[Row], threads: int) -> str:
     for r in sorted(rows, key=lambda r: (list(Task).index(r.spec.task), r.spec.needs_download, r.best)):
         ratio = f"{r.best / base[r.spec.task]:.1f}x" if r.spec.task in base else ""
         if not r.spec.needs_download:
-            verdict = "embedded fallback"
+            verdict = "embedded network, for scale"
         else:
             verdict = "yes" if r.best < CPU_SECONDS_LIMIT else "no (GPU only)"
         lines.append(
