@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, quoted
 from core.image import ImageData
 from models.adapters import Box, Matter
 
@@ -48,7 +48,7 @@ def parse_box(text: str) -> Box:
     """'X,Y,W,H' (whole pixels; spaces allowed) as a box; anything else is an :class:`InvalidInputError`."""
     parts = re.split(r"\s*,\s*", str(text).strip())
     if len(parts) != 4 or not all(re.fullmatch(r"-?\d+", p) for p in parts):
-        raise InvalidInputError(f"A box is four whole numbers X,Y,WIDTH,HEIGHT in pixels, not {text!r}.")
+        raise InvalidInputError(f"A box is four whole numbers X,Y,WIDTH,HEIGHT in pixels, not {quoted(text)}.")
     x, y, w, h = (int(p) for p in parts)
     return x, y, w, h
 

@@ -201,6 +201,7 @@ def _image_targets(odd: dict[str, Path]) -> dict[str, Callable[[object], tuple[t
         "composite mask": lambda f: ((photo, sticker, f, *place, "alpha", *depth), "/composite"),
         "composite depth map": lambda f: ((photo, sticker, None, *place, "depth", f, 0.6, None, 0.4, 0), "/composite"),
         "edit": lambda f: ((f, recipe), "/edit"),
+        "cutout": lambda f: ((f, "grabcut", "", False, 0, 0), "/cutout"),
     }
 
 
@@ -230,6 +231,7 @@ def _number_cases(odd: dict[str, Path]) -> list[tuple[str, str, tuple]]:
         "/generate": (None, None, 7, 2, 1.0),
         "/variations": (None, None, 7, 2, 0.3, 1.0),
         "/interpolate": (None, None, None, 1, 2, 4, 1.0),
+        "/cutout": (photo, "grabcut", "", False, 0, 0),
     }
     #: the places of number fields, and of text fields (models, labels, choices) per endpoint
     numbers = {
@@ -239,6 +241,7 @@ def _number_cases(odd: dict[str, Path]) -> list[tuple[str, str, tuple]]:
         "/generate": (2, 3, 4),
         "/variations": (2, 3, 4, 5),
         "/interpolate": (3, 4, 5, 6),
+        "/cutout": (4, 5),
     }
     texts = {
         "/upscale": (1,),
@@ -247,8 +250,10 @@ def _number_cases(odd: dict[str, Path]) -> list[tuple[str, str, tuple]]:
         "/generate": (0, 1),
         "/variations": (0, 1),
         "/interpolate": (0, 1, 2),
+        "/cutout": (1, 2),
     }
-    odd_texts = ("no-such-thing", "x" * 100_000, "../../etc/passwd", "telea", "-1", "999999", "<script>")
+    odd_texts = ("no-such-thing", "x" * 100_000, "../../etc/passwd", "telea", "-1", "999999", "<script>", "1,2,3")
+    odd_texts += ("-5,-5,10,10", "0,0,99999,99999", "nan,0,1,1")
     cases = []
     for api, args in good.items():
         cases.append((api, "as given", args))
@@ -317,6 +322,20 @@ def test_inpaint_answers_every_odd_editor_value(client, odd):
     _verdict(bad, seen, "editor values", results=0, refusals=len(values))
 
 
+def test_the_suite_covers_every_public_endpoint_and_every_command(odd):
+    """A new endpoint or command joins the suite: one that it leaves out fails here."""
+    import argparse
+
+    from app import build_demo
+
+    public = {f"/{fn.api_name}" for fn in build_demo().fns.values() if fn.api_name and fn.api_visibility == "public"}
+    covered = {api for api, _, _ in _number_cases(odd)} | {call(None)[1] for call in _image_targets(odd).values()}
+    assert public == covered, f"not in the suite: {sorted(public - covered)}"
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"upscale", "inpaint", "composite", "edit", "cutout", "generate", "models"}, set(commands)
+
+
 # ------------------------------------------------------------------------------------------- the CLI
 
 
@@ -364,6 +383,7 @@ def test_every_cli_command_answers_every_odd_file(odd, tmp_path, capfd):
         "composite mask": lambda f, o: ["composite", photo, sticker, "--mask", f, "-o", o],
         "composite depth map": lambda f, o: ["composite", photo, sticker, "--depth", "--bg-depth", f, "-o", o],
         "edit": lambda f, o: ["edit", f, "-o", o, "--recipe", recipe],
+        "cutout": lambda f, o: ["cutout", f, "-o", o, "--model", "grabcut"],
     }
     files = _odd_files(odd)
     for i, (name, path) in enumerate(files.items()):
@@ -400,6 +420,7 @@ def test_every_cli_option_answers_odd_values(odd, tmp_path, capfd):
             "--model",
         ),
         ("generate", "-o", str(tmp_path / "anim"), "--interpolate-to", "3"): ("--frames", "--fps", "--label-to"),
+        ("cutout", photo, "-o", out, "--model", "grabcut"): ("--box", "--grow", "--feather", "--model"),
         ("models",): ("--task",),
     }
     values = ("nan", "inf", "-inf", "abc", "", "1e308", "-1", "1.5", "18446744073709551616", "0", "x" * 10_000)

@@ -99,3 +99,11 @@ def test_the_input_alpha_is_kept_and_the_mask_image_is_grey():
     assert float(cut.alpha[..., :, :5].max()) == 0
     gray = matte_image(cut)
     assert gray.alpha is None and gray.grayscale and torch.equal(gray.rgb[:, :1], cut.alpha)
+
+
+def test_a_box_that_is_no_box_is_quoted_short():
+    """The box came back whole in the message: 100,000 characters for 100,000 sent (the bad-input suite)."""
+    with pytest.raises(InvalidInputError) as err:
+        parse_box("x" * 100_000)
+    text = str(err.value)
+    assert text.startswith("A box is four whole numbers X,Y,WIDTH,HEIGHT in pixels, not 'xxx") and len(text) < 200
