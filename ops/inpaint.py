@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,10 +24,8 @@ from core.imaging import luma, resample
 from core.progress import Progress
 from models.adapters import Inpainter
 from models.registry import Task
+from models.runtime import ModelCache
 from ops.convert import from_pil
-
-if TYPE_CHECKING:  # a type only: models.runtime imports every model loader, which a CLI edit without a fill skips
-    from models.runtime import ModelCache
 
 STRATEGIES = ("original", "resize", "crop")
 
