@@ -57,6 +57,9 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
     mask = _png(tmp / "mask.png", w, h, "L", (w // 3, h // 3, w // 2, h // 2))
     out = str(tmp / "out.png")
     return {
+        "generate-16": ["generate", "-o", str(tmp / "gen"), "--n", "16"],
+        "cutout": ["cutout", photo, "-o", out],
+        "cutout-box": ["cutout", photo, "-o", out, "--box", f"{w // 8},{h // 8},{w * 3 // 4},{h * 3 // 4}"],
         "upscale-x4": ["upscale", _png(tmp / "small.png", w // 4, h // 4), "-o", out, "--scale", "4"],
         "inpaint": ["inpaint", photo, mask, "-o", out],
         "composite": ["composite", photo, sticker, "-o", out, "--scale", "250", "--rotate", "30"],
