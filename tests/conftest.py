@@ -6,7 +6,9 @@ network holds a Hub model runs them as this one does; the tests of the default r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 
 import pytest
 import torch
@@ -53,3 +55,26 @@ def cached_hub_upscaler(hf_home, monkeypatch):
     local = replace(spec, source=replace(src, sha256=sha256_file(path), size=path.stat().st_size))
     monkeypatch.setattr(catalog, "SPECS", [local if s.id == spec.id else s for s in catalog.SPECS])
     return local
+
+
+@contextlib.contextmanager
+def launched_app():
+    """The app as ``python app.py`` launches it (its launch options), on a free loopback port: yields its URL."""
+    from app import build_demo, launch_options
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_demo()
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+        **launch_options(),
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

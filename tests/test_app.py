@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -12,36 +11,17 @@ from PIL import Image
 
 from models.catalog import default_for
 from models.registry import Task
+from tests.conftest import launched_app
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     from gradio_client import Client
 
-    from app import build_demo, launch_options
-
-    demo = build_demo()
-    port = _free_port()
-    demo.queue().launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        ssr_mode=False,
-        **launch_options(),
-    )
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
-    finally:
-        demo.close()
+    with launched_app() as url:
+        yield Client(url, download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
 
 
 @pytest.fixture(scope="module")

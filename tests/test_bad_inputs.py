@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from PIL import Image
 
 import cli
 from tests import odd_inputs
+from tests.conftest import launched_app
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,6 @@ LEAKS = re.compile(
 MAX_MESSAGE = 400
 #: the CLI's one line: its own errors, and the argument parser's ("cli.py upscale: error: argument --scale: ...")
 ERROR_LINE = re.compile(r"^(cli\.py( \w+)?: )?error: ")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -111,22 +105,8 @@ def _verdict(bad: list[str], seen: Counter, what: str, results: int, refusals: i
 def client(tmp_path_factory):
     from gradio_client import Client
 
-    from app import build_demo, launch_options
-
-    demo = build_demo()
-    port = _free_port()
-    demo.queue().launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        ssr_mode=False,
-        **launch_options(),
-    )
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
-    finally:
-        demo.close()
+    with launched_app() as url:
+        yield Client(url, download_files=str(tmp_path_factory.mktemp("dl")), verbose=False)
 
 
 def _ask(client, bad: list[str], case: str, *args, api_name: str) -> str:

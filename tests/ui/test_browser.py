@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import zipfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PIL import Image, ImageFilter
 from app import TABS
 from models.catalog import default_for
 from models.registry import Task
+from tests.conftest import launched_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,30 +37,10 @@ TIMEOUT_MS = 120_000
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    from app import build_demo, launch_options
-
-    demo = build_demo()
-    port = _free_port()
-    demo.queue().launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        ssr_mode=False,
-        **launch_options(),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with launched_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
