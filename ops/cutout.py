@@ -9,12 +9,14 @@ shows no halo of it on a new background.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.errors import InvalidInputError, quoted
 from core.image import ImageData
@@ -97,8 +99,42 @@ def grow_matte(alpha: torch.Tensor, pixels: int) -> torch.Tensor:
     return torch.from_numpy(out)[None, None]
 
 
+#: Largest grid, in pixels, on which the local background and object colours are estimated: the estimates are
+#: smooth (means over several pixels), so a big picture is averaged down in blocks to at most this size first.
+ESTIMATE_PIXELS = 1_000_000
+#: Rows of full-resolution pixels worked on at once (times the picture's width): bounds the extra memory.
+BAND_PIXELS = 1_000_000
+
+
+def _pool(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Block means of ``x`` (1,C,H,W) over f x f blocks (the last ones partial)."""
+    return x if f == 1 else F.avg_pool2d(x, f, ceil_mode=True)
+
+
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), sigmaX=float(sigma), borderType=cv2.BORDER_REPLICATE)
+
+
+def _local_mean(sums: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Local weighted mean colour (1,3,h,w) from block sums (1,4,h,w) of colour x weight (channels 0-2) and
+    weight (channel 3), over a Gaussian of ``sigma`` blocks; where too few weighted pixels lie within reach, over
+    a Gaussian 4 and 16 times wider (a pyramid: the same blur on a 4x and 16x coarser grid), then the image's."""
+    h, w = sums.shape[-2:]
+    total = sums.sum((2, 3), keepdim=True)
+    out = (total[:, :3] / total[:, 3:].clamp_min(1e-6)).expand(1, 3, h, w).clone()
+    todo = torch.ones(1, 1, h, w, dtype=torch.bool)
+    level = sums
+    for _ in range(3):
+        blurred = torch.from_numpy(_blur(level[0].permute(1, 2, 0).contiguous().numpy(), sigma)).permute(2, 0, 1)[None]
+        if blurred.shape[-2:] != (h, w):
+            blurred = F.interpolate(blurred, size=(h, w), mode="bilinear", align_corners=False)
+        ok = todo & (blurred[:, 3:] > 1e-3)
+        out = torch.where(ok, blurred[:, :3] / blurred[:, 3:].clamp_min(1e-6), out)
+        todo &= ~ok
+        if not bool(todo.any()) or min(level.shape[-2:]) < 2:
+            break
+        level = _pool(level, 4)
+    return out
 
 
 def feather_matte(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -108,40 +144,50 @@ def feather_matte(alpha: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.from_numpy(_blur(alpha[0, 0].numpy().astype(np.float32), sigma))[None, None].clamp(0, 1)
 
 
-def _weighted_mean(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Local mean colour (H,W,3) of the pixels, each counted by ``weight`` (H,W), over a Gaussian of ``sigma``;
-    where too few such pixels lie within reach, over a Gaussian 4 and 16 times wider, then over the image."""
-    total = float(weight.sum())
-    out = (rgb * weight[..., None]).reshape(-1, 3).sum(0) / max(total, 1e-6) * np.ones_like(rgb)
-    todo = np.ones(weight.shape, bool)
-    for s in (sigma, 4 * sigma, 16 * sigma):
-        den = _blur(weight, s)
-        ok = todo & (den > 1e-3)
-        if ok.any():
-            num = _blur(rgb * weight[..., None], s)
-            out[ok] = num[ok] / den[ok][..., None]
-            todo &= ~ok
-        if not todo.any():
-            break
-    return out
+def _upsample_rows(grid: torch.Tensor, f: int, r0: int, r1: int, width: int) -> torch.Tensor:
+    """Rows ``r0:r1`` (r0 a multiple of ``f``) of ``grid`` (1,C,h,w) bilinearly upsampled ``f`` times, cropped to
+    ``width``: the same values as upsampling the whole grid, since each output row reads only its two nearest
+    grid rows, which the slab (one grid row of margin each side) holds."""
+    if f == 1:
+        return grid[..., r0:r1, :width]
+    g0, g1 = max(0, r0 // f - 1), min(grid.shape[-2], -(-r1 // f) + 1)
+    slab = F.interpolate(grid[..., g0:g1, :], scale_factor=f, mode="bilinear", align_corners=False)
+    return slab[..., r0 - g0 * f : r1 - g0 * f, :width]
 
 
 def decontaminate(rgb: torch.Tensor, alpha: torch.Tensor, sigma: float = 8.0) -> torch.Tensor:
     """Object colours for ``rgb`` (1,3,H,W) seen through ``alpha`` (1,1,H,W): each pixel is
     alpha * object + (1 - alpha) * background, with the background estimated as the local mean of the pixels
     outside the object, so object = (pixel - (1 - alpha) * background) / alpha. Opaque pixels keep their colour;
-    nearly transparent ones (and fully transparent ones, which nothing shows) take the nearby object colour."""
-    img = rgb[0].permute(1, 2, 0).numpy().astype(np.float32)
-    a = alpha[0, 0].numpy().astype(np.float32)
-    edge = (a > 0) & (a < 1)
-    if not edge.any():
+    nearly transparent ones (and fully transparent ones, which nothing shows) take the nearby object colour.
+    Works in bands of rows, on estimates made on a grid of at most :data:`ESTIMATE_PIXELS`, so its extra memory
+    and time stay small on any picture the app accepts."""
+    h, w = rgb.shape[-2:]
+    if not bool(((alpha > 0) & (alpha < 1)).any()):
         return rgb
-    back = _weighted_mean(img, (a <= 0.02).astype(np.float32) * (1 - a), sigma)
-    front = _weighted_mean(img, (a >= 0.98).astype(np.float32) * a, sigma)
-    solved = (img - (1 - a)[..., None] * back) / np.maximum(a, MIN_SOLVE_ALPHA)[..., None]
-    out = np.where((a >= MIN_SOLVE_ALPHA)[..., None], np.clip(solved, 0, 1), front)
-    out = np.where((a >= 1)[..., None], img, out)
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)[None].clamp(0, 1)
+    f = max(1, math.ceil(math.sqrt(h * w / ESTIMATE_PIXELS)))
+    rows = max(f, BAND_PIXELS // max(w, 1) // f * f)  # whole blocks per band, so the pooling lines up
+    back_sums, front_sums = [], []
+    for r0 in range(0, h, rows):
+        img, a = rgb[..., r0 : r0 + rows, :].float(), alpha[..., r0 : r0 + rows, :].float()
+        wb = (a <= 0.02) * (1 - a)
+        wf = (a >= 0.98) * a
+        back_sums.append(_pool(torch.cat([img * wb, wb], 1), f))
+        front_sums.append(_pool(torch.cat([img * wf, wf], 1), f))
+    s = max(0.5, sigma / f)
+    back = _local_mean(torch.cat(back_sums, 2), s)
+    front = _local_mean(torch.cat(front_sums, 2), s)
+    out = rgb.clone()
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        img, a = rgb[..., r0:r1, :].float(), alpha[..., r0:r1, :].float()
+        if bool((a >= 1).all()):
+            continue  # opaque rows keep their colour
+        b = _upsample_rows(back, f, r0, r1, w)
+        solved = ((img - (1 - a) * b) / a.clamp_min(MIN_SOLVE_ALPHA)).clamp(0, 1)
+        band = torch.where(a >= MIN_SOLVE_ALPHA, solved, _upsample_rows(front, f, r0, r1, w))
+        out[..., r0:r1, :] = torch.where(a >= 1, img, band).to(out.dtype)
+    return out
 
 
 def cutout(image: ImageData, model: Matter, box: Box | None = None, refine: Refine | None = None) -> ImageData:

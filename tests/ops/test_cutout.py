@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import ops.cutout as cutout_ops
 from core.errors import InvalidInputError
 from core.image import ImageData
 from models.adapters import Matter
@@ -67,6 +68,45 @@ def test_decontaminate_recovers_the_object_colour_from_the_formula():
     assert float((out - obj).abs()[visible].max()) < 1e-4
     # nothing of the old background is left where the pixel shows at all
     assert float((seen - obj).abs()[visible].max()) > 0.5
+
+
+def _soft_disc(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A photo-like picture and a disc matte with a soft edge several pixels wide."""
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    r = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2).sqrt()
+    alpha = ((min(h, w) / 3 - r) / 6 + 0.5).clamp(0, 1).view(1, 1, h, w)
+    rgb = torch.stack([xx / w, yy / h, (xx + yy) / (w + h)]).view(1, 3, h, w).float()
+    return rgb, alpha
+
+
+def test_decontaminate_in_bands_equals_the_whole_picture_at_once(monkeypatch):
+    rgb, alpha = _soft_disc(90, 70)
+    whole = decontaminate(rgb, alpha)
+    monkeypatch.setattr(cutout_ops, "BAND_PIXELS", 70 * 7)  # 7 rows a band, and a short last band
+    assert torch.allclose(decontaminate(rgb, alpha), whole, atol=1e-6)
+    monkeypatch.setattr(cutout_ops, "ESTIMATE_PIXELS", 90 * 70 // 9)  # estimates on a 3x coarser grid
+    coarse = decontaminate(rgb, alpha)
+    monkeypatch.setattr(cutout_ops, "BAND_PIXELS", 10**9)
+    assert torch.allclose(decontaminate(rgb, alpha), coarse, atol=1e-6)
+
+
+def test_rows_of_an_upsampled_grid_equal_the_whole_grid_upsampled():
+    grid = torch.rand(1, 3, 7, 5)
+    whole = torch.nn.functional.interpolate(grid, scale_factor=4, mode="bilinear", align_corners=False)
+    for r0, r1 in ((0, 8), (8, 16), (12, 28), (24, 28)):
+        assert torch.allclose(cutout_ops._upsample_rows(grid, 4, r0, r1, 18), whole[..., r0:r1, :18])
+
+
+def test_decontaminate_on_a_coarse_grid_still_takes_the_background_out(monkeypatch):
+    h, w = 64, 96
+    _, alpha = _soft_disc(h, w)
+    obj = torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1)
+    back = torch.tensor([0.1, 0.3, 0.9]).view(1, 3, 1, 1)
+    seen = alpha * obj + (1 - alpha) * back
+    monkeypatch.setattr(cutout_ops, "ESTIMATE_PIXELS", h * w // 16)  # 4x4 blocks
+    out = decontaminate(seen, alpha)
+    visible = (alpha >= 0.05).expand(1, 3, h, w)
+    assert float((out - obj).abs()[visible].max()) < 1e-3
 
 
 def test_cutout_is_rgba_of_the_input_size_with_the_matte_as_alpha():
