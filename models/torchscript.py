@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import io
+import logging
 import pickle
 import re
 import zipfile
@@ -22,6 +23,8 @@ from pathlib import Path
 import torch
 
 from core.errors import WeightsIntegrityError
+
+log = logging.getLogger("ganvas")
 
 _STORAGE_DTYPES: dict[str, torch.dtype] = {
     "FloatStorage": torch.float32,
@@ -263,10 +266,9 @@ def state_dict_from_torchscript(path: Path) -> dict[str, torch.Tensor]:
             obj = _RestrictedUnpickler(archive.read(f"{root}/data.pkl"), archive, root).load()
         except WeightsIntegrityError:
             raise
-        except Exception as exc:  # a damaged pickle raises many unrelated types
-            raise WeightsIntegrityError(
-                f"{label} is damaged: its module tree could not be read ({exc.__class__.__name__})."
-            ) from exc
+        except Exception as exc:  # a damaged pickle raises many unrelated types: the log keeps which one
+            log.warning("%s: reading data.pkl failed: %r", label, exc)
+            raise WeightsIntegrityError(f"{label} is damaged: its module tree could not be read.") from exc
     if not isinstance(obj, ScriptObject):
         raise WeightsIntegrityError(f"{label} does not hold a TorchScript module.")
     out: dict[str, torch.Tensor] = {}
