@@ -137,12 +137,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _load(path):
-    """The image at ``path``; a note on stderr when it is an animation (only its first frame is used)."""
-    from ops.convert import animation_note, load_image
+    """The image at ``path``; a note on stderr for each thing of the file its results leave out (frames after
+    the first, unreadable text, damaged EXIF entries)."""
+    from ops.convert import load_image, load_notes
 
     image = load_image(path)
-    note = animation_note(path)
-    if note:
+    for note in load_notes(path):
         print(f"note: {note}", file=sys.stderr)
     return image
 

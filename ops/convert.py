@@ -213,6 +213,43 @@ def animation_note(path: str | Path) -> str | None:
     return f"{Path(path).name} is an animation of {frames} frames: only the first is used." if frames > 1 else None
 
 
+def load_notes(path: str | Path) -> list[str]:
+    """Sentences on what of the file at ``path`` Ganvas does not carry into its results: frames after the first,
+    text too large to read, EXIF entries too damaged to write back. Empty for a file carried whole, and for one
+    :func:`load_image` refuses (it says why)."""
+    name = Path(path).name
+    notes = [note] if (note := animation_note(path)) else []
+    try:
+        with open(path, "rb") as fh:
+            is_png = fh.read(len(integrity.PNG_SIGNATURE)) == integrity.PNG_SIGNATURE
+            fh.seek(0)
+            large = len(integrity.large_text_chunks(fh)) if is_png else 0
+        with open_image(path) as img:
+            exif_whole = _exif_carries_whole(img)
+    except Exception:
+        return notes
+    if large:
+        notes.append(f"{name}: {large} text chunk(s) too large to read were left out; the picture is whole.")
+    if not exif_whole:
+        notes.append(f"{name}: EXIF entries too damaged to write back were left out; the picture is whole.")
+    return notes
+
+
+def _exif_carries_whole(img: Image.Image) -> bool:
+    """True when the EXIF block of ``img`` (if any) is written back entry for entry; a TIFF's own layout tags,
+    which describe the TIFF file rather than the photo, do not count."""
+    original = img.getexif()
+    if not len(original) or img.format == "TIFF":
+        return True
+    try:
+        copy = Image.Exif()
+        copy.load(original.tobytes())
+        copy.tobytes()
+    except Exception:
+        return False
+    return True
+
+
 def _check_pixels(size: tuple[int, int], max_pixels: int | None, name: str = "The image") -> None:
     if size[0] <= 0 or size[1] <= 0:
         raise InvalidInputError("The image is empty (zero width or height).")

@@ -151,9 +151,9 @@ def _text_size(kind: bytes, data: bytes) -> int:
         return 0  # Pillow drops text it cannot inflate
 
 
-def without_large_text(fh: BinaryIO) -> tuple[bytes, int] | None:
-    """A copy of the PNG in ``fh`` without the text chunks Pillow would refuse the file for, and how many were
-    left out; None when it has none (the file is read as it is)."""
+def large_text_chunks(fh: BinaryIO) -> list[tuple[int, int]]:
+    """(offset, length) of each text chunk of the PNG in ``fh`` that Pillow would refuse the file for: one over
+    its chunk limit, or one that takes the text past its total limit."""
     one, total_limit = PngImagePlugin.MAX_TEXT_CHUNK, PngImagePlugin.MAX_TEXT_MEMORY
     dropped, total = [], 0
     for kind, offset, length in _png_chunks(fh):
@@ -164,6 +164,13 @@ def without_large_text(fh: BinaryIO) -> tuple[bytes, int] | None:
             dropped.append((offset - 8, length + 12))
         else:
             total += size
+    return dropped
+
+
+def without_large_text(fh: BinaryIO) -> tuple[bytes, int] | None:
+    """A copy of the PNG in ``fh`` without the text chunks Pillow would refuse the file for, and how many were
+    left out; None when it has none (the file is read as it is)."""
+    dropped = large_text_chunks(fh)
     if not dropped:
         return None
     fh.seek(0)

@@ -84,6 +84,18 @@ def png_with_large_text(size: int = 20_000_000) -> bytes:
     return png[:33] + text + png[33:]  # after IHDR (8 + 25 bytes)
 
 
+def jpeg_with_text_resolution() -> bytes:
+    """A 16x16 JPEG whose EXIF gives XResolution as text (as Pillow's broken_exif_dpi.jpg does): readable, but
+    not writable back as it stands, since the tag must be a rational."""
+    text = b"seventy\x00"
+    entries = [(0x010F, 2, 4, b"Mak\x00"), (0x011A, 2, len(text), struct.pack("<I", 8 + 2 + 2 * 12 + 4))]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI", *e[:3]) + e[3] for e in entries)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + text
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(buf, "JPEG", exif=b"Exif\x00\x00" + tiff)
+    return buf.getvalue()
+
+
 def photo_array(h: int = 48, w: int = 64) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     return np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).clip(0, 255).astype(np.uint8)

@@ -17,6 +17,7 @@ from PIL import Image
 import cli
 from models.catalog import default_for, list_models
 from models.registry import Task
+from tests import odd_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +94,16 @@ def test_composite_and_edit(tmp_path, photo):
     assert cli.main(["edit", str(photo), "-o", str(tmp_path / "e.png"), "--recipe", str(recipe)]) == 0
     e = np.asarray(Image.open(tmp_path / "e.png"))
     assert np.array_equal(e[..., :3], np.asarray(Image.open(photo))[3:8, 2:12])
+
+
+def test_metadata_the_result_leaves_out_gets_a_note(tmp_path, capsys):
+    src = tmp_path / "dpi.jpg"
+    src.write_bytes(odd_inputs.jpeg_with_text_resolution())
+    out = tmp_path / "o.png"
+    assert cli.main(["upscale", str(src), "-o", str(out), "--model", "nearest", "--scale", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "note: dpi.jpg: EXIF entries too damaged to write back were left out" in err
+    assert Image.open(out).size == (16, 16)
 
 
 def test_an_animation_is_upscaled_as_its_first_frame_with_a_note(tmp_path, capsys):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.errors import InvalidInputError
 from core.image import ImageData, from_numpy
-from ops.convert import animation_note, decode, load_image, open_image
+from ops.convert import decode, load_image, load_notes, open_image
 
 
 def read_image(value: Any, what: str = "an image") -> ImageData:
@@ -22,10 +22,10 @@ def read_image(value: Any, what: str = "an image") -> ImageData:
         value = value.get("path") or value.get("url")
     if isinstance(value, np.ndarray):
         return from_numpy(value)
-    note = animation_note(value) if isinstance(value, (str, Path)) else None
-    if note:
+    image = load_image(value)
+    for note in load_notes(value) if isinstance(value, (str, Path)) else ():
         gr.Warning(note)
-    return load_image(value)
+    return image
 
 
 def read_optional(value: Any) -> ImageData | None:

@@ -11,7 +11,17 @@ from PIL import Image
 
 from core.errors import ImageTooLargeError, InvalidInputError
 from core.image import ImageData, from_numpy, to_numpy
-from ops.convert import animation_note, frame_count, from_pil, load_image, png_bytes, probe_image, save_image, to_pil
+from ops.convert import (
+    animation_note,
+    frame_count,
+    from_pil,
+    load_image,
+    load_notes,
+    png_bytes,
+    probe_image,
+    save_image,
+    to_pil,
+)
 from tests import odd_inputs
 
 
@@ -350,6 +360,20 @@ def test_a_png_with_a_text_chunk_too_large_for_pillow_is_read_without_it(tmp_pat
     assert probe_image(path) == (32, 24)
     data = load_image(path)
     assert np.array_equal(to_numpy(data), odd_inputs.photo_array(24, 32))
+
+
+def test_metadata_left_out_is_said_in_a_note(tmp_path):
+    """Large PNG text and damaged EXIF entries were dropped with only a line in the server log."""
+    text = _write(tmp_path / "notes.png", odd_inputs.png_with_large_text())
+    assert load_notes(text) == ["notes.png: 1 text chunk(s) too large to read were left out; the picture is whole."]
+    exif = _write(tmp_path / "dpi.jpg", odd_inputs.jpeg_with_text_resolution())
+    assert load_notes(exif) == ["dpi.jpg: EXIF entries too damaged to write back were left out; the picture is whole."]
+    kept = Image.Exif()
+    kept.load(load_image(exif).exif)
+    assert dict(kept) == {0x010F: "Mak"}  # what could be written back was
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (8, 8)).save(plain, exif=Image.Exif().tobytes())
+    assert load_notes(plain) == [] and load_notes(tmp_path / "missing.png") == []
 
 
 def test_counting_frames_checks_the_pixel_limit_first(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from core.errors import InvalidInputError
 from models.catalog import default_for
 from models.registry import Task
 from models.runtime import ModelCache
+from tests import odd_inputs
 from ui.context import AppContext
 from ui.models import spec_for
 
@@ -221,6 +222,9 @@ def test_an_animation_is_read_as_its_first_frame_with_a_warning(tmp_path, monkey
     assert image.size == (8, 6) and float(image.rgb.max()) == 0.0  # frame 0 is black
     read_image(str(tmp_path / "still.gif"))
     assert len(said) == 1
+    (tmp_path / "dpi.jpg").write_bytes(odd_inputs.jpeg_with_text_resolution())
+    assert read_image(str(tmp_path / "dpi.jpg")).size == (16, 16)
+    assert said[1:] == ["dpi.jpg: EXIF entries too damaged to write back were left out; the picture is whole."]
 
 
 def test_composite_warns_when_the_foreground_misses_the_background(ctx, tmp_path, monkeypatch):
