@@ -58,6 +58,8 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
     out = str(tmp / "out.png")
     return {
         "generate-16": ["generate", "-o", str(tmp / "gen"), "--n", "16"],
+        # not a command: the Inpaint tab's unqueued canvas preparation for a new photo (see run_case)
+        "inpaint-canvas": [CANVAS, photo],
         "cutout": ["cutout", photo, "-o", out],
         "cutout-box": ["cutout", photo, "-o", out, "--box", f"{w // 8},{h // 8},{w * 3 // 4},{h * 3 // 4}"],
         "upscale-x4": ["upscale", _png(tmp / "small.png", w // 4, h // 4), "-o", out, "--scale", "4"],
@@ -102,11 +104,26 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
     }
 
 
+#: The first word of a case that runs the Inpaint tab's canvas preparation instead of a CLI command.
+CANVAS = "ui:inpaint-canvas"
+
+
+def _canvas(path: str) -> int:
+    from models.catalog import default_registry
+    from models.runtime import ModelCache
+    from ui.context import AppContext
+    from ui.inpaint import source_handler
+
+    with tempfile.TemporaryDirectory() as out:
+        value = source_handler(AppContext(ModelCache(default_registry()), outdir=Path(out)))(path)[0]
+    return 0 if value and value.get("background") else 1
+
+
 def run_case(argv: list[str]) -> dict:
     import cli
 
     start = time.perf_counter()
-    rc = cli.main(argv)
+    rc = _canvas(argv[1]) if argv[0] == CANVAS else cli.main(argv)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     return {"exit": rc, "seconds": round(seconds, 1), "peak_bytes": peak}

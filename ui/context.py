@@ -36,6 +36,9 @@ class AppContext:
     keep_seconds: float = RESULTS_KEPT_SECONDS
     #: each task's default, resolved at start-up (``build_demo``); None = the registry's offline defaults
     defaults: Defaults | None = None
+    #: held by the unqueued events that decode a picture (the inpaint canvas): outside the queue's concurrency
+    #: groups, they still run one at a time, so their memory counts once against the bound
+    canvas_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _last_prune: float = field(default=0.0, repr=False)
     _prune_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -111,7 +111,8 @@ def source_handler(ctx: AppContext) -> Callable:
             return None, None, None, ""
         # the canvas shows a PNG of the photo as Ganvas reads it: browsers draw no TIFF, and the editor cannot
         # draw GIF or BMP either; a damaged file gets its message here (the editor's own reading fails silently)
-        canvas = editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
+        with ctx.canvas_lock:
+            canvas = editor_value(ctx.save(read_image(value), result_stem(value, "canvas")))
         return canvas, None, None, ""
 
     return on_source
@@ -177,7 +178,8 @@ def build(ctx: AppContext) -> TabParts:
     # editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a busy server
     # the editor's update could wait past the moment "send to" opened its tab and never show. A new photo also
     # clears the last result, which "send to" would otherwise still send, in the same listener: with a second
-    # listener on this change, a photo sent from another tab does not reach the editor.
+    # listener on this change, a photo sent from another tab does not reach the editor. Outside the queue, the
+    # handler takes ``ctx.canvas_lock``: one canvas is decoded at a time (bench_memory's "inpaint-canvas").
     source.change(source_handler(ctx), [source], [editor, slider, result, notes], api_visibility="private", queue=False)
     return TabParts(result=result, targets=(SendTarget(TITLE, source),))
 

@@ -366,3 +366,20 @@ def test_every_button_does_something():
     clicked = {target for f in demo.fns.values() for target in f.targets}
     idle = [b.value for b in demo.blocks.values() if type(b) is gr.Button and (b._id, "click") not in clicked]
     assert not idle, idle
+
+
+def test_the_unqueued_inpaint_canvas_is_made_one_at_a_time(ctx, tmp_path):
+    """The canvas of a new photo is prepared outside the queue (see ui/inpaint.py): without a lock of its own,
+    any number of full decodes could run at once beside the queued jobs."""
+    import threading
+
+    from ui.inpaint import source_handler
+
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "p.png")
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (source_handler(ctx)(str(tmp_path / "p.png")), done.set()))
+    with ctx.canvas_lock:
+        worker.start()
+        assert not done.wait(1.0)  # waits for the canvas being made
+    assert done.wait(30)
+    worker.join()
