@@ -214,9 +214,9 @@ def animation_note(path: str | Path) -> str | None:
 
 
 def load_notes(path: str | Path) -> list[str]:
-    """Sentences on what of the file at ``path`` Ganvas does not carry into its results: frames after the first,
-    text too large to read, EXIF entries too damaged to write back. Empty for a file carried whole, and for one
-    :func:`load_image` refuses (it says why)."""
+    """Sentences on what of the file at ``path`` Ganvas does not carry into its results (frames after the first,
+    text too large to read, EXIF entries too damaged to write back), and on a JPEG that looks cut short. Empty
+    for a file carried whole, and for one :func:`load_image` refuses (it says why)."""
     name = Path(path).name
     notes = [note] if (note := animation_note(path)) else []
     try:
@@ -226,8 +226,14 @@ def load_notes(path: str | Path) -> list[str]:
             large = len(integrity.large_text_chunks(fh)) if is_png else 0
         with open_image(path) as img:
             exif_whole = _exif_carries_whole(img)
+            grey = integrity.jpeg_grey_rows(img)
     except Exception:
         return notes
+    if grey:
+        notes.append(
+            f"{name} may be truncated: its last {grey} rows are flat grey, as a JPEG whose data stopped early "
+            "decodes. If so, get the file again."
+        )
     if large:
         notes.append(f"{name}: {large} text chunk(s) too large to read were left out; the picture is whole.")
     if not exif_whole:

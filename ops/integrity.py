@@ -17,7 +17,8 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from PIL import PngImagePlugin
+import numpy as np
+from PIL import Image, PngImagePlugin
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
@@ -118,6 +119,21 @@ def jpeg_truncated(fh: BinaryIO) -> bool:
             scan_bytes += end - pos
             pos = end
     return blocks is not None and scan_bytes * 8 < blocks
+
+
+def jpeg_grey_rows(img: Image.Image) -> int:
+    """Rows of pixels at the bottom of the baseline JPEG ``img`` (opened, not yet decoded) that decode to flat
+    mid-grey (128, 128, 128): what libjpeg gives for the blocks of a file whose data stopped early (a missing
+    block's coefficients are zero, and zero is mid-grey). Decoded at 1/8 scale by DCT scaling, which keeps that
+    grey, so the check costs 1/64 of a full decode; 0 for a progressive JPEG, whose missing scans blur instead."""
+    if img.format != "JPEG" or img.info.get("progressive") or img.info.get("progression"):
+        return 0
+    height = img.height  # draft() makes the image its reduced size
+    img.draft("RGB", (max(1, img.width // 8), max(1, height // 8)))
+    small = np.asarray(img.convert("RGB"), dtype=np.int16)
+    flat = (np.abs(small - 128) <= 1).all(axis=(1, 2))
+    rows = len(flat) - int(np.flatnonzero(~flat)[-1]) - 1 if not flat.all() else len(flat)
+    return round(rows * height / max(1, small.shape[0]))
 
 
 def _jpeg_blocks(frame: bytes) -> int | None:

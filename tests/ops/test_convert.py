@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -374,6 +375,24 @@ def test_metadata_left_out_is_said_in_a_note(tmp_path):
     plain = tmp_path / "plain.jpg"
     Image.new("RGB", (8, 8)).save(plain, exif=Image.Exif().tobytes())
     assert load_notes(plain) == [] and load_notes(tmp_path / "missing.png") == []
+
+
+def test_a_jpeg_cut_short_and_closed_gets_a_note(tmp_path):
+    """A JPEG cut at half its data and closed with an end marker decoded to a picture whose lower part is flat
+    grey, with no word: the size check (a lower bound) lets such a file through when enough data is left."""
+    buf = io.BytesIO()
+    Image.fromarray(np.kron(odd_inputs.photo_array(48, 64), np.ones((4, 4, 1), np.uint8))).save(buf, "JPEG")
+    whole = buf.getvalue()
+    cut = _write(tmp_path / "cut.jpg", whole[: len(whole) // 2] + b"\xff\xd9")
+    assert load_image(cut).size == (256, 192)
+    [note] = load_notes(cut)
+    rows = int(note.split("its last ")[1].split()[0])
+    assert note.startswith("cut.jpg may be truncated") and 16 <= rows < 192
+    assert load_notes(_write(tmp_path / "whole.jpg", whole)) == []
+    progressive = io.BytesIO()
+    Image.open(io.BytesIO(whole)).save(progressive, "JPEG", progressive=True)
+    data = progressive.getvalue()
+    assert load_notes(_write(tmp_path / "p.jpg", data[: len(data) // 2] + b"\xff\xd9")) == []  # blurred, not grey
 
 
 def test_counting_frames_checks_the_pixel_limit_first(tmp_path, monkeypatch):
