@@ -44,6 +44,41 @@ def _progress_bar(desc: str) -> tuple[Callable[[float, str], None], Callable[[],
     return update, bar.close
 
 
+class _DownloadBar:
+    """A tqdm bar on stderr for each weights file a model load downloads (size, speed, time left), made on the
+    file's first report. Drawn also when stderr is not a terminal: a download is rare and long, and a log
+    should show that it happened."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._what = ""
+
+    def __call__(self, done: int, total: int | None, what: str) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None or what != self._what:
+            self.close()
+            self._what = what
+            self._bar = tqdm(
+                total=total, desc=f"Downloading {what}", unit="B", unit_scale=True, file=sys.stderr, mininterval=0.5
+            )
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _loaded(cache, model_id: str):
+    """The model from the cache; a download it needs first draws a :class:`_DownloadBar`."""
+    bar = _DownloadBar()
+    try:
+        return cache.get(model_id, progress=bar)
+    finally:
+        bar.close()
+
+
 def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
     """Expand the input list: files, or one folder of images. Returns (files, from_folder)."""
     from core.errors import InvalidInputError
@@ -217,7 +252,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     outs = _outputs(files, args.output, folder)
     cache = _cache(args.device)
     spec, why = _spec(cache, "upscale", args.model)
-    model = cache.get(spec.id)
+    model = _loaded(cache, spec.id)
     for src, dst in zip(files, outs, strict=True):
         image = _load(src)
         check_can_save(dst, image.alpha is not None, image.bit_depth)  # before minutes of upscaling
@@ -241,12 +276,13 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     output = _output(args.output, args.image)
     image, mask = _load(args.image), _load(args.mask)
     check_can_save(output, image.alpha is not None, image.bit_depth)
+    model = _loaded(cache, spec.id)
     update, close = _progress_bar(Path(args.image).name)
     try:
         res = inpaint(
             image,
             mask,
-            cache.get(spec.id),
+            model,
             strategy=args.strategy,
             dilate=args.dilate,
             feather=args.feather,
@@ -281,7 +317,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_folders(out)
     cache = _cache(args.device)
     spec, why = _spec(cache, "generate", args.model)
-    gen = cache.get(spec.id)
+    gen = _loaded(cache, spec.id)
     # names say what was asked for, so runs for other labels or truncations into one folder keep each other's files
     stem = gen_ops.file_stem(spec.id, gen, args.label, args.truncation)
     # everything is computed before the first file is written: a bad option leaves no half-written folder
@@ -396,7 +432,7 @@ def cmd_cutout(args: argparse.Namespace) -> int:
         check_can_save(dst, has_alpha=not args.mask_only)
     cache = _cache(args.device)
     spec = cache.registry.for_task(Task.CUTOUT, args.model)
-    model = cache.get(spec.id)
+    model = _loaded(cache, spec.id)
     for src, dst in zip(files, outs, strict=True):
         cut = cutout(_load(src), model, box, refine)
         save_image(matte_image(cut) if args.mask_only else cut, dst)

@@ -1,7 +1,12 @@
-"""The progress callback long operations take: ``progress(fraction in [0, 1], what is happening)``."""
+"""The progress callbacks long operations take."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 Progress = Callable[[float, str], None]
+"""``progress(fraction in [0, 1], what is happening)``: reported by long image operations."""
+
+DownloadProgress = Callable[[int, "int | None", str], None]
+"""``progress(bytes received so far, total bytes or None when unknown, what is downloading)``: reported while a
+weights file downloads."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models.archs import u2netp
+from models.integrity import atomic_file, sha256_file
 from models.registry import PackageFile
 
 NCNN_MAGIC = 7767517
@@ -399,14 +399,23 @@ def cache_dir() -> Path:
     return cache_root() / "converted"
 
 
+def _digest_file(path: Path) -> Path:
+    """The file beside a converted one that holds its sha256, written once the converted file is complete."""
+    return path.with_name(path.name + ".sha256")
+
+
 def _cache_is_valid(path: Path, digest: str) -> bool:
+    """True when ``path`` is the whole file a conversion wrote: its sha256 is the one recorded beside it, and its
+    metadata names these sources. A file without that record (a crash between the two renames) is not trusted."""
     from safetensors import safe_open
 
     try:
+        if sha256_file(path) != _digest_file(path).read_text(encoding="ascii").strip():
+            return False
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
             return meta.get("ganvas_sources") == digest and len(list(fh.keys())) > 0
-    except Exception:  # a truncated or foreign file: convert again
+    except Exception:  # no record, a truncated or a foreign file: convert again
         return False
 
 
@@ -435,25 +444,18 @@ def convert_members(src: PackageFile, members: dict[str, bytes]) -> Path:
 
 
 def _write_atomic(state: dict[str, torch.Tensor], target: Path, metadata: dict[str, str]) -> None:
+    """Write the converted file and then the record of its sha256, each whole or not at all (see
+    :func:`models.integrity.atomic_file`)."""
     from safetensors.torch import save_file
 
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.stem, suffix=".tmp", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise WeightsUnavailableError(
-            f"Ganvas could not write converted weights to {target.parent} ({exc.strerror}); "
-            "set GANVAS_CACHE to a writable folder."
-        ) from exc
-    try:
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp, metadata=metadata)
-        os.replace(tmp, target)
+        with atomic_file(target) as tmp:
+            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=metadata)
+            sha = sha256_file(tmp)
+        with atomic_file(_digest_file(target)) as tmp:
+            tmp.write_text(sha + "\n", encoding="ascii")
     except OSError as exc:
         raise WeightsUnavailableError(
             f"Ganvas could not write converted weights to {target} ({exc.strerror}); free some disk space "
             "or set GANVAS_CACHE to another folder."
         ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

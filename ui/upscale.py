@@ -15,7 +15,7 @@ from ui.gpu import on_gpu
 from ui.images import read_image
 from ui.inputs import example, image_input
 from ui.models import model_picker, spec_for
-from ui.progress import reporter
+from ui.progress import download_reporter, reporter
 
 TITLE = "Upscale"
 
@@ -25,7 +25,7 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     check_tile(int(tile))
     src = read_image(image)
     spec = spec_for(ctx, Task.UPSCALE, model_id)
-    model = ctx.cache.get(spec.id)
+    model = ctx.cache.get(spec.id, progress=download_reporter(progress))
     out = upscale(src, model, float(scale), tile=int(tile) or None, progress=reporter(progress))
     note = f"{spec.title}: {src.width}x{src.height} -> {out.width}x{out.height}"
     if out.bit_depth == 16:
