@@ -144,11 +144,17 @@ def _say_default(why: str | None) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """The registry, each task's default marked ``*``: the one resolved for this machine as at start-up (the
+    Hugging Face cache, a Hub that answers within seconds, else the offline one; see models/defaults.py), and
+    why."""
     from models.catalog import default_registry
+    from models.defaults import resolve_defaults
+    from models.devices import pick_device
 
     reg = default_registry()
     specs = reg.list(args.task)
-    defaults = {t.value: (reg.default_for(t).id if reg.default_for(t) else None) for t in Task}
+    defaults = resolve_defaults(reg, pick_device(None))
+    chosen = {t.value: defaults.choice(t) for t in Task}
     rows = [
         {
             "id": s.id,
@@ -156,18 +162,21 @@ def cmd_models(args: argparse.Namespace) -> int:
             "title": s.title,
             "source": s.source.describe(),
             "license": s.license,
-            "default": defaults[s.task.value] == s.id,
+            "default": is_default,
+            "default_why": chosen[s.task.value].why if is_default else None,
             "scale": s.scale,
             "labels": list(s.labels),
         }
         for s in specs
+        for is_default in [chosen[s.task.value].spec is not None and chosen[s.task.value].spec.id == s.id]
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
             mark = "*" if r["default"] else " "
-            print(f"{mark} {r['id']:<28} {r['task']:<9} {r['title']}  [{r['source']}; {r['license']}]")
+            why = f"  <- default here: {r['default_why']}" if r["default"] else ""
+            print(f"{mark} {r['id']:<28} {r['task']:<9} {r['title']}  [{r['source']}; {r['license']}]{why}")
     return 0
 
 
@@ -463,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available; env GANVAS_DEVICE)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    m = sub.add_parser("models", help="list the registered models")
+    m = sub.add_parser("models", help="list the registered models (* = each task's default on this machine)")
     m.add_argument("--task", choices=[t.value for t in Task], help="only the models for this task")
     m.add_argument(
         "--json",

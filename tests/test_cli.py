@@ -34,11 +34,28 @@ def test_models_json_lists_the_registry(capsys):
     assert cli.main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == [s.id for s in list_models()]
-    assert set(rows[0]) == {"id", "task", "title", "source", "license", "default", "scale", "labels"}
+    assert set(rows[0]) == {"id", "task", "title", "source", "license", "default", "default_why", "scale", "labels"}
     for task in Task:
         d = default_for(task)
         flagged = [r["id"] for r in rows if r["task"] == task.value and r["default"]]
         assert flagged == ([d.id] if d else [])
+
+
+def test_models_marks_the_default_resolved_for_this_machine_and_why(cached_hub_upscaler, monkeypatch, capsys):
+    """With Real-ESRGAN general x4v3 in the Hugging Face cache, `models` marks it, not the registry's offline
+    default, with the reason the app and the other commands give."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the other tasks fall back at once, without asking the Hub
+    assert cli.main(["models", "--task", "upscale"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line for line in lines if line.startswith("*")]
+    assert len(marked) == 1 and marked[0].split()[1] == cached_hub_upscaler.id
+    assert marked[0].endswith("<- default here: Hub, in cache")
+    offline = default_for(Task.UPSCALE).id
+    assert any(line.split()[0] == offline for line in lines)  # listed, not marked
+    assert cli.main(["models", "--task", "upscale", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[cached_hub_upscaler.id]["default"] and rows[cached_hub_upscaler.id]["default_why"] == "Hub, in cache"
+    assert not rows[offline]["default"] and rows[offline]["default_why"] is None
 
 
 def test_models_task_filter(capsys):
