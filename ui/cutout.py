@@ -15,19 +15,28 @@ from ui.gpu import on_gpu
 from ui.images import read_image
 from ui.inputs import example, image_input
 from ui.models import model_picker, spec_for
+from ui.progress import download_reporter
 
 TITLE = "Cut out"
 
 
 def run_cutout(
-    ctx: AppContext, image, model_id: str | None, box: str, mask_only: bool, grow: float, feather: float
+    ctx: AppContext,
+    image,
+    model_id: str | None,
+    box: str,
+    mask_only: bool,
+    grow: float,
+    feather: float,
+    progress=None,
 ) -> tuple[str, str]:
-    """Cut the foreground out of one image; returns (result path, note)."""
+    """Cut the foreground out of one image; returns (result path, note). ``progress``: a gr.Progress for a first
+    download of the model's weights."""
     src = read_image(image)
     refine = Refine(grow=int(grow), feather=float(feather))
     rect = parse_box(box) if box and box.strip() else None
     spec = spec_for(ctx, Task.CUTOUT, model_id)
-    cut = cutout(src, ctx.cache.get(spec.id), rect, refine)
+    cut = cutout(src, ctx.cache.get(spec.id, progress=download_reporter(progress)), rect, refine)
     kept = float((cut.alpha > 0.5).float().mean()) if cut.alpha is not None else 1.0
     note = f"{spec.title}: {kept:.0%} of the image kept" + (f", inside the box {box.strip()}" if rect else "")
     out = matte_image(cut) if mask_only else cut
@@ -39,7 +48,7 @@ def cutout_handler(ctx: AppContext) -> Callable:
 
     @on_gpu(60)
     @friendly
-    def on_cutout(image, model_id, box, mask_only, grow, feather):
+    def on_cutout(image, model_id, box, mask_only, grow, feather, progress=gr.Progress()):
         """Cut the foreground out of an image: an RGBA PNG the size of the input with the background transparent.
 
         Args:
@@ -50,7 +59,7 @@ def cutout_handler(ctx: AppContext) -> Callable:
             grow: pixels to grow the matte by (negative shrinks).
             feather: pixels of soft edge added to the matte.
         """
-        return run_cutout(ctx, image, model_id, box, bool(mask_only), grow, feather)
+        return run_cutout(ctx, image, model_id, box, bool(mask_only), grow, feather, progress)
 
     return on_cutout
 
