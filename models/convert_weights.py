@@ -10,6 +10,7 @@ sha256; the converted state dict is cached as safetensors, keyed by the converte
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -81,11 +82,14 @@ def parse_ncnn_param(text: str) -> list[dict]:
 
 
 def _read_conv(buf: memoryview, pos: int, layer: dict) -> tuple[torch.Tensor, torch.Tensor | None, int]:
-    """(weight, bias, new position) of one ncnn Convolution at ``pos`` in the ``.bin`` bytes."""
+    """(weight, bias, new position) of one ncnn Convolution, Deconvolution or InnerProduct at ``pos`` in the
+    ``.bin`` bytes. The weight comes back as stored, (out, in, kh, kw); an InnerProduct's as a 1x1 kernel."""
     p = layer["params"]
-    out_ch, kw = int(p[0]), int(p[1])
-    kh = int(p.get(11, kw))
-    size = int(p[6])
+    if layer["type"] == "InnerProduct":  # 0=num_output 1=bias_term 2=weight_data_size
+        out_ch, kh, kw, has_bias, size = int(p[0]), 1, 1, int(p.get(1, 0)), int(p[2])
+    else:  # 0=num_output 1=kernel_w 11=kernel_h 5=bias_term 6=weight_data_size
+        out_ch, kw, has_bias, size = int(p[0]), int(p[1]), int(p.get(5, 0)), int(p[6])
+        kh = int(p.get(11, kw))
     in_ch, rest = divmod(size, out_ch * kh * kw)
     if rest or in_ch == 0:
         raise WeightsIntegrityError(f"ncnn layer {layer['name']}: weight size {size} does not fit its shape.")
@@ -105,7 +109,7 @@ def _read_conv(buf: memoryview, pos: int, layer: dict) -> tuple[torch.Tensor, to
     pos += (nbytes + 3) // 4 * 4
     weight = torch.from_numpy(w.reshape(out_ch, in_ch, kh, kw).copy())
     bias = None
-    if int(p.get(5, 0)):
+    if has_bias:
         if pos + out_ch * 4 > len(buf):
             raise WeightsIntegrityError("The ncnn weights file ends early.")
         bias = torch.from_numpy(np.frombuffer(buf, dtype="<f4", count=out_ch, offset=pos).copy())
@@ -123,14 +127,28 @@ def _read_raw(buf: memoryview, pos: int, count: int, layer: dict) -> tuple[torch
 
 #: ncnn layer types without stored weights that the graphs Ganvas converts use.
 _WEIGHTLESS = frozenset(
-    {"Input", "Split", "Concat", "BinaryOp", "Eltwise", "Interp", "PixelShuffle", "Sigmoid", "Swish", "ReLU"}
+    {
+        "Input",
+        "Split",
+        "Concat",
+        "BinaryOp",
+        "Eltwise",
+        "Interp",
+        "PixelShuffle",
+        "Sigmoid",
+        "Swish",
+        "ReLU",
+        "Pooling",
+        "Crop",
+    }
 )
 
 
 def read_ncnn(param: str, data: bytes) -> tuple[list[dict], list[tuple[dict, list[torch.Tensor]]]]:
     """(every layer, [(layer, its tensors) for each layer with weights]) of an ncnn model, in graph order.
 
-    Convolution gives [weight] or [weight, bias], PReLU [slope], MemoryData [values]; a layer type with weights
+    Convolution, Deconvolution and InnerProduct give [weight] or [weight, bias] (weights as stored, see
+    :func:`_read_conv`), PReLU [slope], MemoryData [values]; a layer type with weights
     that is not one of these, or bytes left over after the last one, is a :class:`WeightsIntegrityError`.
     """
     layers = parse_ncnn_param(param)
@@ -139,7 +157,7 @@ def read_ncnn(param: str, data: bytes) -> tuple[list[dict], list[tuple[dict, lis
     weighted: list[tuple[dict, list[torch.Tensor]]] = []
     for layer in layers:
         kind, p = layer["type"], layer["params"]
-        if kind == "Convolution":
+        if kind in ("Convolution", "Deconvolution", "InnerProduct"):
             weight, bias, pos = _read_conv(buf, pos, layer)
             weighted.append((layer, [weight] if bias is None else [weight, bias]))
         elif kind == "PReLU":
@@ -305,6 +323,55 @@ def ncnn_span_state_dict(param: str, data: bytes) -> dict[str, torch.Tensor]:
     return state
 
 
+def _realcugan_names(scale: int) -> list[str]:
+    """spandrel's UpCunet2x/3x/4x weight layers in the order the ncnn graph runs them (the order they register)."""
+
+    def unet_conv(prefix: str, se: bool) -> list[str]:
+        names = [f"{prefix}.conv.0", f"{prefix}.conv.2"]
+        return names + [f"{prefix}.seblock.conv1", f"{prefix}.seblock.conv2"] if se else names
+
+    unet1 = [*unet_conv("unet1.conv1", False), "unet1.conv1_down", *unet_conv("unet1.conv2", True)]
+    unet1 += ["unet1.conv2_up", "unet1.conv3", "unet1.conv_bottom"]
+    unet2 = [*unet_conv("unet2.conv1", False), "unet2.conv1_down", *unet_conv("unet2.conv2", True)]
+    unet2 += ["unet2.conv2_down", *unet_conv("unet2.conv3", True), "unet2.conv3_up", *unet_conv("unet2.conv4", True)]
+    unet2 += ["unet2.conv4_up", "unet2.conv5", "unet2.conv_bottom"]
+    return unet1 + unet2 + (["conv_final"] if scale == 4 else [])
+
+
+def ncnn_realcugan_state_dict(param: str, data: bytes, pro: bool = False) -> dict[str, torch.Tensor]:
+    """spandrel's RealCUGAN state dict (UpCunet2x/3x/4x) from a realcugan-ncnn-vulkan model.
+
+    The graph's weight layers map in order onto :func:`_realcugan_names`; the scale comes from their count (x4
+    ends in one more conv, before its pixel shuffle) and the first U-Net's last transposed conv (kernel 4 at x2,
+    5 at x3).
+    ncnn stores a transposed conv's weight as (out, in, k, k), PyTorch's ConvTranspose2d as (in, out, k, k):
+    swapped, not flipped. The graph leaves out what the runtime does around it (reflect padding, the x4 model's
+    "+ nearest-upsampled input", the pro models' input range 0.15..0.85), all of which spandrel's network does
+    itself; ``pro`` adds the ``pro`` key that tells spandrel to.
+    """
+    _layers, weighted = read_ncnn(param, data)
+    if len(weighted) == len(_realcugan_names(4)):
+        scale = 4
+    elif len(weighted) == len(_realcugan_names(2)):
+        scale = 3 if weighted[9][0]["params"].get(1) == 5 else 2  # weighted[9]: unet1.conv_bottom
+    else:
+        raise WeightsIntegrityError(f"The ncnn model has {len(weighted)} weight layers, not a Real-CUGAN layout.")
+    state: dict[str, torch.Tensor] = {}
+    for name, (layer, tensors) in zip(_realcugan_names(scale), weighted, strict=True):
+        transposed = name.endswith("_up") or name == "unet1.conv_bottom"
+        kind = "InnerProduct" if ".seblock." in name else "Deconvolution" if transposed else "Convolution"
+        if layer["type"] != kind or len(tensors) != 2:
+            raise WeightsIntegrityError(f"The ncnn model's layer {layer['name']} does not line up with {name}.")
+        weight, bias = tensors
+        state[f"{name}.weight"] = weight.transpose(0, 1).contiguous() if transposed else weight
+        state[f"{name}.bias"] = bias
+    if state["unet1.conv1.conv.0.weight"].shape[1] != 3:
+        raise WeightsIntegrityError("The ncnn Real-CUGAN model is not a 3-channel RGB network.")
+    if pro:
+        state["pro"] = torch.zeros(1)
+    return state
+
+
 def onnx_u2netp_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     """State dict of :class:`models.archs.u2netp.U2NetP` from the released U²-Net-p ONNX graph.
 
@@ -384,6 +451,8 @@ CONVERTERS: dict[str, Converter] = {
     "ncnn-rrdbnet-x4": _ncnn_converter(ncnn_rrdbnet_state_dict),
     "ncnn-compact": _ncnn_converter(ncnn_compact_state_dict),
     "ncnn-span": _ncnn_converter(ncnn_span_state_dict),
+    "ncnn-realcugan": _ncnn_converter(ncnn_realcugan_state_dict),
+    "ncnn-realcugan-pro": _ncnn_converter(functools.partial(ncnn_realcugan_state_dict, pro=True)),
     "onnx-u2netp": _single_member(onnx_u2netp_state_dict),
 }
 

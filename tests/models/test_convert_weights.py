@@ -125,8 +125,8 @@ def test_trailing_or_missing_bytes_are_rejected(tmp_path):
 
 def test_unknown_weighted_layer_is_refused(tmp_path):
     param, bin_ = _write_ncnn(_tiny_rrdb(), tmp_path)
-    text = param.read_text().replace("Input in 0 1 b0", "InnerProduct in 0 1 b0 0=1 1=0 2=1")
-    with pytest.raises(WeightsIntegrityError, match="cannot convert InnerProduct"):
+    text = param.read_text().replace("Input in 0 1 b0", "BatchNorm in 0 1 b0 0=1")
+    with pytest.raises(WeightsIntegrityError, match="cannot convert BatchNorm"):
         cw.ncnn_rrdbnet_state_dict(text, bin_.read_bytes())
 
 
@@ -614,3 +614,69 @@ def test_graph_that_resizes_its_output_is_refused(members, monkeypatch):
     assert x2_bin == x4["models/realesr-animevideov3-x4.bin"]
     with pytest.raises(WeightsIntegrityError, match="resizes its output"):
         cw.ncnn_compact_state_dict(x2_param, x2_bin)
+
+
+# ------------------------------------------------------------------------------------- Real-CUGAN
+
+REALCUGAN_IDS = [s.id for s in list_models() if getattr(s.source, "converter", "").startswith("ncnn-realcugan")]
+#: realcugan-ncnn-vulkan reflect-pads the input by this many pixels per scale before running the graph.
+REALCUGAN_PAD = {2: 18, 3: 14, 4: 19}
+
+
+def test_every_realcugan_scale_is_in_the_catalog():
+    assert {get_spec(i).scale for i in REALCUGAN_IDS} >= {2, 4}
+
+
+@pytest.mark.parametrize("model_id", REALCUGAN_IDS)
+def test_realcugan_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeypatch):
+    """spandrel's UpCunet (float32) against ncnn running the wheel's graph as realcugan-ncnn-vulkan does: the
+    input reflect-padded, and at x4 the nearest-upsampled input added afterwards; equal after 8-bit rounding."""
+    ncnn = pytest.importorskip(
+        "ncnn", reason="the ncnn runtime is not installed here (pip install ncnn: CPU wheels for CPython 3.8-3.13)"
+    )
+    monkeypatch.setenv("GANVAS_CACHE", str(TEST_CACHE))
+    spec = get_spec(model_id)
+    files = members(model_id)
+    paths = {}
+    for rel, data in files.items():
+        paths[Path(rel).suffix] = tmp_path / Path(rel).name
+        paths[Path(rel).suffix].write_bytes(data)
+    x = F.interpolate(_synthetic(), size=(36, 40), mode="bicubic", align_corners=False).clamp(0, 1)
+    x = (x * 255).round() / 255
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    assert net.load_param(str(paths[".param"])) == 0 and net.load_model(str(paths[".bin"])) == 0
+    arr = np.ascontiguousarray(F.pad(x, (REALCUGAN_PAD[spec.scale],) * 4, mode="reflect")[0].numpy())
+    mat = ncnn.Mat(arr)  # borrows arr: keep it alive until extract
+    ex = net.create_extractor()
+    ex.input("in0", mat)
+    ret, out = ex.extract("out0")
+    assert ret == 0
+    ref = torch.from_numpy(np.array(out).copy())[None]
+    if spec.scale == 4:
+        ref = ref + F.interpolate(x, scale_factor=4, mode="nearest")
+    model = load_model(spec, CPU, torch.float32)
+    with torch.inference_mode():
+        y = model.module.model(x)
+    assert y.shape == ref.shape == (1, 3, 36 * spec.scale, 40 * spec.scale)
+    levels = ((y.clamp(0, 1) * 255).round() - (ref.clamp(0, 1) * 255).round()).abs()
+    assert float(levels.max()) <= 1  # measured: at most 1 level, 120-128 dB
+    assert _psnr(y.clamp(0, 1), ref.clamp(0, 1)) > 60
+
+
+def test_realcugan_layouts(members, monkeypatch, tmp_path):
+    """Another network's graph is refused; the pro flag adds the key spandrel reads; transposed convs come out in
+    PyTorch's (in, out, k, k) order."""
+    from spandrel import ModelLoader
+
+    monkeypatch.setenv("GANVAS_CACHE", str(TEST_CACHE))
+    param, bin_ = _write_ncnn(_tiny_rrdb(), tmp_path)
+    with pytest.raises(WeightsIntegrityError, match="not a Real-CUGAN layout"):
+        cw.ncnn_realcugan_state_dict(param.read_text(), bin_.read_bytes())
+    files = members(REALCUGAN_IDS[0])
+    text = next(data for rel, data in files.items() if rel.endswith(".param")).decode()
+    data = next(data for rel, data in files.items() if rel.endswith(".bin"))
+    sd = cw.ncnn_realcugan_state_dict(text, data, pro=True)
+    assert sd["unet1.conv_bottom.weight"].shape == (64, 3, 4, 4)  # ncnn stores it as (3, 64, 4, 4)
+    desc = ModelLoader().load_from_state_dict(sd)
+    assert desc.architecture.id == "RealCUGAN" and desc.scale == 2 and desc.tags == ["pro"]
