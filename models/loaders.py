@@ -27,10 +27,10 @@ from models.adapters import (
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, emoji_gan, ganvas_inpaint, u2netp
+from models.archs import biggan_deep, dcgan, emoji_gan, ganvas_inpaint, u2netp
 from models.catalog import get_spec
 from models.devices import runnable_dtype
-from models.generators import BigGanDeepGenerator, EmojiGanGenerator
+from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
 from models.registry import ModelSpec, Task
 from models.torchscript import lama_keys, state_dict_from_torchscript
 
@@ -43,6 +43,7 @@ log = logging.getLogger("ganvas")
 NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "ganvas-emoji-gan": (emoji_gan.build, EmojiGanGenerator),
     "biggan-deep": (biggan_deep.build, BigGanDeepGenerator),
+    "dcgan": (dcgan.build, DcganGenerator),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
     "u2netp": (u2netp.build, SaliencyMatter),
 }
