@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
 import importlib.util
 import json
@@ -73,17 +72,36 @@ def _report(done: int, total: int | None, what: str) -> None:
 
 
 class _ByteMeter:
-    """What huggingface_hub takes as ``tqdm_class``: it counts the bytes it is told of and reports them with the
-    file's total to the current :func:`reporting_downloads` callback, drawing nothing itself."""
+    """What huggingface_hub takes as ``tqdm_class``: it counts the file's bytes it is told of and reports them with
+    the file's total to the current :func:`reporting_downloads` callback, drawing nothing itself.
 
-    def __init__(self, what: str, *, total: int | None = None, initial: int = 0, **_display: object) -> None:
-        # _display: tqdm's display options (unit, unit_scale, desc), which a byte count has no use for
-        self.what, self.total, self.n = what, total, initial
+    Having ``update_transfer`` makes huggingface_hub use one meter per file (its "aggregated" bar) for both of
+    its counts: ``update`` gets the bytes of the file (plain HTTP, or written by an Xet download), which this
+    reports, and ``update_transfer`` the bytes on the wire (compressed, deduplicated), which it does not.
+    """
+
+    what = ""  # the model's title: set by the subclass :func:`_meter_for` makes per download
+
+    def __init__(self, *, total: int | None = None, initial: int = 0, **_display: object) -> None:
+        # _display: tqdm's display options (desc, unit, bar_format, position, ...), which a byte count has no use for
+        self.total, self.n = total, initial
         _report(self.n, self.total, self.what)
 
     def update(self, n: int = 1) -> None:
         self.n += n
         _report(self.n, self.total, self.what)
+
+    def update_transfer(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def set_transfer_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -93,6 +111,12 @@ class _ByteMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _meter_for(what: str) -> type[_ByteMeter]:
+    """A :class:`_ByteMeter` class that reports under ``what`` (a class, not a partial: huggingface_hub looks up
+    ``update_transfer`` on the class it is given)."""
+    return type("ByteMeter", (_ByteMeter,), {"what": what})
 
 
 def hub_offline() -> bool:
@@ -172,7 +196,7 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
             revision=src.revision,
             etag_timeout=HUB_PROBE_TIMEOUT,
             force_download=damaged is not None,
-            tqdm_class=functools.partial(_ByteMeter, title),  # type: ignore[arg-type]
+            tqdm_class=_meter_for(title),  # type: ignore[arg-type]
         )
     except Exception as exc:  # huggingface_hub raises many types: network, 404, auth, disk
         raise WeightsUnavailableError(

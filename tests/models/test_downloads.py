@@ -295,3 +295,29 @@ def test_the_cli_draws_a_download_bar_on_stderr(hf_home, tmp_path, monkeypatch, 
     assert done, captured.err
     assert f"{len(data) / 1e3:.1f}k/{len(data) / 1e3:.1f}k" in done[-1] and "B/s" in done[-1]  # size, speed
     assert "Downloading" not in captured.out and Image.open(out).size == (32, 32)
+
+
+def test_an_xet_download_reports_the_file_bytes_on_one_meter():
+    """Most Hub repositories serve through Xet: huggingface_hub's Xet reporter then drives the meter with the
+    file's bytes (update) and the bytes on the wire (update_transfer); only the file's count, with the file's
+    size as total, reaches the callback, from one meter."""
+    from types import SimpleNamespace
+
+    from huggingface_hub.utils._xet_progress_reporting import XetDownloadProgressReporter
+
+    seen = []
+    size = 1000
+    with weights.reporting_downloads(lambda done, total, what: seen.append((done, total, what))):
+        with XetDownloadProgressReporter(
+            reconstruction_desc="w: reconstructing file", total=size, log_level=30, tqdm_class=weights._meter_for("X")
+        ) as reporter:
+            for written, wire in ((0, 300), (400, 500), (1000, 700)):
+                report = SimpleNamespace(
+                    total_bytes_completed=written,
+                    total_transfer_bytes_completed=wire,
+                    total_bytes_completion_rate=1.0,
+                    total_transfer_bytes_completion_rate=1.0,
+                    total_bytes=size,
+                )
+                reporter.update_progress(report)
+    assert seen == [(0, size, "X"), (400, size, "X"), (1000, size, "X")]
