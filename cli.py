@@ -124,6 +124,18 @@ def _cache(device: str | None):
     return ModelCache(device=pick_device(device))
 
 
+def _cache_once(device: str | None) -> Callable[[], object]:
+    """A getter of one model cache, made at its first call (a recipe without model steps loads nothing)."""
+    made: list = []
+
+    def get():
+        if not made:
+            made.append(_cache(device))
+        return made[0]
+
+    return get
+
+
 def _spec(cache, task: str, model_id: str | None):
     """(the model to run, why it was chosen): ``--model``, else the task's default resolved on the cache's device
     (local Hub cache, then a Hub that answers within seconds, then offline; see models/defaults.py). ``why`` is
@@ -406,6 +418,7 @@ def cmd_composite(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     from core.errors import InvalidInputError
     from ops.convert import save_image
+    from ops.cutout import default_cutter
     from ops.edit import Recipe
     from ops.inpaint import default_model_fill
 
@@ -419,7 +432,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         ) from exc
     recipe = Recipe.from_json(text)
     output = _output(args.output, args.input)
-    result = recipe.apply(_load(args.input), inpaint=default_model_fill(lambda: _cache(args.device)))
+    models = _cache_once(args.device)
+    result = recipe.apply(_load(args.input), inpaint=default_model_fill(models), cutter=default_cutter(models))
     save_image(result, output)
     print(f"{args.input} -> {output} ({len(recipe.steps)} steps)")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -21,6 +22,8 @@ import torch.nn.functional as F
 from core.errors import InvalidInputError, quoted
 from core.image import ImageData
 from models.adapters import Box, Matter
+from models.registry import Task
+from models.runtime import ModelCache
 
 #: Largest grow or shrink of the matte, in pixels.
 MAX_GROW = 100
@@ -205,3 +208,21 @@ def matte_image(cut: ImageData) -> ImageData:
     """The alpha of a cut-out as an opaque grey image (white = object), for ``--mask-only``."""
     a = cut.alpha if cut.alpha is not None else torch.ones_like(cut.rgb[:, :1])
     return ImageData(rgb=a.expand(1, 3, -1, -1).contiguous(), grayscale=True, dpi=cut.dpi)
+
+
+#: An edit recipe's cut-out: image, optional box, matte finish -> the RGBA cut-out.
+Cutter = Callable[[ImageData, "Box | None", Refine], ImageData]
+
+
+def default_cutter(models: Callable[[], ModelCache]) -> Cutter:
+    """An edit recipe's "remove background" (the app's and the CLI's): the default cutout model. ``models``
+    hands over the model cache, asked once, at the first cut."""
+    cache: ModelCache | None = None
+
+    def cut(image: ImageData, box: Box | None, refine: Refine) -> ImageData:
+        nonlocal cache
+        if cache is None:
+            cache = models()
+        return cutout(image, cache.get(cache.registry.default_for(Task.CUTOUT).id), box, refine)
+
+    return cut

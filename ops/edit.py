@@ -25,13 +25,20 @@ from PIL import Image
 from core.errors import ImageTooLargeError, InvalidInputError, quoted
 from core.image import ImageData, check_pixels
 from core.imaging import RESAMPLE_FILTERS, luma, resample
-from ops.convert import decode, open_image
+from ops.convert import decode, from_pil, open_image
+from ops.cutout import MAX_FEATHER, MAX_GROW, Cutter, Refine
 from ops.inpaint import alpha_from_surroundings
 
 Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
 
 RECIPE_VERSION = 1
 FLIP_DIRECTIONS = ("horizontal", "vertical")
+#: What "remove background" puts behind the subject.
+BACKDROPS = ("transparent", "colour", "blur", "image")
+#: Blur (Gaussian sigma, pixels) of the photo behind its subject when a step gives none.
+DEFAULT_BACKDROP_BLUR = 16.0
+#: Alpha above which a pixel belongs to the subject when cropping to it (half an 8-bit step).
+_SUBJECT_ALPHA = 0.5 / 255
 MAX_BLUR_SIGMA = 100.0
 MAX_SHARPEN = 100.0  # far past visible use (the Edit tab's slider stops at 5); larger amounts overflow float32
 #: Whole numbers past this (2**53, where floats stop counting in ones) are no size, offset or angle an image has.
@@ -140,16 +147,16 @@ def mask_to_b64png(mask: torch.Tensor) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _b64_bytes(s: str) -> bytes:
+def _b64_bytes(s: str, what: str = "The mask") -> bytes:
     text = s.strip()
     if text.startswith("data:"):
         text = text.partition(",")[2]
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInputError("The mask is not valid base64 text.") from exc
+        raise InvalidInputError(f"{what} is not valid base64 text.") from exc
     if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise InvalidInputError("The mask is not a PNG image.")
+        raise InvalidInputError(f"{what} is not a PNG image.")
     return raw
 
 
@@ -163,6 +170,22 @@ def mask_from_b64png(s: str) -> torch.Tensor:
         decode(im, "The mask PNG")
         arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     return torch.from_numpy(arr)[None, None].contiguous()
+
+
+def image_from_b64png(s: str, what: str = "The background image") -> ImageData:
+    """A base64 PNG (as a recipe carries a picture) as :class:`ImageData`, within the working pixel limit."""
+    if not isinstance(s, str):
+        raise InvalidInputError(f"{what} must be base64 text of a PNG image.")
+    with open_image(io.BytesIO(_b64_bytes(s, what)), name=what) as im:
+        decode(im, what)
+        return from_pil(im)
+
+
+def image_to_b64png(img: Image.Image) -> str:
+    """A picture as base64 PNG text, to store inside a recipe."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 # ------------------------------------------------------------------------------------ geometry
@@ -463,6 +486,65 @@ def adjust(
     return img.with_pixels(x)
 
 
+# ------------------------------------------------------------------------------ background
+
+
+def _cover(backdrop: ImageData, width: int, height: int) -> torch.Tensor:
+    """``backdrop``'s RGB scaled to cover ``width`` x ``height`` (aspect kept) and centred; its transparent
+    parts show black, as a picture laid on nothing does."""
+    f = max(width / backdrop.width, height / backdrop.height)
+    w, h = max(width, math.ceil(backdrop.width * f)), max(height, math.ceil(backdrop.height * f))
+    check_pixels(w, h, "The background image, scaled to cover the photo,")
+    rgb = backdrop.rgb if backdrop.alpha is None else backdrop.rgb * backdrop.alpha
+    x0, y0 = (w - width) // 2, (h - height) // 2
+    return resample(rgb, (h, w), "bicubic")[..., y0 : y0 + height, x0 : x0 + width].clamp(0, 1)
+
+
+def subject_box(img: ImageData) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the pixels of ``img`` that show (alpha above half an 8-bit step)."""
+    if img.alpha is None:
+        return 0, 0, img.width, img.height
+    shown = img.alpha[0, 0] > _SUBJECT_ALPHA
+    rows, cols = torch.nonzero(shown.any(1)).flatten(), torch.nonzero(shown.any(0)).flatten()
+    if rows.numel() == 0:
+        raise InvalidInputError("No subject was found to crop to: the cut-out is empty. Try a box around it.")
+    top, left = int(rows[0]), int(cols[0])
+    return left, top, int(cols[-1]) - left + 1, int(rows[-1]) - top + 1
+
+
+def remove_background(
+    img: ImageData,
+    cutter: Cutter,
+    box: list[int] | None = None,
+    backdrop: str = "transparent",
+    colour: Any = None,
+    blur: float | None = None,
+    image_png: str | None = None,
+    crop_to_subject: bool = False,
+    grow: int = 0,
+    feather: float = 0.0,
+) -> ImageData:
+    """The subject of ``img`` (inside ``box`` when given) cut out by ``cutter`` and laid on ``backdrop``:
+    nothing (transparent), a ``colour``, the photo itself blurred by ``blur`` pixels, or another picture
+    (``image_png``, scaled to cover); then cropped to the subject if asked. A transparent result keeps the
+    matte as alpha; the others are opaque where the input was."""
+    cut = cutter(img, tuple(box) if box else None, Refine(grow=grow, feather=feather))
+    if crop_to_subject:
+        x, y, w, h = subject_box(cut)
+        img, cut = crop(img, x, y, w, h), crop(cut, x, y, w, h)
+    if backdrop == "transparent":
+        return cut
+    if backdrop == "colour":
+        behind = torch.tensor(parse_colour(colour, 3)[:3], dtype=torch.float32).view(1, 3, 1, 1)
+    elif backdrop == "blur":
+        behind = _blur_visible(img.rgb, img.alpha, DEFAULT_BACKDROP_BLUR if blur is None else float(blur))
+    else:
+        behind = _cover(image_from_b64png(image_png), img.width, img.height)
+    a = cut.alpha if cut.alpha is not None else torch.ones_like(cut.rgb[:, :1])
+    rgb = (cut.rgb * a).add_(behind * (1 - a))
+    return cut.with_pixels(rgb, img.alpha)
+
+
 # ---------------------------------------------------------------------------- the op table
 
 
@@ -548,6 +630,19 @@ OPS: dict[str, OpSpec] = {
             "content_aware": Param("bool", doc="fill from the surroundings with the default inpainting model"),
         },
     ),
+    "remove_background": OpSpec(
+        remove_background,
+        {
+            "box": Param("rect", doc="[left, top, width, height] around the subject (default: the whole image)"),
+            "backdrop": Param("choice", choices=BACKDROPS, doc="what goes behind the subject (default transparent)"),
+            "colour": Param("rgb", doc="the backdrop colour (backdrop colour)"),
+            "blur": Param("number", lo=0, hi=MAX_BLUR_SIGMA, doc="blur of the photo behind it (backdrop blur)"),
+            "image_png": Param("mask", doc="base64 PNG of the picture behind it (backdrop image), scaled to cover"),
+            "crop_to_subject": Param("bool", doc="crop the result to the subject"),
+            "grow": Param("int", lo=-MAX_GROW, hi=MAX_GROW, doc="pixels the matte grows by (negative shrinks)"),
+            "feather": Param("number", lo=0, hi=MAX_FEATHER, doc="soft edge of the matte, in pixels"),
+        },
+    ),
     "adjust": OpSpec(
         adjust,
         {
@@ -593,7 +688,7 @@ def _check_value(op: str, name: str, p: Param, value: Any) -> Any:
         return rect
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{what} must be base64 text of a PNG image.")
-    _b64_bytes(value)
+    _b64_bytes(value, what)
     return value
 
 
@@ -623,7 +718,23 @@ def validate_step(step: Any) -> dict:
         raise InvalidInputError("pad needs at least one margin above 0 (left, top, right or bottom).")
     if op == "fill" and ("colour" in out) == bool(out.get("content_aware", False)):
         raise InvalidInputError("fill needs either a 'colour' or \"content_aware\": true (not both).")
+    if op == "remove_background":
+        _check_backdrop(out)
     return out
+
+
+#: The parameter each backdrop of remove_background needs (None: it takes none of them).
+_BACKDROP_PARAM = {"transparent": None, "colour": "colour", "blur": "blur", "image": "image_png"}
+
+
+def _check_backdrop(step: dict) -> None:
+    backdrop = step.get("backdrop", "transparent")
+    needed = _BACKDROP_PARAM[backdrop]
+    if needed and needed != "blur" and needed not in step:
+        raise InvalidInputError(f"remove_background with backdrop {backdrop} needs the parameter {needed}.")
+    stray = [p for p in _BACKDROP_PARAM.values() if p and p != needed and p in step]
+    if stray:
+        raise InvalidInputError(f"remove_background with backdrop {backdrop} takes no {', '.join(stray)}.")
 
 
 def transparent_mask(img: ImageData) -> torch.Tensor:
@@ -647,10 +758,15 @@ def _step_mask(img: ImageData, params: dict) -> torch.Tensor:
     return mask
 
 
-def apply_step(img: ImageData, step: dict, inpaint: Inpaint | None = None) -> ImageData:
-    """Run one recipe step on an image (the step is validated first)."""
+def apply_step(img: ImageData, step: dict, inpaint: Inpaint | None = None, cutter: Cutter | None = None) -> ImageData:
+    """Run one recipe step on an image (the step is validated first); ``inpaint`` and ``cutter`` are the
+    models of content-aware fills and background removal."""
     params = validate_step(step)
     op = params.pop("op")
+    if op == "remove_background":
+        if cutter is None:
+            raise InvalidInputError("This recipe removes a background, which needs a cutout model.")
+        return remove_background(img, cutter, **params)
     if op in ("erase", "fill"):
         mask = _step_mask(img, params)
         colour = params.get("colour")
@@ -726,11 +842,11 @@ class Recipe:
             )
         return cls(steps=data["steps"])
 
-    def apply(self, img: ImageData, inpaint: Inpaint | None = None) -> ImageData:
+    def apply(self, img: ImageData, inpaint: Inpaint | None = None, cutter: Cutter | None = None) -> ImageData:
         """Run every step in order; errors name the step that failed."""
         for i, step in enumerate(self.steps, 1):
             try:
-                img = apply_step(img, step, inpaint)
+                img = apply_step(img, step, inpaint, cutter)
             except (InvalidInputError, ImageTooLargeError) as exc:  # the same kind, with the step named
                 op = step.get("op") if isinstance(step, dict) else None
                 raise type(exc)(f"Step {i} ({op}): {exc}" if isinstance(op, str) else f"Step {i}: {exc}") from exc

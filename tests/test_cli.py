@@ -511,3 +511,19 @@ def _ganvas_records():
         yield records
     finally:
         log.removeHandler(handler)
+
+
+def test_an_edit_recipe_removes_the_background_with_the_default_cutout_model(tmp_path, disc_photo):
+    """The Edit tab's "remove background" step replays in the CLI: the red disc on a grey ramp, laid on
+    green and cropped to it."""
+    photo, disc = disc_photo
+    recipe = tmp_path / "r.json"
+    steps = [{"op": "remove_background", "backdrop": "colour", "colour": [0, 1, 0], "crop_to_subject": True}]
+    recipe.write_text(json.dumps({"version": 1, "steps": steps}))
+    out = tmp_path / "o.png"
+    assert cli.main(["edit", str(photo), "-o", str(out), "--recipe", str(recipe)]) == 0
+    got = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert abs(got.shape[0] - 23) <= 4 and abs(got.shape[1] - 23) <= 4  # the disc's box, 23 px across
+    assert got[got.shape[0] // 2, got.shape[1] // 2].tolist() == [230, 30, 30]  # the subject is kept
+    corner = got[0, 0]
+    assert corner[1] > 150 and corner[0] < 120  # outside the disc: green, not the grey ramp

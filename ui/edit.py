@@ -12,13 +12,15 @@ import torch
 from core.errors import InvalidInputError
 from core.imaging import RESAMPLE_FILTERS
 from core.numbers import whole_number
-from ops.edit import Inpaint, Recipe, mask_to_b64png, transparent_mask
+from ops.convert import decode, open_image
+from ops.cutout import Cutter, default_cutter
+from ops.edit import BACKDROPS, Inpaint, Recipe, image_to_b64png, mask_to_b64png, transparent_mask
 from ops.inpaint import default_model_fill
 from ui.common import MODEL, PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
 from ui.gpu import on_gpu
-from ui.images import editor_parts, read_image
+from ui.images import editor_parts, painted_box, read_image
 from ui.inputs import editor_value, example, image_input, paint_editor
 
 TITLE = "Edit"
@@ -31,6 +33,11 @@ def content_aware(ctx: AppContext) -> Inpaint:
     return on_gpu(60)(default_model_fill(lambda: ctx.cache))
 
 
+def cut_out(ctx: AppContext) -> Cutter:
+    """The default cutout model as the edit ops' background removal, on a GPU where there is one."""
+    return on_gpu(60)(default_cutter(lambda: ctx.cache))
+
+
 def parse_recipe(text: str | None) -> Recipe:
     """The recipe in the recipe box, which a step button adds to: an empty box starts a recipe."""
     return Recipe.from_json(text) if text and text.strip() else Recipe(steps=[])
@@ -41,7 +48,7 @@ def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, 
     text is no recipe (as in the CLI); ``{"version": 1, "steps": []}`` gives the original back."""
     src = read_image(image)
     recipe = Recipe.from_json(recipe_text)
-    out = recipe.apply(src, inpaint=content_aware(ctx))
+    out = recipe.apply(src, inpaint=content_aware(ctx), cutter=cut_out(ctx))
     text = recipe.to_json()
     path = ctx.out_path(result_stem(image, "recipe"), ".json")
     path.write_text(text)
@@ -145,6 +152,39 @@ def _fill_aware(region) -> dict:
     return dict(mask_png=region_mask(region), content_aware=True)
 
 
+def backdrop_png(picture, result) -> str:
+    """The picture to lay behind a subject, as a recipe carries it: base64 PNG, no larger than it needs to be to
+    cover the current result (it is scaled to cover it), so the recipe stays small."""
+    if not picture:
+        raise InvalidInputError("Upload the picture to put behind the subject first.")
+    with open_image(picture, name="The backdrop picture") as im:
+        decode(im, "The backdrop picture")
+        img = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+    if result:
+        with open_image(result, name="the result") as res:
+            w, h = res.size
+        f = max(w / img.width, h / img.height)
+        if f < 1:
+            img = img.resize((max(w, round(img.width * f)), max(h, round(img.height * f))), resample=4)
+    return image_to_b64png(img)
+
+
+def _remove_background(region, result, backdrop, colour, blur, picture, crop) -> dict:
+    if backdrop not in BACKDROPS:
+        raise InvalidInputError(f"Behind the subject must be one of: {', '.join(BACKDROPS)}.")
+    step: dict = dict(backdrop=backdrop, crop_to_subject=bool(crop))
+    box = painted_box(region)
+    if box:
+        step["box"] = box
+    if backdrop == "colour":
+        step["colour"] = list(hex_to_rgb(colour))
+    elif backdrop == "blur":
+        step["blur"] = float(blur)
+    elif backdrop == "image":
+        step["image_png"] = backdrop_png(picture, result)
+    return step
+
+
 def _fill_transparent(result, colour) -> dict:
     return dict(**transparent_region(result), colour=list(hex_to_rgb(colour)))
 
@@ -162,7 +202,7 @@ class Step:
     op: str
     controls: tuple[str, ...]
     params: Callable[..., dict]
-    #: runs the inpainting model, so it waits its turn with the other model jobs
+    #: runs a model (inpainting, cutout), so it waits its turn with the other model jobs
     model: bool = False
 
 
@@ -189,6 +229,13 @@ STEPS = (
     Step("fill_aware", "fill", ("region",), _fill_aware, model=True),
     Step("fill_transparent", "fill", ("result", "fill_colour"), _fill_transparent),
     Step("fill_transparent_aware", "fill", ("result",), _fill_transparent_aware, model=True),
+    Step(
+        "remove_background",
+        "remove_background",
+        ("region", "result", "backdrop", "backdrop_colour", "backdrop_blur", "backdrop_picture", "crop_to_subject"),
+        _remove_background,
+        model=True,
+    ),
 )
 
 
@@ -330,6 +377,30 @@ def _region() -> dict:
     return c
 
 
+def _background() -> dict:
+    with gr.Accordion("Remove background", open=False):
+        gr.Markdown(
+            "Cut the subject out with the cutout model. To pick one subject of several, paint roughly over it "
+            "on the canvas under Erase / fill: only what lies in the box around your strokes is kept."
+        )
+        c = dict(
+            backdrop=gr.Radio(
+                [("Transparent", "transparent"), ("A colour", "colour"), ("The photo, blurred", "blur")]
+                + [("Another picture", "image")],
+                value="transparent",
+                label="Behind the subject",
+                elem_id="edit-backdrop",
+            ),
+        )
+        with gr.Row():
+            c["backdrop_colour"] = gr.ColorPicker("#ffffff", label="Colour")
+            c["backdrop_blur"] = gr.Slider(1, 50, value=16, step=1, label="Blur (sigma px)")
+        c["backdrop_picture"] = image_input(label="Picture behind the subject", height=120)
+        c["crop_to_subject"] = gr.Checkbox(False, label="Crop to the subject")
+        c["remove_background"] = gr.Button("Remove background", elem_id="edit-remove-background")
+    return c
+
+
 def _recipe_column() -> dict:
     c = dict(
         result=gr.Image(
@@ -359,7 +430,7 @@ def build(ctx: AppContext) -> TabParts:
         with gr.Column(scale=1):
             c = dict(image=image_input(label="Original", check_on_upload=False, elem_id="edit-input", height=240))
             gr.Examples([[example("castle.jpg")]], [c["image"]])
-            c |= _geometry() | _canvas() | _adjustments() | _region()
+            c |= _geometry() | _canvas() | _adjustments() | _background() | _region()
             with gr.Row():
                 c["undo"] = gr.Button("Undo")
                 c["reset"] = gr.Button("Reset")
