@@ -91,6 +91,36 @@ def matte(image: ImageData, model: Matter, box: Box | None = None) -> torch.Tens
     return alpha * keep
 
 
+def strokes_region(strokes: torch.Tensor) -> Box | None:
+    """The square a selection looks in, from strokes (1,1,H,W) painted on an object: centred on them, twice as
+    wide as their longer side (a stroke across an object spans about its width), at least 32 px, clipped to the
+    image; None when nothing is painted."""
+    shown = strokes[0, 0] > 0
+    rows, cols = torch.nonzero(shown.any(1)).flatten(), torch.nonzero(shown.any(0)).flatten()
+    if rows.numel() == 0:
+        return None
+    h, w = shown.shape
+    cy, cx = (int(rows[0]) + int(rows[-1]) + 1) / 2, (int(cols[0]) + int(cols[-1]) + 1) / 2
+    side = max(32, 2 * max(int(rows[-1]) - int(rows[0]) + 1, int(cols[-1]) - int(cols[0]) + 1))
+    x0, y0 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
+    x1, y1 = min(w, round(cx + side / 2)), min(h, round(cy + side / 2))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def select_object(image: ImageData, model: Matter, strokes: torch.Tensor | None = None, grow: int = 3) -> torch.Tensor:
+    """A mask (1,1,H,W) of 0/1 of the object that ``strokes`` (1,1,H,W; > 0 = painted) lie on: the matte in the
+    square around the strokes (:func:`strokes_region`), the parts of it the strokes touch (all of it if they
+    touch none), grown by ``grow`` pixels as a painted mask covers an edge. No strokes: the image's main subject."""
+    region = strokes_region(strokes) if strokes is not None else None
+    picked = (matte(image, model, region) > 0.5)[0, 0].numpy().astype(np.uint8)
+    if region is not None and picked.any():
+        count, labels = cv2.connectedComponents(picked, connectivity=8)
+        touched = np.unique(labels[(strokes[0, 0].numpy() > 0) & (picked > 0)])
+        if touched.size:
+            picked = np.isin(labels, touched).astype(np.uint8)
+    return grow_matte(torch.from_numpy(picked.astype(np.float32))[None, None], grow)
+
+
 def grow_matte(alpha: torch.Tensor, pixels: int) -> torch.Tensor:
     """Grey-level dilation (``pixels`` > 0) or erosion (< 0) of the matte by a disc of that radius."""
     if pixels == 0:

@@ -312,3 +312,26 @@ def test_assistants_get_every_tab_as_an_mcp_tool(client):
     assert expected | {"on_upscale"} <= set(tools), sorted(tools)
     assert all(description.strip() for description in tools.values()), tools
     assert tools["on_upscale"].startswith("Upscale an image by any factor from 1 to 8")
+
+
+def test_select_object_puts_the_object_mask_on_the_canvas(client, tmp_path):
+    """Inpaint's Select object: a stroke across a red disc becomes the disc's mask on the editor's layer."""
+    from gradio_client import handle_file
+
+    yy, xx = np.mgrid[0:96, 0:128]
+    disc = (yy - 48) ** 2 + (xx - 80) ** 2 < 20**2
+    photo = np.stack([xx + 60, xx + 60, xx + 60], -1)
+    photo[disc] = (220, 30, 30)
+    Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "disc.png")
+    stroke = np.zeros((96, 128, 4), np.uint8)
+    stroke[44:52, 66:94] = 255  # across the disc, short of its edges
+    Image.fromarray(stroke, "RGBA").save(tmp_path / "stroke.png")
+    src = handle_file(str(tmp_path / "disc.png"))
+    editor = {"background": src, "layers": [handle_file(str(tmp_path / "stroke.png"))], "composite": None}
+    value, note = client.predict(src, editor, api_name="/select_object")
+    layer = _png(value["layers"][0])
+    assert layer.shape == (96, 128, 4) and "Selected" in note
+    mask = layer[..., 3] > 0
+    iou = (mask & disc).sum() / (mask | disc).sum()
+    assert iou > 0.7, iou  # the disc, grown by a few pixels: not the stroke, not the whole photo
+    assert not mask[:, :40].any()  # nothing outside the box around the stroke

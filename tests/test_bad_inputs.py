@@ -182,6 +182,8 @@ def _image_targets(odd: dict[str, Path]) -> dict[str, Callable[[object], tuple[t
         "composite depth map": lambda f: ((photo, sticker, None, *place, "depth", f, 0.6, None, 0.4, 0), "/composite"),
         "edit": lambda f: ((f, recipe), "/edit"),
         "cutout": lambda f: ((f, "grabcut", "", False, 0, 0), "/cutout"),
+        "select object photo": lambda f: ((f, None), "/select_object"),
+        "select object layer": lambda f: ((photo, editor(photo, f)), "/select_object"),
     }
 
 

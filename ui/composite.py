@@ -19,9 +19,11 @@ from ops.composite import (
     placed_size,
     resize_notes,
 )
-from ui.common import PIXELS, SendTarget, Tab, TabParts
+from ui.common import MODEL, PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
+from ui.cutout import run_cutout
 from ui.errors import friendly
+from ui.gpu import on_gpu
 from ui.images import read_image, read_optional
 from ui.inputs import example, image_input
 
@@ -226,6 +228,21 @@ def on_click(foreground, scale, rotate, evt: gr.SelectData) -> tuple[int, int]:
     return place_at(foreground, scale, rotate, evt.index)
 
 
+def cut_handler(ctx: AppContext, which: str) -> Callable:
+    """A "Cut out" button under the background or the foreground: that picture replaced by its subject on
+    transparency (the default cutout model, inside the box when one is given), which then composites as a
+    sticker does."""
+
+    @on_gpu(60)
+    @friendly
+    def on_cut(image, box):
+        if not image:
+            raise InvalidInputError(f"Upload the {which} first.")
+        return run_cutout(ctx, image, None, box or "", False, 0, 0)[0]
+
+    return on_cut
+
+
 def clear() -> None:
     """No result: a new background or foreground replaces it."""
     return None
@@ -248,6 +265,16 @@ def _settings() -> dict:
             background=image_input(label="Background", elem_id="composite-bg", height=220),
             foreground=image_input(label="Foreground", elem_id="composite-fg", height=220),
         )
+    with gr.Row():
+        c["cut_background"] = gr.Button("Cut out the background's subject", size="sm", elem_id="composite-cut-bg")
+        c["cut_foreground"] = gr.Button("Cut out the foreground", size="sm", elem_id="composite-cut-fg")
+        c["swap"] = gr.Button("Swap background and foreground", size="sm", elem_id="composite-swap")
+    c["cut_box"] = gr.Textbox(
+        label="Box around the subject to cut out (X,Y,WIDTH,HEIGHT in pixels; empty = the main subject). To put "
+        "a new sky behind a building: cut the building out of its photo, swap it to the foreground, and load the "
+        "sky as the background",
+        elem_id="composite-cut-box",
+    )
     with gr.Accordion("Foreground mask (optional, white = keep)", open=False):
         c["mask"] = image_input(label="Mask", height=160)
     c["mode"] = gr.Radio(list(MODES), value="alpha", label="Mode")
@@ -296,6 +323,22 @@ def build(ctx: AppContext) -> TabParts:
         on_composite, [c[name] for name in INPUTS], [c["result"]], api_name="composite", concurrency_id=PIXELS
     )
     _wire_preview(c, preview_handler(on_composite))
+    # a swap or a cut-out replaces an input, whose change redraws the result (see _wire_preview)
+    c["swap"].click(
+        lambda bg, fg: (fg, bg),
+        [c["background"], c["foreground"]],
+        [c["background"], c["foreground"]],
+        api_visibility="private",
+        queue=False,
+    )
+    for which in ("background", "foreground"):
+        c[f"cut_{which}"].click(
+            cut_handler(ctx, which),
+            [c[which], c["cut_box"]],
+            [c[which]],
+            api_visibility="private",
+            concurrency_id=MODEL,
+        )
     targets = (
         SendTarget(f"{TITLE} (background)", c["background"]),
         SendTarget(f"{TITLE} (foreground)", c["foreground"]),

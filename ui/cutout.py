@@ -73,7 +73,7 @@ def build(ctx: AppContext) -> TabParts:
     with gr.Row():
         with gr.Column():
             image = image_input(label="Image", elem_id="cutout-input", sources=["upload", "clipboard"], height=320)
-            model = model_picker(ctx, Task.CUTOUT, ctx.registry.default_for(Task.CUTOUT), "cutout-model")
+            model = model_picker(ctx, Task.CUTOUT, ctx.defaults.spec(Task.CUTOUT), "cutout-model")
             box = gr.Textbox(label="Box around the object (X,Y,WIDTH,HEIGHT in pixels; empty = whole image)")
             with gr.Row():
                 grow = gr.Slider(-MAX_GROW // 5, MAX_GROW // 5, value=0, step=1, label="Grow (pixels; < 0 shrinks)")

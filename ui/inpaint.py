@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import gradio as gr
 import numpy as np
+import torch
 
 from core.errors import InvalidInputError
 from core.image import ImageData, from_numpy
 from models.registry import Task
+from ops.cutout import select_object
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
 from ops.inpaint import STRATEGIES, inpaint
 from ui.common import MODEL, SendTarget, Tab, TabParts
@@ -118,6 +120,43 @@ def source_handler(ctx: AppContext) -> Callable:
     return on_source
 
 
+#: "Select object" grows the object's mask by this many pixels, as a painted mask covers the object's edge.
+SELECT_GROW = 3
+
+
+def select_handler(ctx: AppContext) -> Callable:
+    """The Select object button: the object under the strokes on the canvas (or, with none, the photo's main
+    subject) found by the default cutout model, its mask put on the canvas in place of the strokes."""
+
+    @on_gpu(60)
+    @friendly
+    def on_select(value, editor):
+        photo = read_image(value, "a photo")
+        painted = editor_parts(editor)[1] if isinstance(editor, dict) and editor.get("background") is not None else None
+        strokes = None
+        if painted is not None and painted.any():
+            if painted.shape != (photo.height, photo.width):
+                raise InvalidInputError("The canvas is not this photo's size: upload the photo again.")
+            strokes = torch.from_numpy((painted > 0).astype(np.float32))[None, None]
+        spec = ctx.defaults.spec(Task.CUTOUT) or ctx.registry.default_for(Task.CUTOUT)
+        mask = select_object(photo, ctx.cache.get(spec.id), strokes, SELECT_GROW)[0, 0].numpy() > 0.5
+        if not mask.any():
+            raise InvalidInputError("No object was found there: paint across the whole object, or paint the mask.")
+        layer = np.zeros((*mask.shape, 4), np.uint8)
+        layer[mask] = 255
+        with ctx.canvas_lock:
+            canvas = ctx.save(photo, result_stem(value, "canvas"))
+        where = "under your strokes" if strokes is not None else "the photo's main subject"
+        note = (
+            f"Selected {mask.mean():.0%} of the photo ({where}, {spec.title}). Correct the mask with the brush "
+            "or the eraser, then press **Inpaint**."
+        )
+        layers = [ctx.save(from_numpy(layer), result_stem(value, "selection"))]
+        return {"background": canvas, "layers": layers, "composite": None}, note
+
+    return on_select
+
+
 def _examples(ctx: AppContext, default, inputs: list) -> None:
     """The same bush removed by the default model and by a network alone: texture against a smooth fill."""
     offline = [s.id for s in ctx.registry.list(Task.INPAINT) if not s.needs_download]
@@ -138,6 +177,12 @@ def build(ctx: AppContext) -> TabParts:
         with gr.Column():
             source = image_input(label="Photo", height=160, elem_id="inpaint-source")
             editor = paint_editor("Paint over what should go", "Mask", "#ffffff", 420, "inpaint-editor")
+            with gr.Row():
+                select = gr.Button("Select object", elem_id="inpaint-select", scale=0, min_width=140)
+                gr.Markdown(
+                    "Paint a rough stroke across an object and press **Select object**: its exact mask replaces "
+                    "the stroke (with no stroke, the photo's main subject is selected)."
+                )
             with gr.Accordion("Mask file (optional, replaces the painted mask)", open=False):
                 mask_file = image_input(label="Mask", height=160)
             model = model_picker(ctx, Task.INPAINT, default, "inpaint-model")
@@ -165,7 +210,7 @@ def build(ctx: AppContext) -> TabParts:
                 interactive=False,
                 height=300,
             )
-            notes = gr.Markdown()
+            notes = gr.Markdown(elem_id="inpaint-notes")
 
     go.click(
         inpaint_handler(ctx),
@@ -174,6 +219,7 @@ def build(ctx: AppContext) -> TabParts:
         api_name="inpaint",
         concurrency_id=MODEL,
     )
+    select.click(select_handler(ctx), [source, editor], [editor, notes], api_name="select_object", concurrency_id=MODEL)
     # The editor only paints: the photo comes from ``source`` (a plain upload keeps the file as it is, while the
     # editor re-encodes everything as 8-bit PNG in the browser). Not queued: behind other jobs on a busy server
     # the editor's update could wait past the moment "send to" opened its tab and never show. A new photo also

@@ -147,3 +147,39 @@ def test_a_box_that_is_no_box_is_quoted_short():
         parse_box("x" * 100_000)
     text = str(err.value)
     assert text.startswith("A box is four whole numbers X,Y,WIDTH,HEIGHT in pixels, not 'xxx") and len(text) < 200
+
+
+class TwoBlobs(Matter):
+    """Two separate objects, whatever region it is shown: a left and a right square of the given crop."""
+
+    def __init__(self) -> None:
+        super().__init__(get_spec("grabcut"), torch.device("cpu"), torch.float32)
+
+    def __call__(self, image, box=None):
+        h, w = image.shape[-2:]
+        a = torch.zeros(1, 1, h, w)
+        a[..., h // 4 : 3 * h // 4, w // 8 : 3 * w // 8] = 1
+        a[..., h // 4 : 3 * h // 4, 5 * w // 8 : 7 * w // 8] = 1
+        return a
+
+
+def test_strokes_region_is_a_square_twice_the_strokes_around_them():
+    strokes = torch.zeros(1, 1, 100, 200)
+    strokes[..., 48:52, 90:110] = 1  # 20 wide, 4 high
+    assert cutout_ops.strokes_region(strokes) == (80, 30, 40, 40)
+    strokes[..., 0:2, 0:2] = 1  # a stroke at the corner: clipped to the image
+    x, y, w, h = cutout_ops.strokes_region(strokes)
+    assert (x, y) == (0, 0) and w <= 200 and h <= 100
+    assert cutout_ops.strokes_region(torch.zeros(1, 1, 10, 10)) is None
+
+
+def test_select_object_keeps_what_the_strokes_touch_grown():
+    img = ImageData(rgb=torch.rand(1, 3, 80, 160))
+    strokes = torch.zeros(1, 1, 80, 160)
+    strokes[..., 40, 20:30] = 1  # on the left blob of the whole picture's matte, not the right one
+    whole = cutout_ops.select_object(img, TwoBlobs(), None, grow=0)
+    assert int(whole.sum()) == 2 * 40 * 40  # no strokes: the whole matte
+    picked = cutout_ops.select_object(img, TwoBlobs(), strokes, grow=0)
+    assert picked.max() == 1 and picked[..., :, 80:].max() == 0  # only the touched object, inside its region
+    grown = cutout_ops.select_object(img, TwoBlobs(), strokes, grow=2)
+    assert int(grown.sum()) > int(picked.sum())

@@ -76,7 +76,18 @@ def files(tmp_path_factory):
     yy, xx = np.mgrid[0:180, 0:240]
     big = np.stack([xx, yy, 255 - xx // 2], -1).clip(0, 255).astype(np.uint8)
     Image.fromarray(big).save(d / "big.png")
+    Image.fromarray(_subject()[0]).save(d / "subject.png")
     return d
+
+
+def _subject() -> tuple[np.ndarray, np.ndarray]:
+    """A 160x120 photo of one object (a red disc, radius 30, centred at 80, 60) on a smooth grey ramp, and the
+    disc's mask."""
+    yy, xx = np.mgrid[0:120, 0:160]
+    disc = (yy - 60) ** 2 + (xx - 80) ** 2 < 30**2
+    photo = np.stack([xx // 2 + 70, xx // 2 + 80, xx // 2 + 70], -1)
+    photo[disc] = (220, 30, 30)
+    return photo.astype(np.uint8), disc
 
 
 def _shot(page, name: str, tmp_path, readme: bool = True) -> None:
@@ -626,3 +637,70 @@ def test_phone_layout_keeps_tools_beside_their_buttons_and_labels_clear(page):
         assert swatch.evaluate("e => getComputedStyle(e).borderTopWidth") == "1px"
     finally:
         page.set_viewport_size({"width": 1360, "height": 1100})
+
+
+def test_composite_cuts_out_the_foreground(page, files):
+    """The subject photo as foreground on big.png: "Cut out the foreground" leaves the disc, and the background
+    shows where the subject photo's grey ramp was."""
+    page.get_by_role("tab", name="Composite").click()
+    _upload(page, "composite-bg", files / "big.png")
+    _upload(page, "composite-fg", files / "subject.png")
+    first = _result_pixels(page, "composite-result")  # the live preview: the whole subject photo pasted
+    big = np.asarray(Image.open(files / "big.png"))
+    assert tuple(first[10, 10, :3]) != tuple(big[10, 10])
+    src = page.locator("#composite-result img").first.get_attribute("src")
+    page.locator("#composite-cut-fg").click()
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#composite-result img'); return i && i.src !== src; }",
+        arg=src,
+        timeout=TIMEOUT_MS,
+    )
+    out = _result_pixels(page, "composite-result")
+    assert out.shape[:2] == (180, 240)
+    assert tuple(out[10, 10, :3]) == tuple(big[10, 10])  # the ramp is gone: the background shows
+    assert tuple(out[60, 80, :3]) == (220, 30, 30)  # the disc stays where it was pasted
+
+
+def test_inpaint_selects_an_object_and_removes_it(page, files, tmp_path):
+    page.get_by_role("tab", name="Inpaint").click()
+    canvas = page.locator("#inpaint-editor canvas").first
+    canvas.wait_for(state="visible")
+    red = lambda: (lambda s: s is not None and ((s[..., 0] - s[..., 1]) > 120).mean() > 0.03)(_canvas_pixels(canvas))  # noqa: E731
+    for _attempt in range(2):
+        _upload(page, "inpaint-source", files / "subject.png")
+        if _wait_until(red, 15):
+            break
+    page.wait_for_timeout(1000)
+    _paint_stroke(page, "inpaint-editor", (160, 120), (65, 60), (95, 60))  # across the disc, short of its edge
+    page.locator("#inpaint-select").click()
+    page.locator("#inpaint-notes").get_by_text("Selected").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Inpaint", exact=True).click()
+    out = _result_pixels(page, "inpaint-result")[..., :3].astype(int)
+    _shot(page, "inpaint-select-object", tmp_path, readme=False)
+    photo, disc = _subject()
+    still_red = (out[..., 0] - out[..., 1] > 120) & disc
+    assert still_red.sum() < 0.05 * disc.sum(), still_red.sum()  # the whole disc went, not just the stroke
+    assert np.array_equal(out[:, :30], photo[:, :30])  # far from it: untouched
+
+
+def test_edit_removes_the_background(page, files):
+    page.get_by_role("tab", name="Edit").click()
+    _upload(page, "edit-input", files / "subject.png")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#edit-result img'); return i && i.naturalWidth === 160; }"
+    )
+    page.get_by_text("Remove background", exact=True).first.click()
+    page.locator("#edit-backdrop").get_by_text("A colour").click()
+    src = page.locator("#edit-result img").first.get_attribute("src")
+    page.locator("#edit-remove-background").click()
+    page.wait_for_function(
+        "(src) => { const i = document.querySelector('#edit-result img'); return i && i.src !== src; }",
+        arg=src,
+        timeout=TIMEOUT_MS,
+    )
+    out = _result_pixels(page, "edit-result")
+    assert out.shape[:2] == (120, 160)
+    assert tuple(out[5, 5, :3]) == (255, 255, 255)  # the ramp became the chosen colour (white)
+    assert tuple(out[60, 80, :3]) == (220, 30, 30)
+    assert '"remove_background"' in page.content()  # the recipe shows the step
