@@ -64,6 +64,19 @@ def cutout_handler(ctx: AppContext) -> Callable:
     return on_cutout
 
 
+def box_click(box: str, evt: gr.SelectData) -> tuple[str, str]:
+    """A click on the image: the first marks a corner of the box (the box field shows "X,Y"), the second the
+    opposite one (the field shows the whole box "X,Y,WIDTH,HEIGHT"); a click after a whole box starts anew.
+    Returns (box field, hint)."""
+    x, y = (int(v) for v in evt.index[:2])
+    parts = [p.strip() for p in (box or "").split(",")]
+    if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
+        return f"{x},{y}", f"Corner ({x}, {y}) marked: click the opposite corner of the object."
+    cx, cy = int(parts[0]), int(parts[1])
+    x0, y0, w, h = min(cx, x), min(cy, y), abs(x - cx) + 1, abs(y - cy) + 1
+    return f"{x0},{y0},{w},{h}", f"Box {x0},{y0},{w},{h}: press **Cut out** (a click starts a new box)."
+
+
 def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
     gr.Markdown(
@@ -74,7 +87,11 @@ def build(ctx: AppContext) -> TabParts:
         with gr.Column():
             image = image_input(label="Image", elem_id="cutout-input", sources=["upload", "clipboard"], height=320)
             model = model_picker(ctx, Task.CUTOUT, ctx.defaults.spec(Task.CUTOUT), "cutout-model")
-            box = gr.Textbox(label="Box around the object (X,Y,WIDTH,HEIGHT in pixels; empty = whole image)")
+            box = gr.Textbox(
+                label="Box around the object (X,Y,WIDTH,HEIGHT in pixels; empty = whole image)",
+                info="Or click two opposite corners of the object on the image.",
+                elem_id="cutout-box",
+            )
             with gr.Row():
                 grow = gr.Slider(-MAX_GROW // 5, MAX_GROW // 5, value=0, step=1, label="Grow (pixels; < 0 shrinks)")
                 feather = gr.Slider(0, MAX_FEATHER / 5, value=0, step=0.5, label="Feather (pixels)")
@@ -99,8 +116,9 @@ def build(ctx: AppContext) -> TabParts:
         api_name="cutout",
         concurrency_id=MODEL,
     )
-    # a new input clears the last result, which "send to" would otherwise still send
-    image.change(lambda: (None, ""), None, [result, note], api_visibility="private", queue=False)
+    image.select(box_click, [box], [box, note], api_visibility="private", show_progress="hidden")
+    # a new input clears the last result (which "send to" would otherwise still send) and its box
+    image.change(lambda: (None, "", ""), None, [result, note, box], api_visibility="private", queue=False)
     return TabParts(result=result, targets=(SendTarget(TITLE, image),))
 
 

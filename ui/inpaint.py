@@ -131,6 +131,13 @@ def select_handler(ctx: AppContext) -> Callable:
     @on_gpu(60)
     @friendly
     def on_select(value, editor):
+        """Select the object under the painted strokes (or, with none, the photo's main subject) as a mask.
+
+        Args:
+            value: the photo file.
+            editor: the paint editor's value; strokes on its layer mark the object (none: the main subject).
+        Returns the editor's value with the object's mask as its layer, and a note.
+        """
         photo = read_image(value, "a photo")
         painted = editor_parts(editor)[1] if isinstance(editor, dict) and editor.get("background") is not None else None
         strokes = None

@@ -704,3 +704,29 @@ def test_edit_removes_the_background(page, files):
     assert tuple(out[5, 5, :3]) == (255, 255, 255)  # the ramp became the chosen colour (white)
     assert tuple(out[60, 80, :3]) == (220, 30, 30)
     assert '"remove_background"' in page.content()  # the recipe shows the step
+
+
+def test_cutout_tab_takes_a_box_from_two_clicks(page, files):
+    page.get_by_role("tab", name="Cut out").click()
+    _upload(page, "cutout-input", files / "subject.png")
+    img = page.locator("#cutout-input img").first
+    img.wait_for(state="visible")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#cutout-input img'); return i && i.complete && i.naturalWidth; }"
+    )
+    box = img.bounding_box()
+    # the picture is drawn scaled down to fit (never up) and centred in its element
+    f = min(1.0, box["width"] / 160, box["height"] / 120)
+    left, top = (box["width"] - 160 * f) / 2, (box["height"] - 120 * f) / 2
+    for x, y in ((40, 20), (120, 100)):  # image pixels of the 160x120 photo, the disc's corners
+        img.click(position={"x": left + (x + 0.5) * f, "y": top + (y + 0.5) * f})
+        page.wait_for_timeout(500)
+    field = page.locator("#cutout-box textarea, #cutout-box input").first
+    assert _wait_until(lambda: field.input_value().count(",") == 3, 15), field.input_value()
+    x, y, w, h = (int(v) for v in field.input_value().split(","))
+    assert abs(x - 40) <= 2 and abs(y - 20) <= 2 and abs(w - 81) <= 3 and abs(h - 81) <= 3
+    page.get_by_role("button", name="Cut out", exact=True).click()
+    out = _result_pixels(page, "cutout-result")
+    _, disc = _subject()
+    assert out.shape == (120, 160, 4)
+    assert (out[..., 3][disc] > 128).mean() > 0.9 and (out[..., 3][~disc] < 128).mean() > 0.9
