@@ -244,15 +244,17 @@ def matte_image(cut: ImageData) -> ImageData:
 Cutter = Callable[[ImageData, "Box | None", Refine], ImageData]
 
 
-def default_cutter(models: Callable[[], ModelCache]) -> Cutter:
-    """An edit recipe's "remove background" (the app's and the CLI's): the default cutout model. ``models``
-    hands over the model cache, asked once, at the first cut."""
+def default_cutter(models: Callable[[], ModelCache], model_id: Callable[[], str] | None = None) -> Cutter:
+    """An edit recipe's "remove background" (the app's and the CLI's): a cutout model. ``models`` hands over the
+    model cache, asked once, at the first cut; ``model_id`` names the model (the app's default resolved at
+    start-up), else the registry's default."""
     cache: ModelCache | None = None
 
     def cut(image: ImageData, box: Box | None, refine: Refine) -> ImageData:
         nonlocal cache
         if cache is None:
             cache = models()
-        return cutout(image, cache.get(cache.registry.default_for(Task.CUTOUT).id), box, refine)
+        chosen = model_id() if model_id else cache.registry.default_for(Task.CUTOUT).id
+        return cutout(image, cache.get(chosen), box, refine)
 
     return cut

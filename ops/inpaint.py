@@ -299,17 +299,20 @@ def alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.
     return out
 
 
-def default_model_fill(models: Callable[[], ModelCache]) -> Callable[[ImageData, torch.Tensor], ImageData]:
-    """An edit recipe's content-aware fill (the app's and the CLI's): the default inpainting model, on crops
-    around each region. ``models`` hands over the model cache, asked once, at the first fill."""
+def default_model_fill(
+    models: Callable[[], ModelCache], model_id: Callable[[], str] | None = None
+) -> Callable[[ImageData, torch.Tensor], ImageData]:
+    """An edit recipe's content-aware fill (the app's and the CLI's): an inpainting model, on crops around each
+    region. ``models`` hands over the model cache, asked once, at the first fill; ``model_id`` names the model
+    (the app's default resolved at start-up), else the registry's default."""
     cache: ModelCache | None = None
 
     def fill(image: ImageData, mask: torch.Tensor) -> ImageData:
         nonlocal cache
         if cache is None:
             cache = models()
-        spec = cache.registry.default_for(Task.INPAINT)
-        return inpaint(image, mask, cache.get(spec.id), strategy="crop").image
+        chosen = model_id() if model_id else cache.registry.default_for(Task.INPAINT).id
+        return inpaint(image, mask, cache.get(chosen), strategy="crop").image
 
     return fill
 

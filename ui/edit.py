@@ -12,6 +12,7 @@ import torch
 from core.errors import InvalidInputError
 from core.imaging import RESAMPLE_FILTERS
 from core.numbers import whole_number
+from models.registry import Task
 from ops.convert import decode, open_image
 from ops.cutout import Cutter, default_cutter
 from ops.edit import BACKDROPS, Inpaint, Recipe, image_to_b64png, mask_to_b64png, transparent_mask
@@ -29,13 +30,14 @@ TRANSPARENT = [0.0, 0.0, 0.0, 0.0]
 
 
 def content_aware(ctx: AppContext) -> Inpaint:
-    """The default inpainting model as the edit ops' content-aware fill, on a GPU where there is one."""
-    return on_gpu(60)(default_model_fill(lambda: ctx.cache))
+    """The inpainting default resolved at start-up as the edit ops' content-aware fill, on a GPU where there is
+    one."""
+    return on_gpu(60)(default_model_fill(lambda: ctx.cache, lambda: ctx.defaults.for_task(Task.INPAINT).id))
 
 
 def cut_out(ctx: AppContext) -> Cutter:
-    """The default cutout model as the edit ops' background removal, on a GPU where there is one."""
-    return on_gpu(60)(default_cutter(lambda: ctx.cache))
+    """The cutout default resolved at start-up as the edit ops' background removal, on a GPU where there is one."""
+    return on_gpu(60)(default_cutter(lambda: ctx.cache, lambda: ctx.defaults.for_task(Task.CUTOUT).id))
 
 
 def parse_recipe(text: str | None) -> Recipe:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -383,3 +384,26 @@ def test_the_unqueued_inpaint_canvas_is_made_one_at_a_time(ctx, tmp_path):
         assert not done.wait(1.0)  # waits for the canvas being made
     assert done.wait(30)
     worker.join()
+
+
+def test_edit_model_steps_use_the_defaults_resolved_at_start_up(tmp_path):
+    """The Edit tab's content-aware fill and background removal took the registry's offline defaults, also on a
+    Space where Big-LaMa had been chosen at start-up for the Inpaint tab."""
+    from models.catalog import default_registry
+    from models.defaults import Choice, Defaults
+    from models.registry import Task
+    from ui.edit import apply_recipe
+
+    registry = default_registry()
+    chosen = {t: Choice(t, registry.default_for(t), "offline default") for t in Task}
+    chosen[Task.INPAINT] = Choice(Task.INPAINT, registry.get("telea"), "picked for the test")
+    chosen[Task.CUTOUT] = Choice(Task.CUTOUT, registry.get("grabcut"), "picked for the test")
+    cache = ModelCache(device=torch.device("cpu"))
+    asked: list[str] = []
+    plain_get = cache.get
+    cache.get = lambda model_id, **kw: (asked.append(model_id), plain_get(model_id, **kw))[1]
+    ctx = AppContext(cache=cache, outdir=tmp_path, defaults=Defaults(registry, chosen))
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "p.png")
+    steps = [{"op": "fill", "rect": [5, 5, 10, 10], "content_aware": True}, {"op": "remove_background"}]
+    apply_recipe(ctx, str(tmp_path / "p.png"), json.dumps({"version": 1, "steps": steps}))
+    assert asked == ["telea", "grabcut"]
