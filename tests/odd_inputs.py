@@ -213,6 +213,10 @@ HOSTILE_RECIPES: dict[str, str] = {
     "blur-huge": json.dumps({"version": 1, "steps": [{"op": "adjust", "blur": 1e9}]}),
     "mask-text": json.dumps({"version": 1, "steps": [{"op": "erase", "mask_png": "bm90IGEgcG5n"}]}),
     "mask-not-base64": json.dumps({"version": 1, "steps": [{"op": "erase", "mask_png": "%%%"}]}),
+    "backdrop-missing": json.dumps({"version": 1, "steps": [{"op": "remove_background", "backdrop": "image"}]}),
+    "backdrop-sky": json.dumps({"version": 1, "steps": [{"op": "remove_background", "backdrop": "sky"}]}),
+    "backdrop-blur-nan": '{"version": 1, "steps": [{"op": "remove_background", "backdrop": "blur", "blur": NaN}]}',
+    "cut-box-outside": json.dumps({"version": 1, "steps": [{"op": "remove_background", "box": [9999, 9999, 5, 5]}]}),
 }
 
 
@@ -231,6 +235,19 @@ def mask_recipes() -> dict[str, str]:
         "mask-truncated": step(small[: len(small) // 2]),
         "mask-bomb": step(gray_png_bomb(10_000, 10_000)),
         "mask-short-rows": step(png_with_rows(3000, 3000, 2)),
+        # the picture behind a cut-out subject, carried in the recipe like a mask
+        "backdrop-bomb": json.dumps(
+            {
+                "version": 1,
+                "steps": [
+                    {
+                        "op": "remove_background",
+                        "backdrop": "image",
+                        "image_png": base64.b64encode(gray_png_bomb(10_000, 10_000)).decode(),
+                    }
+                ],
+            }
+        ),
     }
 
 
