@@ -19,12 +19,13 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*(\.[a-z0-9][a-z0-9_\-]*)?$")
 
 
 class Task(str, Enum):
-    """What a model is for; each task has one tab and one CLI command."""
+    """What a model is for; each task has one tab and one CLI command (a filter: a step of the Edit tab's recipes)."""
 
     GENERATE = "generate"
     INPAINT = "inpaint"
     UPSCALE = "upscale"
     CUTOUT = "cutout"
+    FILTER = "filter"
 
     def __str__(self) -> str:
         return self.value
@@ -168,8 +169,9 @@ class Registry:
         try:
             return self._specs[model_id]
         except KeyError:
-            known = ", ".join(self._specs) or "none"
-            raise UnknownModelError(f"There is no model called {quoted(model_id)}. Known models: {known}.") from None
+            raise UnknownModelError(
+                f"There is no model called {quoted(model_id)}. Known models: {_some(list(self._specs))}."
+            ) from None
 
     def default_for(self, task: Task | str) -> ModelSpec | None:
         specs = self.list(task)
@@ -190,7 +192,7 @@ class Registry:
             return spec
         spec = self._specs.get(model_id)
         if spec is None:
-            known = ", ".join(s.id for s in self.list(t)) or "none"
+            known = _some([s.id for s in self.list(t)])
             raise UnknownModelError(f"There is no model called {quoted(model_id)}. The {t.value} models are: {known}.")
         if spec.task != t:
             raise InvalidInputError(f"{spec.id} is {_a(spec.task.value)} model, not {_a(t.value)} model.")
@@ -209,3 +211,16 @@ class Registry:
 def _a(word: str) -> str:
     """``word`` with its indefinite article: "an inpaint", "a generate"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+#: Model ids a message names before it says how many more there are (a message stays one readable line).
+LISTED_IDS = 8
+
+
+def _some(ids: list[str]) -> str:
+    """``ids`` for a message: the first :data:`LISTED_IDS`, then how many more (``cli.py models`` lists all)."""
+    if not ids:
+        return "none"
+    shown = ", ".join(ids[:LISTED_IDS])
+    more = len(ids) - LISTED_IDS
+    return f"{shown} and {more} more (python cli.py models lists them)" if more > 0 else shown

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from core.errors import UnknownModelError
-from models.catalog import default_for, get_spec, list_models
+from models.catalog import default_for, default_registry, get_spec, list_models
 from models.integrity import sha256_file
 from models.loaders import LOADERS
 from models.registry import (
@@ -124,3 +124,13 @@ def test_readme_model_table_is_generated_from_the_registry():
     text = (readme_models.ROOT / "README.md").read_text()
     body = text[text.index(readme_models.BEGIN) + len(readme_models.BEGIN) : text.index(readme_models.END)].strip()
     assert body == readme_models.table(), "README model table is stale: run python -m scripts.readme_models --write"
+
+
+def test_an_unknown_id_lists_a_few_models_and_says_how_many_more():
+    """With a dozen upscalers, "There is no model called 'x'. The upscale models are: ..." ran past 550
+    characters: a refusal must stay one readable line."""
+    with pytest.raises(UnknownModelError) as err:
+        default_registry().for_task(Task.UPSCALE, "nosuch")
+    message = str(err.value)
+    assert len(message) < 300 and "more (python cli.py models lists them)" in message
+    assert default_registry().list(Task.UPSCALE)[0].id in message
