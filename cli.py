@@ -420,6 +420,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from ops.convert import save_image
     from ops.cutout import default_cutter
     from ops.edit import Recipe
+    from ops.filter import default_filter
     from ops.inpaint import default_model_fill
 
     try:
@@ -433,7 +434,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
     recipe = Recipe.from_json(text)
     output = _output(args.output, args.input)
     models = _cache_once(args.device)
-    result = recipe.apply(_load(args.input), inpaint=default_model_fill(models), cutter=default_cutter(models))
+    result = recipe.apply(
+        _load(args.input),
+        inpaint=default_model_fill(models),
+        cutter=default_cutter(models),
+        gan_filter=default_filter(models),
+    )
     save_image(result, output)
     print(f"{args.input} -> {output} ({len(recipe.steps)} steps)")
     return 0

@@ -216,6 +216,51 @@ class GrabCutMatter(Matter):
         return torch.from_numpy(fg.astype(np.float32))[None, None]
 
 
+class Filter(LoadedModel):
+    """An image-to-image restyling at the same size: image (1,3,H,W) in [0,1] -> (1,3,H,W) in [0,1].
+
+    ``context`` (from :meth:`context`, measured on the whole image) is what a tile needs to look like part of
+    that image; each tile of it is then filtered alike, so tiles join without a seam of tone."""
+
+    @abstractmethod
+    def context(self, image: torch.Tensor) -> object:
+        """What the filter measures on the whole image."""
+
+    @abstractmethod
+    def __call__(self, x: torch.Tensor, context: object | None = None) -> torch.Tensor:
+        """Filter ``x`` (the whole image, or a tile of the one ``context`` was measured on)."""
+
+
+class CycleGanFilter(Filter):
+    """A CycleGAN generator (inputs in [-1, 1]) as a filter. Its instance-norm statistics are the context,
+    measured on the image area-downscaled to at most ``params["stats_pixels"]`` (the size it was trained at;
+    a smaller image as it is). Inputs are padded, reflected, to what the network takes and cropped back."""
+
+    @torch.inference_mode()
+    def context(self, image: torch.Tensor) -> object:
+        h, w = image.shape[-2:]
+        f = min(1.0, (int(self.spec.params["stats_pixels"]) / (h * w)) ** 0.5)
+        small = image if f >= 1 else resample(image.float(), (max(1, round(h * f)), max(1, round(w * f))), "area")
+        return self.module.statistics(self._padded(small))
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor, context: object | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        y = self.module(self._padded(x), context)[..., :h, :w]
+        return self._from_model((y + 1) / 2)
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in [-1, 1] on the model's device, padded right and below to sides the network takes."""
+        h, w = x.shape[-2:]
+        multiple, least = self.spec.size_multiple, self.spec.min_size
+        ph = max(least, h + (-h) % multiple) - h
+        pw = max(least, w + (-w) % multiple) - w
+        x = self._to_model(x) * 2 - 1
+        if ph or pw:
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+        return x
+
+
 class Generator(LoadedModel):
     """A (conditional) generator: seeds and labels in, RGBA (N,4,H,W) in [0,1] out.
 

@@ -628,6 +628,34 @@ SPECS: list[ModelSpec] = [
         loader="grabcut",
         params={"iterations": 5, "margin": 0.05, "max_side": 640},
     ),
+    ModelSpec(
+        id="cyclegan-vintage",
+        task=Task.FILTER,
+        title="CycleGAN vintage (offline, from vintagify)",
+        description="A CycleGAN ResNet-9 generator (Zhu et al.'s unpaired image translation) trained by Yusong Zhao "
+        "and Fangyi Wang to turn modern photos into old ones: faded, warm, soft colour. Trained on 512x512 photos; "
+        "Ganvas runs it at full size in tiles, with the tone measured on the whole picture. Read from the vintagify "
+        "wheel (the pinned wheel from the package index, 42 MB; no Hub).",
+        license="MIT (vintagify's code and weights)",
+        source=PackageFile(
+            package="vintagify",
+            distribution="vintagify==0.1.2",
+            files=(
+                ("resources/G_A2B_epoch33.pth", "c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560"),
+            ),
+            converter="torch-state-dict",
+            wheel="vintagify-0.1.2-py3-none-any.whl",
+            wheel_sha256="f3b38b728cc6158e97f77c3cc1bf784a63f427db47c445941ad2da3747fa208f",
+        ),
+        loader="cyclegan",
+        param_count=11_388_675,
+        size_multiple=4,
+        min_size=8,
+        supports_half=True,
+        supports_bfloat16=True,
+        default=True,
+        params={"channels": 64, "blocks": 9, "stats_pixels": 512 * 512},
+    ),
 ]
 
 

@@ -433,6 +433,19 @@ def torch_netg_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def torch_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """A plain PyTorch state dict (a mapping of names to tensors, as ``torch.save(module.state_dict())`` writes
+    it), read with ``weights_only=True``, its storages on the CPU and its floating tensors float32."""
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # the weights-only unpickler raises UnpicklingError, a bad zip RuntimeError
+        why = exc.__class__.__name__
+        raise WeightsIntegrityError(f"The weights file is not a readable PyTorch file ({why}).") from exc
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsIntegrityError("The weights file is not a state dict (names mapped to tensors).")
+    return {str(k): v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def _single_member(fn: Callable[[bytes], dict[str, torch.Tensor]]) -> Converter:
     """A converter over a spec's one member file."""
 
@@ -469,6 +482,7 @@ CONVERTERS: dict[str, Converter] = {
     "ncnn-realcugan": _ncnn_converter(ncnn_realcugan_state_dict),
     "ncnn-realcugan-pro": _ncnn_converter(functools.partial(ncnn_realcugan_state_dict, pro=True)),
     "torch-netg": _single_member(torch_netg_state_dict),
+    "torch-state-dict": _single_member(torch_state_dict),
     "onnx-u2netp": _single_member(onnx_u2netp_state_dict),
 }
 

@@ -19,6 +19,7 @@ from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models import weights
 from models.adapters import (
     AutoInpainter,
+    CycleGanFilter,
     GrabCutMatter,
     LoadedModel,
     ModuleInpainter,
@@ -27,7 +28,7 @@ from models.adapters import (
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, dcgan, emoji_gan, ganvas_inpaint, u2netp
+from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, u2netp
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
@@ -44,6 +45,7 @@ NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "ganvas-emoji-gan": (emoji_gan.build, EmojiGanGenerator),
     "biggan-deep": (biggan_deep.build, BigGanDeepGenerator),
     "dcgan": (dcgan.build, DcganGenerator),
+    "cyclegan": (cyclegan.build, CycleGanFilter),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
     "u2netp": (u2netp.build, SaliencyMatter),
 }

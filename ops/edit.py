@@ -25,8 +25,11 @@ from PIL import Image
 from core.errors import ImageTooLargeError, InvalidInputError, quoted
 from core.image import ImageData, check_pixels
 from core.imaging import RESAMPLE_FILTERS, luma, resample
+from models.catalog import list_models
+from models.registry import Task
 from ops.convert import decode, from_pil, open_image
 from ops.cutout import MAX_FEATHER, MAX_GROW, Cutter, Refine
+from ops.filter import GanFilter
 from ops.inpaint import alpha_from_surroundings
 
 Inpaint = Callable[[ImageData, torch.Tensor], ImageData]
@@ -43,6 +46,8 @@ MAX_BLUR_SIGMA = 100.0
 MAX_SHARPEN = 100.0  # far past visible use (the Edit tab's slider stops at 5); larger amounts overflow float32
 #: Whole numbers past this (2**53, where floats stop counting in ones) are no size, offset or angle an image has.
 _MAX_INT = 2**53
+#: The filter models a recipe's gan_filter step may name.
+FILTER_MODELS = tuple(s.id for s in list_models(Task.FILTER))
 _HEX_RE = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _EPS = 1e-6
 
@@ -545,6 +550,11 @@ def remove_background(
     return cut.with_pixels(rgb, img.alpha)
 
 
+def restyle(img: ImageData, gan_filter: GanFilter, model: str = "") -> ImageData:
+    """The picture through a filter network: ``model`` names it (empty: the default filter)."""
+    return gan_filter(img, model)
+
+
 # ---------------------------------------------------------------------------- the op table
 
 
@@ -642,6 +652,10 @@ OPS: dict[str, OpSpec] = {
             "grow": Param("int", lo=-MAX_GROW, hi=MAX_GROW, doc="pixels the matte grows by (negative shrinks)"),
             "feather": Param("number", lo=0, hi=MAX_FEATHER, doc="soft edge of the matte, in pixels"),
         },
+    ),
+    "gan_filter": OpSpec(
+        restyle,
+        {"model": Param("choice", choices=FILTER_MODELS, doc="the filter model (default: the vintage look)")},
     ),
     "adjust": OpSpec(
         adjust,
@@ -758,11 +772,21 @@ def _step_mask(img: ImageData, params: dict) -> torch.Tensor:
     return mask
 
 
-def apply_step(img: ImageData, step: dict, inpaint: Inpaint | None = None, cutter: Cutter | None = None) -> ImageData:
-    """Run one recipe step on an image (the step is validated first); ``inpaint`` and ``cutter`` are the
-    models of content-aware fills and background removal."""
+def apply_step(
+    img: ImageData,
+    step: dict,
+    inpaint: Inpaint | None = None,
+    cutter: Cutter | None = None,
+    gan_filter: GanFilter | None = None,
+) -> ImageData:
+    """Run one recipe step on an image (the step is validated first); ``inpaint``, ``cutter`` and ``gan_filter``
+    are the models of content-aware fills, background removal and filter steps."""
     params = validate_step(step)
     op = params.pop("op")
+    if op == "gan_filter":
+        if gan_filter is None:
+            raise InvalidInputError("This recipe has a GAN filter step, which needs a filter model.")
+        return restyle(img, gan_filter, **params)
     if op == "remove_background":
         if cutter is None:
             raise InvalidInputError("This recipe removes a background, which needs a cutout model.")
@@ -842,11 +866,17 @@ class Recipe:
             )
         return cls(steps=data["steps"])
 
-    def apply(self, img: ImageData, inpaint: Inpaint | None = None, cutter: Cutter | None = None) -> ImageData:
+    def apply(
+        self,
+        img: ImageData,
+        inpaint: Inpaint | None = None,
+        cutter: Cutter | None = None,
+        gan_filter: GanFilter | None = None,
+    ) -> ImageData:
         """Run every step in order; errors name the step that failed."""
         for i, step in enumerate(self.steps, 1):
             try:
-                img = apply_step(img, step, inpaint, cutter)
+                img = apply_step(img, step, inpaint, cutter, gan_filter)
             except (InvalidInputError, ImageTooLargeError) as exc:  # the same kind, with the step named
                 op = step.get("op") if isinstance(step, dict) else None
                 raise type(exc)(f"Step {i} ({op}): {exc}" if isinstance(op, str) else f"Step {i}: {exc}") from exc

@@ -50,7 +50,7 @@ def _check_scale(scale: float) -> float:
     return s
 
 
-def _fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Replace colours under fully transparent pixels with the alpha-weighted mean colour.
 
     Hidden colours are often black; left as they are they would bleed dark into the visible
@@ -144,7 +144,7 @@ def upscale(
     alpha_varies = alpha is not None and float(alpha.max() - alpha.min()) > 1e-6
     rgb = image.rgb.float()
     if alpha is not None:
-        rgb = _fill_transparent(rgb, alpha)
+        rgb = fill_transparent(rgb, alpha)
 
     rgb_span = 0.5 if alpha_varies else 1.0
     out_rgb = _run_model(

@@ -40,6 +40,10 @@ def table() -> str:
     return "\n".join(rows)
 
 
+#: How a task's model is chosen where it is not by its environment variable or a command's ``--model``.
+CHOSEN_BY = {Task.FILTER: "the recipe step's `model`"}
+
+
 def defaults_table() -> str:
     """Which model each task starts on, per device: the Hub candidates best first, then the offline fallback."""
     reg = default_registry()
@@ -51,9 +55,8 @@ def defaults_table() -> str:
         prefs = PREFERENCES.get(task, {})
         gpu, cpu = (", then ".join(f"`{i}`" for i in prefs.get(kind, ())) or "-" for kind in ("gpu", "cpu"))
         fallback = reg.default_for(task)
-        rows.append(
-            f"| {task.value} | {gpu} | {cpu} | `{fallback.id if fallback else '-'}` | `{env_var(task)}` or `--model` |"
-        )
+        chosen = CHOSEN_BY.get(task, f"`{env_var(task)}` or `--model`")
+        rows.append(f"| {task.value} | {gpu} | {cpu} | `{fallback.id if fallback else '-'}` | {chosen} |")
     rows.append("")
     rows.append(
         "A candidate whose file is in the local Hugging Face cache comes first; else, when the Hub answers within "

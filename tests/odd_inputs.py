@@ -217,6 +217,8 @@ HOSTILE_RECIPES: dict[str, str] = {
     "backdrop-sky": json.dumps({"version": 1, "steps": [{"op": "remove_background", "backdrop": "sky"}]}),
     "backdrop-blur-nan": '{"version": 1, "steps": [{"op": "remove_background", "backdrop": "blur", "blur": NaN}]}',
     "cut-box-outside": json.dumps({"version": 1, "steps": [{"op": "remove_background", "box": [9999, 9999, 5, 5]}]}),
+    "filter-unknown": json.dumps({"version": 1, "steps": [{"op": "gan_filter", "model": "sepia"}]}),
+    "filter-of-upscale": json.dumps({"version": 1, "steps": [{"op": "gan_filter", "model": "bicubic"}]}),
 }
 
 

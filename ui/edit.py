@@ -16,6 +16,7 @@ from models.registry import Task
 from ops.convert import decode, open_image
 from ops.cutout import Cutter, default_cutter
 from ops.edit import BACKDROPS, Inpaint, Recipe, image_to_b64png, mask_to_b64png, transparent_mask
+from ops.filter import GanFilter, default_filter
 from ops.inpaint import default_model_fill
 from ui.common import MODEL, PIXELS, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
@@ -40,6 +41,11 @@ def cut_out(ctx: AppContext) -> Cutter:
     return on_gpu(60)(default_cutter(lambda: ctx.cache, lambda: ctx.defaults.for_task(Task.CUTOUT).id))
 
 
+def restyler(ctx: AppContext) -> GanFilter:
+    """The edit ops' filter steps (a filter network, as the step names it), on a GPU where there is one."""
+    return on_gpu(120)(default_filter(lambda: ctx.cache))
+
+
 def parse_recipe(text: str | None) -> Recipe:
     """The recipe in the recipe box, which a step button adds to: an empty box starts a recipe."""
     return Recipe.from_json(text) if text and text.strip() else Recipe(steps=[])
@@ -50,7 +56,7 @@ def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, 
     text is no recipe (as in the CLI); ``{"version": 1, "steps": []}`` gives the original back."""
     src = read_image(image)
     recipe = Recipe.from_json(recipe_text)
-    out = recipe.apply(src, inpaint=content_aware(ctx), cutter=cut_out(ctx))
+    out = recipe.apply(src, inpaint=content_aware(ctx), cutter=cut_out(ctx), gan_filter=restyler(ctx))
     text = recipe.to_json()
     path = ctx.out_path(result_stem(image, "recipe"), ".json")
     path.write_text(text)
@@ -187,6 +193,10 @@ def _remove_background(region, result, backdrop, colour, blur, picture, crop) ->
     return step
 
 
+def _vintage() -> dict:
+    return dict(model="cyclegan-vintage")
+
+
 def _fill_transparent(result, colour) -> dict:
     return dict(**transparent_region(result), colour=list(hex_to_rgb(colour)))
 
@@ -238,6 +248,7 @@ STEPS = (
         _remove_background,
         model=True,
     ),
+    Step("gan_filter_vintage", "gan_filter", (), _vintage, model=True),
 )
 
 
@@ -403,6 +414,16 @@ def _background() -> dict:
     return c
 
 
+def _filters() -> dict:
+    with gr.Accordion("GAN filters", open=False):
+        gr.Markdown(
+            "Restyle the whole picture with a CycleGAN network, at full size in tiles (about a minute per megapixel "
+            "on a 2-core CPU). Transparency is kept."
+        )
+        c = dict(gan_filter_vintage=gr.Button("GAN filter: vintage", elem_id="edit-gan-vintage"))
+    return c
+
+
 def _recipe_column() -> dict:
     c = dict(
         result=gr.Image(
@@ -432,7 +453,7 @@ def build(ctx: AppContext) -> TabParts:
         with gr.Column(scale=1):
             c = dict(image=image_input(label="Original", check_on_upload=False, elem_id="edit-input", height=240))
             gr.Examples([[example("castle.jpg")]], [c["image"]])
-            c |= _geometry() | _canvas() | _adjustments() | _background() | _region()
+            c |= _geometry() | _canvas() | _adjustments() | _filters() | _background() | _region()
             with gr.Row():
                 c["undo"] = gr.Button("Undo")
                 c["reset"] = gr.Button("Reset")

@@ -72,12 +72,22 @@ def _check_matter(model, spec):
         assert inside > 0.8 and outside < 0.2, (box, inside, outside)
 
 
+def _check_filter(model, spec):
+    # the smooth test card at an odd size: the same size back, in range, still the same picture in outline
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 3, 4), size=(13, 18), mode="bilinear")
+    y = model(x, model.context(x))
+    assert y.shape == x.shape
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    assert float((y - x).abs().mean()) < 0.25
+
+
 #: How a model of each task is checked: a new task fails here until it has its check.
 CHECKS = {
     Task.UPSCALE: _check_upscaler,
     Task.INPAINT: _check_inpainter,
     Task.GENERATE: _check_generator,
     Task.CUTOUT: _check_matter,
+    Task.FILTER: _check_filter,
 }
 
 

@@ -578,3 +578,40 @@ def test_pad_then_fill_extends_the_picture():
     out = Recipe().add("pad", right=6).add("fill", transparent=True, content_aware=True).apply(photo, _keep_colour)
     assert out.size == (16, 10) and torch.all(out.alpha == 1)
     assert torch.equal(out.rgb[..., :10], photo.rgb) and torch.all(out.rgb[..., 10:] == 0.5)
+
+
+def _sepia(image: ImageData, model: str) -> ImageData:
+    """A stand-in filter: records the model asked for, tints the colour."""
+    _sepia.asked.append(model)
+    return image.with_pixels(image.rgb * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1))
+
+
+_sepia.asked = []
+
+
+def test_gan_filter_step_runs_the_filter_it_is_given_with_the_model_it_names():
+    _sepia.asked.clear()
+    img = _img(alpha=True, bit_depth=16)
+    recipe = Recipe.from_json(Recipe().add("gan_filter").add("gan_filter", model="cyclegan-vintage").to_json())
+    out = recipe.apply(img, gan_filter=_sepia)
+    assert _sepia.asked == ["", "cyclegan-vintage"]  # no model: the default filter's
+    assert torch.allclose(out.rgb[:, 2], img.rgb[:, 2] * 0.36) and torch.equal(out.alpha, img.alpha)
+    assert out.bit_depth == 16
+
+
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        ({"op": "gan_filter", "model": "sepia"}, "'model' of gan_filter must be one of: cyclegan-vintage"),
+        ({"op": "gan_filter", "model": 3}, "'model' of gan_filter must be one of"),
+        ({"op": "gan_filter", "strength": 0.5}, "gan_filter has no parameter 'strength'; it takes: model"),
+    ],
+)
+def test_bad_gan_filter_steps_are_refused_in_a_sentence(step, says):
+    with pytest.raises(InvalidInputError, match=says):
+        apply_step(_img(), step, gan_filter=_sepia)
+
+
+def test_a_gan_filter_step_without_a_filter_says_what_it_needs():
+    with pytest.raises(InvalidInputError, match="Step 1 \\(gan_filter\\): .* needs a filter model"):
+        Recipe().add("gan_filter").apply(_img())

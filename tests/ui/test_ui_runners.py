@@ -407,3 +407,27 @@ def test_edit_model_steps_use_the_defaults_resolved_at_start_up(tmp_path):
     steps = [{"op": "fill", "rect": [5, 5, 10, 10], "content_aware": True}, {"op": "remove_background"}]
     apply_recipe(ctx, str(tmp_path / "p.png"), json.dumps({"version": 1, "steps": steps}))
     assert asked == ["telea", "grabcut"]
+
+
+def test_the_vintage_filter_button_adds_a_step_that_the_cli_replays_identically(ctx, tmp_path):
+    """The Edit tab's "GAN filter: vintage" button: a gan_filter step in the recipe, the picture restyled at its
+    size with its transparency kept; the exported recipe through `cli.py edit` gives the same pixels."""
+    import cli
+    from ui.edit import EMPTY, STEPS, step_handler
+
+    rgba = np.zeros((30, 44, 4), np.uint8)
+    rgba[..., 0] = np.linspace(40, 220, 44, dtype=np.uint8)[None]
+    rgba[..., 1] = np.linspace(200, 60, 30, dtype=np.uint8)[:, None]
+    rgba[..., 2] = 120
+    rgba[..., 3] = 255
+    rgba[:8, :8, 3] = 0  # a transparent corner
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "p.png")
+    [step] = [s for s in STEPS if s.op == "gan_filter"]
+    result, text, recipe_file, _ = step_handler(ctx, step)(str(tmp_path / "p.png"), EMPTY)
+    assert json.loads(text)["steps"] == [{"op": "gan_filter", "model": "cyclegan-vintage"}]
+    got = np.asarray(Image.open(result).convert("RGBA"))
+    assert got.shape == rgba.shape and np.array_equal(got[..., 3], rgba[..., 3])
+    assert np.abs(got[8:, 8:, :3].astype(int) - rgba[8:, 8:, :3]).mean() > 3  # restyled
+    out = tmp_path / "cli.png"
+    assert cli.main(["edit", str(tmp_path / "p.png"), "-o", str(out), "--recipe", recipe_file]) == 0
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGBA")), got)
