@@ -55,13 +55,15 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
     turn3 = _png(tmp / "turn3.png", *_side(int(limit / 1.16)))
     sticker = _png(tmp / "sticker.png", 64, 64, "RGBA", (8, 8, 56, 56))
     mask = _png(tmp / "mask.png", w, h, "L", (w // 3, h // 3, w // 2, h // 2))
+    # a white box on black: the cut-out finds an object with edges, so its edge cleanup runs
+    subject = _png(tmp / "subject.png", w, h, "RGB", (w // 4, h // 4, 3 * w // 4, 3 * h // 4))
     out = str(tmp / "out.png")
     return {
         "generate-16": ["generate", "-o", str(tmp / "gen"), "--n", "16"],
         # not a command: the Inpaint tab's unqueued canvas preparation for a new photo (see run_case)
         "inpaint-canvas": [CANVAS, photo],
-        "cutout": ["cutout", photo, "-o", out],
-        "cutout-box": ["cutout", photo, "-o", out, "--box", f"{w // 8},{h // 8},{w * 3 // 4},{h * 3 // 4}"],
+        "cutout": ["cutout", subject, "-o", out],
+        "cutout-box": ["cutout", subject, "-o", out, "--box", f"{w // 8},{h // 8},{w * 3 // 4},{h * 3 // 4}"],
         "upscale-x4": ["upscale", _png(tmp / "small.png", w // 4, h // 4), "-o", out, "--scale", "4"],
         "inpaint": ["inpaint", photo, mask, "-o", out],
         "composite": ["composite", photo, sticker, "-o", out, "--scale", "250", "--rotate", "30"],
@@ -89,6 +91,22 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
             out,
             "--recipe",
             _recipe(tmp / "a.json", [{"op": "adjust", "saturation": 0.2, "blur": 2, "sharpen": 1}]),
+        ],
+        "edit-remove-background": [
+            "edit",
+            subject,
+            "-o",
+            out,
+            "--recipe",
+            _recipe(tmp / "b.json", [{"op": "remove_background", "backdrop": "blur", "blur": 16}]),
+        ],
+        "edit-gan-filter": [
+            "edit",
+            photo,
+            "-o",
+            out,
+            "--recipe",
+            _recipe(tmp / "g.json", [{"op": "gan_filter"}]),
         ],
         "edit-fill": [
             "edit",
