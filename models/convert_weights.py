@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import struct
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from core.errors import WeightsIntegrityError, WeightsUnavailableError
 from models.archs import u2netp
 from models.integrity import atomic_file, sha256_file
 from models.registry import PackageFile
+
+log = logging.getLogger("ganvas")
 
 NCNN_MAGIC = 7767517
 NCNN_FP16_TAG = 0x01306B47
@@ -425,8 +428,8 @@ def torch_netg_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     try:
         checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # the weights-only unpickler raises UnpicklingError, a bad zip RuntimeError
-        why = exc.__class__.__name__
-        raise WeightsIntegrityError(f"The checkpoint is not a readable PyTorch file ({why}).") from exc
+        log.warning("reading a checkpoint failed: %r", exc)
+        raise WeightsIntegrityError("The checkpoint is not a readable PyTorch file.") from exc
     state = checkpoint.get("netG_state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsIntegrityError("The checkpoint has no generator state dict (netG_state_dict).")
@@ -439,8 +442,8 @@ def torch_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # the weights-only unpickler raises UnpicklingError, a bad zip RuntimeError
-        why = exc.__class__.__name__
-        raise WeightsIntegrityError(f"The weights file is not a readable PyTorch file ({why}).") from exc
+        log.warning("reading a weights file failed: %r", exc)
+        raise WeightsIntegrityError("The weights file is not a readable PyTorch file.") from exc
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsIntegrityError("The weights file is not a state dict (names mapped to tensors).")
     return {str(k): v.float() if v.is_floating_point() else v for k, v in state.items()}

@@ -177,3 +177,13 @@ def test_a_failed_hub_download_is_said_in_words():
     for exc, words in cases.items():
         why = weights._why_download_failed(exc)
         assert words in why and "Error" not in why, (exc, why)
+
+
+def test_unreadable_converter_inputs_are_refused_without_class_names():
+    """The converters said "(UnpicklingError)": the class is for the log."""
+    import models.convert_weights as cw
+
+    for convert in (cw.torch_netg_state_dict, cw.torch_state_dict):
+        with pytest.raises(WeightsIntegrityError, match="not a readable") as caught:
+            convert(b"\x80\x02 not a model at all")
+        assert "Error" not in str(caught.value), convert.__name__
