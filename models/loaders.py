@@ -28,7 +28,7 @@ from models.adapters import (
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, u2netp
+from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, u2net
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
@@ -47,7 +47,7 @@ NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "dcgan": (dcgan.build, DcganGenerator),
     "cyclegan": (cyclegan.build, CycleGanFilter),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
-    "u2netp": (u2netp.build, SaliencyMatter),
+    "u2net": (u2net.build, SaliencyMatter),
 }
 
 #: The wrapper of a spandrel network, by the task its spec names.

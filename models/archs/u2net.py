@@ -1,11 +1,14 @@
-"""U²-Net-p (Qin et al. 2020, "U²-Net: Going deeper with nested U-structure for salient object detection").
+"""U²-Net and U²-Net-p (Qin et al. 2020, "U²-Net: Going deeper with nested U-structure for salient object
+detection").
 
 Six encoder stages and five decoder stages, each a residual U-block (RSU): an input convolution, a small
 U-Net of ``depth`` levels whose innermost layer is dilated, and the input convolution added back. The two
 deepest stages (RSU-4F) replace pooling with growing dilation, as the feature maps are already small. Every
 stage's output gives a side saliency map; a 1x1 convolution fuses the six into the matte.
 
-Batch norms are folded into the convolutions (the released ONNX graph holds them so), hence biased convs.
+The two variants differ only in widths: U²-Net-p keeps 16 inner and 64 outer channels everywhere (1.1 M
+parameters); U²-Net widens them with depth (44 M). Batch norms are folded into the convolutions (the released
+ONNX graphs hold them so), hence biased convs.
 """
 
 from __future__ import annotations
@@ -14,9 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULT_PARAMS = {"in_ch": 3, "mid_ch": 16, "out_ch": 64}
 #: (depth, dilated) of the encoder stages 1..6; the decoder mirrors stages 5..1.
 STAGES = ((7, False), (6, False), (5, False), (4, False), (4, True), (4, True))
+#: (inner, outer) channels per variant: of the encoder stages 1..6, then of the decoder stages 5..1.
+WIDTHS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = {
+    "u2netp": (((16, 64),) * 6, ((16, 64),) * 5),
+    "u2net": (
+        ((32, 64), (32, 128), (64, 256), (128, 512), (256, 512), (256, 512)),
+        ((256, 512), (128, 256), (64, 128), (32, 64), (16, 64)),
+    ),
+}
+DEFAULT_PARAMS = {"variant": "u2netp", "in_ch": 3}
 
 
 def _upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -72,16 +83,33 @@ class RSU(nn.Module):
         return h + x_in
 
 
-class U2NetP(nn.Module):
-    """image (N,3,H,W), ImageNet-normalised -> (fused, side1..side6) saliency logits' sigmoids, each (N,1,H,W)."""
+class U2Net(nn.Module):
+    """image (N,3,H,W), ImageNet-normalised -> (fused, side1..side6) saliency logits' sigmoids, each (N,1,H,W).
+    ``encoder`` and ``decoder`` give each stage's (inner, outer) channels, as in :data:`WIDTHS`."""
 
-    def __init__(self, in_ch: int = 3, mid_ch: int = 16, out_ch: int = 64) -> None:
+    def __init__(
+        self,
+        encoder: tuple[tuple[int, int], ...] = WIDTHS["u2netp"][0],
+        decoder: tuple[tuple[int, int], ...] = WIDTHS["u2netp"][1],
+        in_ch: int = 3,
+    ) -> None:
         super().__init__()
+        if len(encoder) != len(STAGES) or len(decoder) != len(STAGES) - 1:
+            raise ValueError(f"U²-Net has {len(STAGES)} encoder and {len(STAGES) - 1} decoder stages")
+        ins = [in_ch] + [out for _mid, out in encoder[:-1]]
         self.encoder = nn.ModuleList(
-            [RSU(d, in_ch if i == 0 else out_ch, mid_ch, out_ch, f) for i, (d, f) in enumerate(STAGES)]
+            [RSU(d, c, mid, out, f) for (d, f), c, (mid, out) in zip(STAGES, ins, encoder, strict=True)]
         )
-        self.decoder = nn.ModuleList([RSU(d, 2 * out_ch, mid_ch, out_ch, f) for d, f in reversed(STAGES[:-1])])
-        self.side = nn.ModuleList([nn.Conv2d(out_ch, 1, 3, padding=1) for _ in STAGES])
+        below = encoder[-1][1]  # channels coming up from the stage below
+        dec = []
+        for (d, f), (_mid, skip), (mid, out) in zip(
+            reversed(STAGES[:-1]), reversed(encoder[:-1]), decoder, strict=True
+        ):
+            dec.append(RSU(d, below + skip, mid, out, f))
+            below = out
+        self.decoder = nn.ModuleList(dec)
+        side_ch = [out for _mid, out in reversed(decoder)] + [encoder[-1][1]]  # stage 1 first
+        self.side = nn.ModuleList([nn.Conv2d(c, 1, 3, padding=1) for c in side_ch])
         self.fuse = nn.Conv2d(len(STAGES), 1, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -105,7 +133,10 @@ class U2NetP(nn.Module):
         return tuple(torch.sigmoid(s) for s in (fused, *sides))
 
 
-def build(params: dict | None = None) -> U2NetP:
-    """The network for a spec's ``params`` (architecture config only)."""
+def build(params: dict | None = None) -> U2Net:
+    """The network for a spec's ``params``: ``variant`` (a key of :data:`WIDTHS`) and ``in_ch``."""
     p = {**DEFAULT_PARAMS, **(params or {})}
-    return U2NetP(int(p["in_ch"]), int(p["mid_ch"]), int(p["out_ch"]))
+    if p["variant"] not in WIDTHS:
+        raise ValueError(f"unknown U²-Net variant {p['variant']!r}; known: {', '.join(WIDTHS)}")
+    encoder, decoder = WIDTHS[p["variant"]]
+    return U2Net(encoder, decoder, int(p["in_ch"]))
