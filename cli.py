@@ -79,42 +79,98 @@ def _loaded(cache, model_id: str):
         bar.close()
 
 
-def _inputs(paths: list[str]) -> tuple[list[Path], bool]:
-    """Expand the input list: files, or one folder of images. Returns (files, from_folder)."""
+def _inputs(paths: list[str], recursive: bool = False, output: str | None = None) -> tuple[list[Path], Path | None]:
+    """Expand the input list: files, or one folder of images (with ``recursive``, its subfolders' too, leaving
+    out the folder ``output`` where it lies inside). Returns (files, the folder, or None for files)."""
     from core.errors import InvalidInputError
 
     if len(paths) == 1 and Path(paths[0]).is_dir():
-        files = sorted(p for p in Path(paths[0]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        root = Path(paths[0])
+        files = _folder_images(root, recursive, Path(output) if output else None)
         if not files:
-            raise InvalidInputError(f"No images in folder {paths[0]}.")
-        return files, True
+            raise InvalidInputError(f"No images in folder {paths[0]}{' or its subfolders' if recursive else ''}.")
+        return files, root
+    if recursive:
+        raise InvalidInputError("--recursive walks a folder: give one folder as the input.")
     files = [Path(p) for p in paths]
     for f in files:
         if f.is_dir():
             raise InvalidInputError(f"{f} is a folder: give one folder alone, or image files.")
         if not f.is_file():
             raise InvalidInputError(f"No such file: {f}.")
-    return files, False
+    return files, None
 
 
-def _outputs(files: list[Path], out: str, folder: bool) -> list[Path]:
+def _folder_images(root: Path, recursive: bool, skip: Path | None) -> list[Path]:
+    """The images in ``root`` (and, with ``recursive``, below it, without following links to folders), in name
+    order; the folder ``skip`` (the output) is left out, so a second run does not take the first one's
+    results for inputs."""
+    if not recursive:
+        return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    skipped = skip.resolve() if skip is not None else None
+    found = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if (Path(folder) / d).resolve() != skipped)
+        found += [Path(folder) / n for n in sorted(names) if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    return found
+
+
+def _is_batch(files: list[Path], out: str, root: Path | None) -> bool:
+    """Whether ``-o`` is a folder that gets a file for each input."""
+    return root is not None or len(files) > 1 or Path(out).is_dir()
+
+
+def _outputs(files: list[Path], out: str, root: Path | None, suffixes: list[str] | None = None) -> list[Path]:
+    """The output file of each input: ``out`` itself for one file, else a file in the folder ``out`` named as
+    the input (at its place below ``root``, the input folder) with the suffix ``suffixes`` gives it (``.png``
+    by default)."""
     from core.errors import InvalidInputError
     from ops.convert import check_folders
 
     o = Path(out)
-    if folder or len(files) > 1 or o.is_dir():
+    if _is_batch(files, out, root):
         check_folders(o)
         if o.suffix.lower() in IMAGE_SUFFIXES and not o.is_dir():
             raise InvalidInputError(f"With several inputs, -o must be a folder, not {o}.")
-        stems = [f.stem for f in files]
-        twins = sorted({s for s in stems if stems.count(s) > 1})
-        if twins:
-            raise InvalidInputError(f"Two inputs would both be written as {o / twins[0]}.png: rename one of them.")
+        suffixes = suffixes or [".png"] * len(files)
+        outs = [
+            o / (f.relative_to(root) if root is not None else Path(f.name)).with_suffix(s)
+            for f, s in zip(files, suffixes, strict=True)
+        ]
+        seen: set[Path] = set()
+        for dst in outs:
+            if dst in seen:
+                raise InvalidInputError(f"Two inputs would both be written as {dst}: rename one of them.")
+            seen.add(dst)
         o.mkdir(parents=True, exist_ok=True)
-        return [o / f"{f.stem}.png" for f in files]
+        return outs
     if o.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidInputError(f"Output {o} needs an image suffix such as .png (or give a folder).")
     return [o]
+
+
+def _format_options(args: argparse.Namespace, batch: bool) -> tuple[str | None, int | None]:
+    """(--format, --quality) as they apply: --format only when -o is a folder (else the suffix of -o says it;
+    None: PNG, an animation its own kind); --quality only for JPEG and WebP output, by default
+    :data:`ops.formats.DEFAULT_QUALITY` in a folder."""
+    from core.errors import InvalidInputError
+    from core.numbers import whole_number
+    from ops.formats import DEFAULT_QUALITY
+
+    if args.format is not None and not batch:
+        raise InvalidInputError(
+            f"--format applies when -o is a folder; for one file the suffix of {args.output} says the type."
+        )
+    quality = None if args.quality is None else whole_number(args.quality, "--quality", 1, 100)
+    if batch:
+        lossy = args.format not in (None, "png")
+    else:
+        lossy = Path(args.output).suffix.lower() in (".jpg", ".jpeg", ".webp")
+    if quality is not None and not lossy:
+        raise InvalidInputError(
+            "--quality applies to JPEG and WebP output: write one, or a folder with --format keep, jpg or webp."
+        )
+    return args.format, DEFAULT_QUALITY if quality is None and batch else quality
 
 
 def _cache(device: str | None):
@@ -263,27 +319,59 @@ def _output(out: str, source: str) -> Path:
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
+    from ops.animation import animated_suffix_check, check_animation, probe_animation, upscale_animation
     from ops.convert import check_can_save, probe_image, save_image
+    from ops.formats import fit_for, format_note, output_suffix
     from ops.upscale import check_tile, upscale
 
-    files, folder = _inputs(args.inputs)
+    files, root = _inputs(args.inputs, args.recursive, args.output)
+    batch = _is_batch(files, args.output, root)
+    fmt, quality = _format_options(args, batch)
     check_tile(args.tile)
-    for src in files:  # every file is an image, before minutes go into the first of them
+    animations = {}
+    for src in files:  # every file is an image, and every animation within the limits, before minutes of work
         probe_image(src)
-    outs = _outputs(files, args.output, folder)
+        if (anim := probe_animation(src)) is not None:
+            check_animation(anim, args.scale)
+            animations[src] = anim
+    outs = _outputs(files, args.output, root, [output_suffix(f, fmt, f in animations) for f in files])
+    for src, dst in zip(files, outs, strict=True):
+        if src in animations:
+            animated_suffix_check(dst)
     cache = _cache(args.device)
     spec, why = _spec(cache, "upscale", args.model)
     model = _loaded(cache, spec.id)
     for src, dst in zip(files, outs, strict=True):
-        image = _load(src)
-        check_can_save(dst, image.alpha is not None, image.bit_depth)  # before minutes of upscaling
+        note = format_note(src, fmt, src in animations) if batch else None
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         update, close = _progress_bar(src.name)
         try:
-            result = upscale(image, model, args.scale, tile=args.tile, progress=update)
+            if src in animations:
+                done = upscale_animation(
+                    src,
+                    model,
+                    args.scale,
+                    dst,
+                    tile=args.tile,
+                    progress=update,
+                    on_estimate=lambda text: print(f"note: {text}", file=sys.stderr),
+                    quality=quality,
+                )
+                what = f"{done.frames} frames of {done.size[0]}x{done.size[1]}"
+            else:
+                image = _load(src)
+                if batch:
+                    image, notes = fit_for(image, dst, src.name)
+                    for line in notes:
+                        print(f"note: {line}", file=sys.stderr)
+                check_can_save(dst, image.alpha is not None, image.bit_depth)  # before minutes of upscaling
+                result = upscale(image, model, args.scale, tile=args.tile, progress=update)
+                save_image(result, dst, quality=quality)
+                what = f"{result.width}x{result.height}"
         finally:
             close()
-        save_image(result, dst)
-        print(f"{src} -> {dst} ({result.width}x{result.height}, {spec.id})")
+        print(f"{src} -> {dst} ({what}, {spec.id})")
     _say_default(why)
     return 0
 
@@ -448,23 +536,33 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_cutout(args: argparse.Namespace) -> int:
     from ops.convert import check_can_save, probe_image, save_image
     from ops.cutout import Refine, check_box, cutout, matte_image, parse_box
+    from ops.formats import fit_for, format_note, output_suffix
 
-    files, folder = _inputs(args.inputs)
+    files, root = _inputs(args.inputs, args.recursive, args.output)
+    batch = _is_batch(files, args.output, root)
+    fmt, quality = _format_options(args, batch)
     box = parse_box(args.box) if args.box is not None else None
     refine = Refine(grow=args.grow, feather=args.feather)
     for src in files:  # every file is an image, and the box lies on each, before any model loads
         width, height = probe_image(src)
         if box is not None:
             check_box(box, width, height)
-    outs = _outputs(files, args.output, folder)
-    for dst in outs:
-        check_can_save(dst, has_alpha=not args.mask_only)
+    outs = _outputs(files, args.output, root, [output_suffix(f, fmt) for f in files])
+    for dst in outs:  # in a folder, what the type cannot hold is given up with a note instead
+        check_can_save(dst, has_alpha=not args.mask_only and not batch)
     cache = _cache(args.device)
     spec = cache.registry.for_task(Task.CUTOUT, args.model)
     model = _loaded(cache, spec.id)
     for src, dst in zip(files, outs, strict=True):
         cut = cutout(_load(src), model, box, refine)
-        save_image(matte_image(cut) if args.mask_only else cut, dst)
+        result = matte_image(cut) if args.mask_only else cut
+        notes = [n for n in [format_note(src, fmt, animated=False)] if n] if batch else []
+        if batch:
+            result, more = fit_for(result, dst, src.name)
+            notes += more
+        for line in notes:
+            print(f"note: {line}", file=sys.stderr)
+        save_image(result, dst, quality=quality)
         print(f"{src} -> {dst} ({'matte' if args.mask_only else 'cut-out'}, {spec.id})")
     return 0
 
@@ -485,6 +583,27 @@ _MODEL_HELP = (
 )
 
 
+def _batch_options(parser: argparse.ArgumentParser) -> None:
+    """--format, --quality and --recursive: how a folder's outputs are written."""
+    from ops.formats import DEFAULT_QUALITY, FORMATS
+
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="with -o a folder: keep each input's file type, or write all as png, jpg or webp (default: png, an "
+        "animation its own kind); EXIF and ICC are kept, transparency in a jpg is flattened onto white (with a note)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=int,
+        help=f"JPEG / WebP quality 1-100 (default {DEFAULT_QUALITY} in a folder; a single .jpg gets 95, a .webp is "
+        "lossless; 100 = lossless WebP)",
+    )
+    parser.add_argument(
+        "--recursive", action="store_true", help="a folder's subfolders too; the output folder keeps the tree"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ops.defaults import BLEND_MODES, DEFAULT_COUNT, DEFAULT_DILATE, DEFAULT_FEATHER
 
@@ -502,8 +621,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(fn=cmd_models)
 
     u = sub.add_parser("upscale", help="upscale files or a folder")
-    u.add_argument("inputs", nargs="+", help="image files or folders")
-    u.add_argument("-o", "--output", required=True, help="output file, or a folder (NAME.png for each input)")
+    u.add_argument("inputs", nargs="+", help="image files or a folder (an animated GIF, WebP or APNG: every frame)")
+    u.add_argument(
+        "-o", "--output", required=True, help="output file, or a folder (NAME.png for each input; see --format)"
+    )
     u.add_argument("--model", help=_MODEL_HELP.format(task="upscale", env="GANVAS_UPSCALE_MODEL"))
     u.add_argument(
         "--scale",
@@ -512,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output scale, 1-8 (the model's own, then an exact resample; default 4)",
     )
     u.add_argument("--tile", type=int, default=None, help="tile size in pixels (default or 0: automatic)")
+    _batch_options(u)
     u.set_defaults(fn=cmd_upscale)
 
     i = sub.add_parser("inpaint", help="fill the masked region (mask: white = fill)")
@@ -597,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--mask-only", action="store_true", help="write the matte as a grey PNG (white = object)")
     x.add_argument("--grow", type=int, default=0, help="grow the matte by N pixels (negative shrinks; default 0)")
     x.add_argument("--feather", type=float, default=0.0, help="soften the matte's edge by N pixels (default 0)")
+    _batch_options(x)
     x.set_defaults(fn=cmd_cutout)
     return p
 

@@ -524,10 +524,11 @@ def check_can_save(path: str | Path, has_alpha: bool, bit_depth: int = 8) -> Non
         raise InvalidInputError(f"{name} is written with 8 bits per channel here: save as PNG to keep the 16 bits.")
 
 
-def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
+def save_image(data: ImageData, path: str | Path, png_level: int = 6, quality: int | None = None) -> Path:
     """Write a PNG (or whatever the suffix says) keeping bit depth, alpha, EXIF and ICC; a file type
     that would lose any of them (JPEG/BMP with alpha, 16 bits outside PNG, GIF) is refused. ``png_level``
-    is an 8-bit PNG's zlib level (1 = fast, 9 = small); the pixels are the same at every level."""
+    is an 8-bit PNG's zlib level (1 = fast, 9 = small); the pixels are the same at every level. ``quality``
+    (1-100) is a JPEG's (default 95) and makes a WebP lossy below 100 (by default it is lossless)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in _NO_ALPHA and data.alpha is not None and bool((data.alpha >= 1 - 0.5 / 65535).all()):
@@ -554,9 +555,12 @@ def save_image(data: ImageData, path: str | Path, png_level: int = 6) -> Path:
         kwargs["pnginfo"] = PngInfo()
         kwargs["pnginfo"].add_itxt(_XMP_KEY, data.xmp.decode("utf-8", "replace"))
     if suffix in (".jpg", ".jpeg"):
-        kwargs["quality"] = 95
+        kwargs["quality"] = 95 if quality is None else int(quality)
     if suffix == ".webp":
-        kwargs["lossless"] = True
+        if quality is None or quality >= 100:
+            kwargs["lossless"] = True
+        else:
+            kwargs["quality"] = int(quality)
     if suffix == ".png":
         kwargs["compress_level"] = int(png_level)
     img.save(path, **kwargs)

@@ -40,7 +40,8 @@ def check_tile(tile: int | None) -> None:
         raise InvalidInputError(f"Tile size must be 0 (automatic) or at least {MIN_TILE} pixels, not {tile}.")
 
 
-def _check_scale(scale: float) -> float:
+def check_scale(scale: float) -> float:
+    """``scale`` as a float from MIN_SCALE to MAX_SCALE, or a plain error."""
     try:
         s = float(scale)
     except (TypeError, ValueError):
@@ -119,7 +120,7 @@ def upscale(
     the device's free memory; out-of-memory halves it. ``progress(fraction, message)`` is
     called as tiles finish.
     """
-    s = _check_scale(scale)
+    s = check_scale(scale)
     if tile is not None and int(tile) < 0:
         raise InvalidInputError(f"Tile size must be 0 (automatic) or a positive number of pixels, not {tile}.")
     tile = int(tile) if tile else None  # 0 = automatic, as in the app

@@ -62,6 +62,23 @@ def test_upscale_default_model_and_alpha(client, images):
     assert out[0, 0, 3] <= 2 and out[16, 16, 3] >= 253  # transparency kept (a learned model may round)
 
 
+def test_upscale_endpoint_gives_an_animation_for_an_animation(client, tmp_path):
+    from gradio_client import handle_file
+
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 4, (6, 8, 3), dtype=np.uint8) * 80 for _ in range(3)]
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(tmp_path / "anim.gif", save_all=True, append_images=images[1:], duration=[100, 200, 300], loop=2)
+    slider, result, note = client.predict(handle_file(str(tmp_path / "anim.gif")), "nearest", 2, 0, api_name="/upscale")
+    assert "3 frames, 8x6 -> 16x12 (GIF" in note and len(slider) == 2
+    with Image.open(result) as img:
+        assert img.format == "GIF" and img.n_frames == 3 and img.size == (16, 12) and img.info["loop"] == 2
+        for i, frame in enumerate(frames):
+            img.seek(i)
+            assert img.info["duration"] == 100 * (i + 1)
+            assert np.array_equal(np.asarray(img.convert("RGB")), frame.repeat(2, 0).repeat(2, 1))
+
+
 def test_upscale_hub_model_offline_is_a_plain_error(client, images):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError

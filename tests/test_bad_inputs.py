@@ -380,8 +380,21 @@ def test_every_cli_option_answers_odd_values(odd, tmp_path, capfd):
     seen: Counter[str] = Counter()
     photo, sticker, mask = (str(odd[k]) for k in ("photo", "sticker", "mask"))
     out = str(tmp_path / "out.png")
+    folder = tmp_path / "folder"  # a folder of a photo and an animation, for the options of a batch
+    (folder / "sub").mkdir(parents=True)
+    Image.open(photo).save(folder / "photo.jpg")
+    frames = [Image.new("RGB", (6, 4), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(folder / "sub" / "anim.gif", save_all=True, append_images=frames[1:], duration=[100, 200, 300])
+    batch = str(tmp_path / "batch")
     options = {
-        ("upscale", photo, "-o", out, "--model", "nearest"): ("--scale", "--tile", "--model"),
+        ("upscale", photo, "-o", out, "--model", "nearest"): ("--scale", "--tile", "--model", "--format", "--quality"),
+        ("upscale", str(folder), "-o", batch, "--model", "nearest", "--recursive"): (
+            "--format",
+            "--quality",
+            "--scale",
+        ),
+        ("upscale", str(folder), "-o", batch, "--model", "nearest", "--format", "webp"): ("--quality", "--recursive"),
+        ("cutout", str(folder), "-o", batch, "--model", "grabcut"): ("--format", "--quality", "--recursive"),
         ("inpaint", photo, mask, "-o", out, "--model", "telea"): ("--dilate", "--feather", "--margin", "--strategy"),
         ("composite", photo, sticker, "-o", out): (
             "--x",

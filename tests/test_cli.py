@@ -123,13 +123,146 @@ def test_metadata_the_result_leaves_out_gets_a_note(tmp_path, capsys):
     assert Image.open(out).size == (16, 16)
 
 
-def test_an_animation_is_upscaled_as_its_first_frame_with_a_note(tmp_path, capsys):
-    frames = [Image.new("RGB", (8, 6), (0, 80 * i, 0)) for i in range(3)]
-    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
-    out = tmp_path / "o.png"
-    assert cli.main(["upscale", str(tmp_path / "anim.gif"), "-o", str(out), "--model", "bicubic", "--scale", "2"]) == 0
-    assert "note: anim.gif is an animation of 3 frames: only the first is used." in capsys.readouterr().err
-    assert Image.open(out).size == (16, 12) and np.asarray(Image.open(out))[..., 1].max() == 0  # frame 0
+def _animation(path: Path, loop: int = 2) -> list[np.ndarray]:
+    """Three different 8x6 frames of 100, 200 and 300 ms as the animation ``path`` names; returns them (RGB)."""
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 4, (6, 8, 3), dtype=np.uint8) * 80 for _ in range(3)]
+    images = [Image.fromarray(f) for f in frames]
+    extra = {"lossless": True} if path.suffix == ".webp" else {}
+    images[0].save(path, save_all=True, append_images=images[1:], duration=[100, 200, 300], loop=loop, **extra)
+    return frames
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".png"])
+def test_an_animation_is_upscaled_frame_by_frame_with_its_timing_and_loop(tmp_path, capsys, suffix):
+    frames = _animation(tmp_path / f"anim{suffix}")
+    out = tmp_path / f"out{suffix}"
+    assert (
+        cli.main(["upscale", str(tmp_path / f"anim{suffix}"), "-o", str(out), "--model", "nearest", "--scale", "2"])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert re.search(rf"^note: anim{re.escape(suffix)}: 3 frames, about \d+ s$", captured.err, re.M), captured.err
+    assert "only the first is used" not in captured.err and "3 frames of 16x12" in captured.out
+    with Image.open(out) as img:
+        assert img.format == {".gif": "GIF", ".webp": "WEBP", ".png": "PNG"}[suffix]
+        assert img.n_frames == 3 and img.size == (16, 12) and img.info["loop"] == 2
+        for i, frame in enumerate(frames):
+            img.seek(i)
+            img.load()
+            assert img.info["duration"] == 100 * (i + 1)
+            assert np.array_equal(np.asarray(img.convert("RGB")), frame.repeat(2, 0).repeat(2, 1))
+
+
+def test_an_animation_past_the_frame_limit_is_refused_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    from ops import animation
+
+    _animation(tmp_path / "anim.gif")
+    monkeypatch.setattr(animation, "MAX_FRAMES", 2)
+    monkeypatch.setattr(cli, "_cache", lambda device: pytest.fail("the model was loaded"))
+    assert cli.main(["upscale", str(tmp_path / "anim.gif"), "-o", str(tmp_path / "o.gif"), "--model", "nearest"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: anim.gif has 3 frames; Ganvas upscales animations of up to 2 frames. Shorten it first.\n"
+    assert not (tmp_path / "o.gif").exists()
+    assert cli.main(["upscale", str(tmp_path / "anim.gif"), "-o", str(tmp_path / "o.jpg"), "--model", "nearest"]) == 2
+
+
+def _tree(root: Path) -> dict[str, Path]:
+    """A folder of a JPEG with EXIF, a PNG with transparency, and below it a sub/deeper folder of a WebP and an
+    animated GIF; returns them by name."""
+    yy, xx = np.mgrid[0:24, 0:32]
+    grain = np.random.default_rng(2).integers(-30, 30, (24, 32, 3))  # a photo's texture: PNG cannot shrink it
+    photo = (np.stack([xx * 8, yy * 10, (xx + yy) * 4], -1) + grain).clip(0, 255).astype(np.uint8)
+    (root / "sub" / "deeper").mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x010F] = "GanvasCam"
+    Image.fromarray(photo).save(root / "a.jpg", quality=95, exif=exif)
+    rgba = np.dstack([photo, np.full((24, 32), 255, np.uint8)])
+    rgba[:8, :8, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(root / "b.png")
+    Image.fromarray(photo).save(root / "sub" / "c.webp", lossless=True)
+    _animation(root / "sub" / "deeper" / "d.gif")
+    return {p.name: p for p in root.rglob("*.*")}
+
+
+def test_a_folder_keeps_its_types_and_tree_with_format_keep_and_recursive(tmp_path, capsys):
+    _tree(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["upscale", str(tmp_path / "in"), "-o", str(out), "--model", "nearest", "--scale", "2"]
+    assert cli.main([*args, "--format", "keep", "--recursive"]) == 0
+    written = {str(p.relative_to(out)): p for p in out.rglob("*.*")}
+    assert sorted(written) == ["a.jpg", "b.png", "sub/c.webp", "sub/deeper/d.gif"]
+    kinds = {name: (Image.open(p).format, Image.open(p).size) for name, p in written.items()}
+    assert kinds == {
+        "a.jpg": ("JPEG", (64, 48)),
+        "b.png": ("PNG", (64, 48)),
+        "sub/c.webp": ("WEBP", (64, 48)),
+        "sub/deeper/d.gif": ("GIF", (16, 12)),
+    }
+    assert Image.open(written["a.jpg"]).getexif()[0x010F] == "GanvasCam"
+    assert Image.open(written["sub/deeper/d.gif"]).n_frames == 3
+    assert Image.open(written["b.png"]).mode == "RGBA"
+    # without --recursive, the folder's own files only, as PNGs (the default) in a second folder
+    capsys.readouterr()
+    assert cli.main([*args[:3], str(tmp_path / "flat"), *args[4:]]) == 0
+    assert sorted(p.name for p in (tmp_path / "flat").rglob("*")) == ["a.png", "b.png"]
+
+
+def test_format_jpg_and_quality_shrink_a_folder_and_flatten_transparency_with_a_note(tmp_path, capsys):
+    _tree(tmp_path / "in")
+    args = ["upscale", str(tmp_path / "in"), "--model", "bicubic", "--scale", "4", "--recursive"]
+    assert cli.main([*args, "-o", str(tmp_path / "png")]) == 0
+    assert cli.main([*args, "-o", str(tmp_path / "q92"), "--format", "jpg"]) == 0
+    err = capsys.readouterr().err
+    assert "note: b.png has transparency, which JPEG cannot hold: it is flattened onto white." in err
+    assert "note: d.gif is an animation and JPEG holds one picture: it stays GIF." in err
+    assert cli.main([*args, "-o", str(tmp_path / "q50"), "--format", "jpg", "--quality", "50"]) == 0
+    sizes = {q: (tmp_path / q / "a.jpg").stat().st_size for q in ("q92", "q50")}
+    png_size = (tmp_path / "png" / "a.png").stat().st_size
+    assert sizes["q50"] < sizes["q92"] < png_size, (sizes, png_size)
+    flat = np.asarray(Image.open(tmp_path / "q92" / "b.jpg"))
+    assert flat.shape == (96, 128, 3) and flat[:28, :28].min() > 240  # the clear corner is white
+    assert Image.open(tmp_path / "q92" / "a.jpg").getexif()[0x010F] == "GanvasCam"
+    assert sorted(p.name for p in (tmp_path / "q92").rglob("*.*")) == ["a.jpg", "b.jpg", "c.jpg", "d.gif"]
+    assert cli.main([*args, "-o", str(tmp_path / "webp"), "--format", "webp"]) == 0
+    assert Image.open(tmp_path / "webp" / "b.webp").mode == "RGBA"
+    assert Image.open(tmp_path / "webp" / "sub" / "deeper" / "d.webp").n_frames == 3
+
+
+def test_cutout_takes_a_folder_tree_and_a_format(tmp_path):
+    _tree(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["cutout", str(tmp_path / "in"), "-o", str(out), "--model", "grabcut", "--recursive", "--format", "webp"]
+    assert cli.main(args) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.*")) == [
+        "a.webp",
+        "b.webp",
+        "sub/c.webp",
+        "sub/deeper/d.webp",
+    ]
+    assert Image.open(out / "a.webp").mode == "RGBA"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--format", "jpg"], "--format applies when -o is a folder"),
+        (["--quality", "80"], "--quality applies to JPEG and WebP output"),
+        (["--recursive"], "--recursive walks a folder"),
+    ],
+)
+def test_batch_options_that_mean_nothing_here_are_refused(tmp_path, photo, capsys, extra, message):
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "o.png"), "--model", "nearest", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+
+
+def test_the_output_folder_inside_the_input_is_not_walked(tmp_path):
+    _tree(tmp_path / "in")
+    args = ["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "big"), "--model", "nearest", "--recursive"]
+    assert cli.main([*args, "--scale", "1"]) == 0
+    assert cli.main([*args, "--scale", "1"]) == 0  # the first run's results are not inputs of the second
+    assert not (tmp_path / "in" / "big" / "big").exists()
 
 
 def test_a_foreground_off_the_background_is_a_note(tmp_path, photo, capsys):

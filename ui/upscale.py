@@ -1,12 +1,15 @@
-"""Upscale tab: model choice, any scale 1-8, tiled inference with a progress bar."""
+"""Upscale tab: model choice, any scale 1-8, tiled inference with a progress bar; an animation frame by frame."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from models.registry import Task
+from ops.animation import Animation, check_animation, probe_animation, upscale_animation
 from ops.upscale import check_tile, upscale
 from ui.common import MODEL, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
@@ -20,9 +23,25 @@ from ui.progress import download_reporter, reporter
 TITLE = "Upscale"
 
 
+#: the suffix of an upscaled animation, by its kind (ops.animation.Animation.kind)
+_ANIMATION_SUFFIXES = {"GIF": ".gif", "WEBP": ".webp", "PNG": ".png"}
+
+
+def _uploaded_path(value: Any) -> str | None:
+    """The file a Gradio image value names, or None (an array, nothing)."""
+    if isinstance(value, dict):
+        value = value.get("path")
+    return str(value) if isinstance(value, (str, Path)) and str(value) else None
+
+
 def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile: int, progress=None):
-    """Upscale one image; returns (before path, after path, note)."""
+    """Upscale one image, or every frame of an animation into one of its kind; returns (before path, after
+    path, note)."""
     check_tile(int(tile))
+    path = _uploaded_path(image)
+    anim = probe_animation(path) if path else None
+    if anim is not None:
+        return run_animation(ctx, path, anim, model_id, scale, tile, progress)
     src = read_image(image)
     spec = spec_for(ctx, Task.UPSCALE, model_id)
     model = ctx.cache.get(spec.id, progress=download_reporter(progress))
@@ -36,13 +55,34 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     return ctx.save(src, result_stem(image, "original")), ctx.save(out, result_stem(image, what)), note
 
 
+def run_animation(
+    ctx: AppContext, path: str, anim: Animation, model_id: str | None, scale: float, tile: int, progress=None
+):
+    """Upscale every frame of the animation at ``path`` into a file of its kind with its timing and loop; the
+    frame count and the time it will take are shown once the first frame is done. Returns (the animation,
+    the result, note)."""
+    check_animation(anim, scale)  # before the model loads
+    spec = spec_for(ctx, Task.UPSCALE, model_id)
+    model = ctx.cache.get(spec.id, progress=download_reporter(progress))
+    dst = ctx.out_path(result_stem(path, f"x{float(scale):g}"), _ANIMATION_SUFFIXES[anim.kind])
+    done = upscale_animation(
+        path, model, float(scale), dst, tile=int(tile) or None, progress=reporter(progress), on_estimate=gr.Info
+    )
+    note = (
+        f"{spec.title}: {anim.frames} frames, {anim.size[0]}x{anim.size[1]} -> {done.size[0]}x{done.size[1]} "
+        f"({anim.kind_name}, frame timing and loop kept)"
+    )
+    return path, str(done.path), note
+
+
 def upscale_handler(ctx: AppContext) -> Callable:
     """The Upscale button's handler, the API's /upscale."""
 
     @on_gpu(120)  # the largest inputs at 8x take a while even on a GPU
     @friendly
     def on_upscale(image, model_id, scale, tile, progress=gr.Progress()):
-        """Upscale an image by any factor from 1 to 8 with the chosen model.
+        """Upscale an image by any factor from 1 to 8 with the chosen model; an animated GIF, WebP or APNG
+        frame by frame into an animation of its kind.
 
         Args:
             image: the image file to upscale.
@@ -60,7 +100,8 @@ def build(ctx: AppContext) -> TabParts:
     """Lay out the tab inside the current gr.Tab and wire its events."""
     gr.Markdown(
         "Make an image bigger. Learned models add detail that classical filters cannot; "
-        "models marked *slow on CPU* are tiled and can take minutes without a GPU."
+        "models marked *slow on CPU* are tiled and can take minutes without a GPU. An animated GIF, WebP or "
+        "APNG is upscaled frame by frame into an animation of its kind."
     )
     with gr.Row():
         with gr.Column():
@@ -78,7 +119,7 @@ def build(ctx: AppContext) -> TabParts:
         with gr.Column():
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", image_mode="RGBA")
             result = gr.Image(
-                label="Result (PNG, full size)",
+                label="Result (full size: PNG, an animation its own kind)",
                 elem_id="upscale-result",
                 type="filepath",
                 format="png",
