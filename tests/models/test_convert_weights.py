@@ -633,7 +633,8 @@ def test_every_realcugan_scale_is_in_the_catalog():
 @pytest.mark.parametrize("model_id", REALCUGAN_IDS)
 def test_realcugan_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeypatch):
     """spandrel's UpCunet (float32) against ncnn running the wheel's graph as realcugan-ncnn-vulkan does: the
-    input reflect-padded, and at x4 the nearest-upsampled input added afterwards; equal after 8-bit rounding."""
+    input reflect-padded (a pro model's first mapped to 0.15..0.85, its output mapped back), and at x4 the
+    nearest-upsampled input added afterwards; equal after 8-bit rounding."""
     ncnn = pytest.importorskip(
         "ncnn", reason="the ncnn runtime is not installed here (pip install ncnn: CPU wheels for CPython 3.8-3.13)"
     )
@@ -649,7 +650,9 @@ def test_realcugan_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeyp
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     assert net.load_param(str(paths[".param"])) == 0 and net.load_model(str(paths[".bin"])) == 0
-    arr = np.ascontiguousarray(F.pad(x, (REALCUGAN_PAD[spec.scale],) * 4, mode="reflect")[0].numpy())
+    pro = spec.source.converter == "ncnn-realcugan-pro"
+    x_in = x * 0.7 + 0.15 if pro else x
+    arr = np.ascontiguousarray(F.pad(x_in, (REALCUGAN_PAD[spec.scale],) * 4, mode="reflect")[0].numpy())
     mat = ncnn.Mat(arr)  # borrows arr: keep it alive until extract
     ex = net.create_extractor()
     ex.input("in0", mat)
@@ -657,7 +660,9 @@ def test_realcugan_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeyp
     assert ret == 0
     ref = torch.from_numpy(np.array(out).copy())[None]
     if spec.scale == 4:
-        ref = ref + F.interpolate(x, scale_factor=4, mode="nearest")
+        ref = ref + F.interpolate(x_in, scale_factor=4, mode="nearest")
+    if pro:
+        ref = (ref - 0.15) / 0.7
     model = load_model(spec, CPU, torch.float32)
     with torch.inference_mode():
         y = model.module.model(x)
