@@ -35,6 +35,13 @@ def _png(path: Path, width: int, height: int, mode: str = "RGB", box: tuple[int,
     return str(path)
 
 
+def _gif(path: Path, width: int, height: int, frames: int) -> str:
+    """An animated GIF of ``frames`` frames, each a grey of its own (so none is dropped as a repeat)."""
+    images = [Image.new("L", (width, height), 40 * i).convert("P") for i in range(frames)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return str(path)
+
+
 def _recipe(path: Path, steps: list[dict]) -> str:
     path.write_text(json.dumps({"version": 1, "steps": steps}))
     return str(path)
@@ -64,6 +71,8 @@ def cases(tmp: Path, limit: int) -> dict[str, list[str]]:
         "inpaint-canvas": [CANVAS, photo],
         "cutout": ["cutout", subject, "-o", out],
         "cutout-box": ["cutout", subject, "-o", out, "--box", f"{w // 8},{h // 8},{w * 3 // 4},{h * 3 // 4}"],
+        # an animation as large as the frame limits allow: four frames, each upscaled to the working limit
+        "upscale-animation": ["upscale", _gif(tmp / "anim.gif", w // 4, h // 4, 4), "-o", str(tmp / "out.gif")],
         "upscale-x4": ["upscale", _png(tmp / "small.png", w // 4, h // 4), "-o", out, "--scale", "4"],
         "inpaint": ["inpaint", photo, mask, "-o", out],
         "composite": ["composite", photo, sticker, "-o", out, "--scale", "250", "--rotate", "30"],
