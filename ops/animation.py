@@ -6,6 +6,7 @@ wait as 8-bit RGBA until the file is written, and their total is bounded by :dat
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ _NAMES = {"GIF": "GIF", "WEBP": "WebP", "PNG": "APNG"}
 #: a GIF pixel at least this opaque is drawn, a fainter one is transparent (GIF has no partial transparency)
 GIF_ALPHA_THRESHOLD = 128
 _GIF_CLEAR = 255  # the palette index of transparency; 255 colours are left for the picture
+
+log = logging.getLogger("ganvas")
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,14 @@ def upscale_animation(
     started = time.monotonic()
     with open_image(path) as img:
         for i in range(anim.frames):
-            img.seek(i)
+            try:
+                img.seek(i)
+            except Exception as exc:  # a damaged frame sequence: Pillow raises SyntaxError, EOFError, OSError...
+                log.info("seeking frame %d of %s failed: %r", i, anim.name, exc)
+                raise InvalidInputError(
+                    f"{anim.name} is damaged: frame {i + 1} of its {anim.frames} cannot be read. If another program "
+                    "plays it, save it again from there."
+                ) from exc
             decode(img, anim.name)
             durations.append(float(img.info.get("duration") or 0))
             rgba = np.asarray(img.convert("RGBA"))

@@ -55,6 +55,13 @@ def load_image(src: ImageSource, max_pixels: int | None = None) -> ImageData:
         return from_pil(img, max_pixels=max_pixels)
 
 
+#: The file formats Ganvas reads (Pillow's names), and nothing else Pillow could: each decoder is code that reads
+#: a visitor's bytes, and some of the rest allocate what a damaged header asks before any size check of ours
+#: can see it (a fuzzed ICNS file took 15.8 GB).
+#: (A multi-picture JPEG, MPO, is opened by the JPEG entry.)
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "ICO", "PPM", "TGA")
+
+
 def open_image(src: str | Path | BinaryIO, max_pixels: int | None = None, name: str | None = None) -> Image.Image:
     """The image file at ``src`` (a path, or a binary file read from its start) opened lazily: its header read
     and its size checked against ``max_pixels`` (by default the working limit) before any pixel is decoded.
@@ -79,18 +86,35 @@ def open_image(src: str | Path | BinaryIO, max_pixels: int | None = None, name: 
     # Pillow's fixed one would warn or refuse first
     Image.MAX_IMAGE_PIXELS = None
     try:
-        img = Image.open(source)
+        Image.init()  # with a format list Pillow registers only its five commonest plugins on its own
+        img = Image.open(source, formats=READ_FORMATS)
     except Exception as exc:  # PIL raises several unrelated types for unreadable files
         log.info("opening %s failed: %s: %s", name, type(exc).__name__, exc)
         raise InvalidInputError(
-            f"{name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP and TIFF are)."
+            f"{name} is not an image Ganvas can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ICO, PPM and TGA are)."
         ) from exc
     try:
         _check_pixels(img.size, max_pixels, name)
+        if img.format == "GIF":  # a frame may grow the picture when it is reached (see integrity.gif_extent)
+            grown = _gif_extent(source)
+            if grown and grown != img.size:
+                _check_pixels(grown, max_pixels, name)
     except Exception:
         img.close()
         raise
     return img
+
+
+def _gif_extent(source: str | Path | BinaryIO) -> tuple[int, int] | None:
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            return integrity.gif_extent(fh)
+    start = source.tell()
+    try:
+        source.seek(0)
+        return integrity.gif_extent(source)
+    finally:
+        source.seek(start)
 
 
 def _without_large_text(fh: BinaryIO, name: str) -> io.BytesIO | None:

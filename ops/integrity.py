@@ -121,6 +121,38 @@ def jpeg_truncated(fh: BinaryIO) -> bool:
     return blocks is not None and scan_bytes * 8 < blocks
 
 
+def gif_extent(fh: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) that the GIF in ``fh`` grows to: its logical screen, widened by any frame whose extent
+    reaches past it (Pillow grows the picture to such a frame, and fills a disposed frame's whole extent, when
+    it seeks to it; a 2-frame file can ask for 65535x65535). None when the blocks cannot be walked (the decoder
+    then reports the damage)."""
+    head = fh.read(13)
+    if len(head) < 13 or head[:3] != b"GIF":
+        return None
+    width, height = struct.unpack("<HH", head[6:10])
+    if head[10] & 0x80:
+        fh.seek(3 << ((head[10] & 7) + 1), 1)  # the global colour table
+    while True:
+        kind = fh.read(1)
+        if kind == b"\x21":  # an extension: its label, then data sub-blocks
+            fh.read(1)
+        elif kind == b"\x2c":  # a frame: where it lies, its colour table, then its data sub-blocks
+            desc = fh.read(9)
+            if len(desc) < 9:
+                return None
+            x, y, w, h = struct.unpack("<HHHH", desc[:8])
+            width, height = max(width, x + w), max(height, y + h)
+            if desc[8] & 0x80:
+                fh.seek(3 << ((desc[8] & 7) + 1), 1)
+            fh.read(1)  # the LZW code size
+        else:  # the trailer, or the end of a file cut short: every frame seen so far counts
+            return width, height
+        while (size := fh.read(1)) and size != b"\x00":
+            fh.seek(size[0], 1)
+        if not size:
+            return width, height
+
+
 def jpeg_grey_rows(img: Image.Image) -> int:
     """Rows of pixels at the bottom of the baseline JPEG ``img`` (opened, not yet decoded) that decode to flat
     mid-grey (128, 128, 128): what libjpeg gives for the blocks of a file whose data stopped early (a missing

@@ -96,6 +96,30 @@ def jpeg_with_text_resolution() -> bytes:
     return buf.getvalue()
 
 
+def gif_with_bomb_extents(side: int = 60_000) -> bytes:
+    """A 2-frame 16x16 GIF whose second frame claims to be ``side`` x ``side`` pixels (as Pillow's
+    decompression_bomb_extents.gif does): reaching that frame grows the picture to it."""
+    frames = [Image.new("RGB", (16, 16), c).convert("P") for c in ((255, 0, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], disposal=2, duration=100)
+    data = bytearray(buf.getvalue())
+    pos, seen = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0), 0
+    while data[pos] in (0x21, 0x2C):  # walk the blocks to the second frame's descriptor
+        if data[pos] == 0x2C:
+            seen += 1
+            if seen == 2:
+                struct.pack_into("<HH", data, pos + 5, side, side)
+                break
+            flags = data[pos + 9]
+            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1
+        else:
+            pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return bytes(data)
+
+
 def photo_array(h: int = 48, w: int = 64) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     return np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).clip(0, 255).astype(np.uint8)
@@ -166,6 +190,7 @@ def odd_files(folder: Path) -> dict[str, Path]:
     # decompression bombs: a small file, a picture past the working limit
     put("bomb.png", gray_png_bomb(10_000, 10_000))
     put("bomb-header.png", png_with_rows(100_000, 100_000, 1))
+    put("bomb-frame.gif", gif_with_bomb_extents())
     return files
 
 

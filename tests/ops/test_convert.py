@@ -395,6 +395,28 @@ def test_a_jpeg_cut_short_and_closed_gets_a_note(tmp_path):
     assert load_notes(_write(tmp_path / "p.jpg", data[: len(data) // 2] + b"\xff\xd9")) == []  # blurred, not grey
 
 
+def test_a_gif_frame_that_grows_the_picture_is_judged_at_the_size_it_grows_to(tmp_path):
+    """Pillow's decompression_bomb_extents.gif: a 2-frame GIF whose second frame claims 65535x65535 passed the
+    header check (its screen is small), and counting or upscaling its frames took 24 GB before anything said no."""
+    path = _write(tmp_path / "bomb.gif", odd_inputs.gif_with_bomb_extents())
+    with pytest.raises(ImageTooLargeError, match="60000x60000"):
+        probe_image(path)
+    assert frame_count(path) == 1 and animation_note(path) is None  # refused: counted as no animation
+    fine = _write(tmp_path / "fine.gif", odd_inputs.gif_with_bomb_extents(16))
+    assert probe_image(fine) == (16, 16) and frame_count(fine) == 2
+
+
+def test_formats_outside_the_list_are_refused_before_decoding(tmp_path):
+    """A fuzzed ICNS file in Pillow's tests made its decoder allocate 15.8 GB: Ganvas opens only the formats
+    it names, and says which."""
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "icon.icns")
+    with pytest.raises(InvalidInputError, match=r"not an image Ganvas can read \(PNG, JPEG, WebP, GIF, BMP, TIFF"):
+        probe_image(tmp_path / "icon.icns")
+    for fmt in ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "ICO", "PPM", "TGA"):
+        Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "x.img", fmt)
+        assert probe_image(tmp_path / "x.img") == (32, 32), fmt
+
+
 def test_counting_frames_checks_the_pixel_limit_first(tmp_path, monkeypatch):
     """Counting frames opened the file with Pillow's own limit still set (in a process that had opened no image
     yet), and a 100 MP file raised a DecompressionBombWarning before the working limit refused it."""
