@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from core.errors import InvalidInputError, quoted
 from core.image import ImageData
+from core.progress import DownloadProgress
 from models.adapters import Box, Matter
 from models.registry import Task
 from models.runtime import ModelCache
@@ -244,7 +245,11 @@ def matte_image(cut: ImageData) -> ImageData:
 Cutter = Callable[[ImageData, "Box | None", Refine], ImageData]
 
 
-def default_cutter(models: Callable[[], ModelCache], model_id: Callable[[], str] | None = None) -> Cutter:
+def default_cutter(
+    models: Callable[[], ModelCache],
+    model_id: Callable[[], str] | None = None,
+    download: DownloadProgress | None = None,
+) -> Cutter:
     """An edit recipe's "remove background" (the app's and the CLI's): a cutout model. ``models`` hands over the
     model cache, asked once, at the first cut; ``model_id`` names the model (the app's default resolved at
     start-up), else the registry's default."""
@@ -255,6 +260,6 @@ def default_cutter(models: Callable[[], ModelCache], model_id: Callable[[], str]
         if cache is None:
             cache = models()
         chosen = model_id() if model_id else cache.registry.default_for(Task.CUTOUT).id
-        return cutout(image, cache.get(chosen), box, refine)
+        return cutout(image, cache.get(chosen, progress=download), box, refine)
 
     return cut

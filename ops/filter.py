@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from core.image import ImageData
 from core.imaging import resample
-from core.progress import Progress
+from core.progress import DownloadProgress, Progress
 from models.adapters import Filter
 from models.registry import Task
 from models.runtime import ModelCache
@@ -86,7 +86,7 @@ def _filtered(rgb, model: Filter, tile: int | None, overlap: int, progress: Prog
     return run_with_oom_backoff(run, start)
 
 
-def default_filter(models: Callable[[], ModelCache]) -> GanFilter:
+def default_filter(models: Callable[[], ModelCache], download: DownloadProgress | None = None) -> GanFilter:
     """An edit recipe's filter step (the app's and the CLI's). ``models`` hands over the model cache, asked
     once, at the first filtered step; the step names its model (empty: the registry's default filter)."""
     cache: ModelCache | None = None
@@ -95,6 +95,6 @@ def default_filter(models: Callable[[], ModelCache]) -> GanFilter:
         nonlocal cache
         if cache is None:
             cache = models()
-        return gan_filter(image, cache.get(cache.registry.for_task(Task.FILTER, model_id).id))
+        return gan_filter(image, cache.get(cache.registry.for_task(Task.FILTER, model_id).id, progress=download))
 
     return run

@@ -21,7 +21,7 @@ from PIL import Image
 from core.errors import InvalidInputError
 from core.image import ImageData, from_numpy
 from core.imaging import luma, resample
-from core.progress import Progress
+from core.progress import DownloadProgress, Progress
 from models.adapters import Inpainter
 from models.registry import Task
 from models.runtime import ModelCache
@@ -300,7 +300,9 @@ def alpha_from_surroundings(alpha: torch.Tensor, region: torch.Tensor) -> torch.
 
 
 def default_model_fill(
-    models: Callable[[], ModelCache], model_id: Callable[[], str] | None = None
+    models: Callable[[], ModelCache],
+    model_id: Callable[[], str] | None = None,
+    download: DownloadProgress | None = None,
 ) -> Callable[[ImageData, torch.Tensor], ImageData]:
     """An edit recipe's content-aware fill (the app's and the CLI's): an inpainting model, on crops around each
     region. ``models`` hands over the model cache, asked once, at the first fill; ``model_id`` names the model
@@ -312,7 +314,7 @@ def default_model_fill(
         if cache is None:
             cache = models()
         chosen = model_id() if model_id else cache.registry.default_for(Task.INPAINT).id
-        return inpaint(image, mask, cache.get(chosen), strategy="crop").image
+        return inpaint(image, mask, cache.get(chosen, progress=download), strategy="crop").image
 
     return fill
 

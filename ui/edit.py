@@ -24,26 +24,31 @@ from ui.errors import friendly
 from ui.gpu import on_gpu
 from ui.images import editor_parts, painted_box, read_image
 from ui.inputs import editor_value, example, image_input, paint_editor
+from ui.progress import download_reporter
 
 TITLE = "Edit"
 EMPTY = Recipe(steps=[]).to_json()
 TRANSPARENT = [0.0, 0.0, 0.0, 0.0]
 
 
-def content_aware(ctx: AppContext) -> Inpaint:
+def content_aware(ctx: AppContext, progress=None) -> Inpaint:
     """The inpainting default resolved at start-up as the edit ops' content-aware fill, on a GPU where there is
-    one."""
-    return on_gpu(60)(default_model_fill(lambda: ctx.cache, lambda: ctx.defaults.for_task(Task.INPAINT).id))
+    one; a first download moves ``progress`` (a gr.Progress)."""
+    chosen = lambda: ctx.defaults.for_task(Task.INPAINT).id  # noqa: E731
+    return on_gpu(60)(default_model_fill(lambda: ctx.cache, chosen, download_reporter(progress)))
 
 
-def cut_out(ctx: AppContext) -> Cutter:
-    """The cutout default resolved at start-up as the edit ops' background removal, on a GPU where there is one."""
-    return on_gpu(60)(default_cutter(lambda: ctx.cache, lambda: ctx.defaults.for_task(Task.CUTOUT).id))
+def cut_out(ctx: AppContext, progress=None) -> Cutter:
+    """The cutout default resolved at start-up as the edit ops' background removal, on a GPU where there is
+    one; a first download moves ``progress``."""
+    chosen = lambda: ctx.defaults.for_task(Task.CUTOUT).id  # noqa: E731
+    return on_gpu(60)(default_cutter(lambda: ctx.cache, chosen, download_reporter(progress)))
 
 
-def restyler(ctx: AppContext) -> GanFilter:
-    """The edit ops' filter steps (a filter network, as the step names it), on a GPU where there is one."""
-    return on_gpu(120)(default_filter(lambda: ctx.cache))
+def restyler(ctx: AppContext, progress=None) -> GanFilter:
+    """The edit ops' filter steps (a filter network, as the step names it), on a GPU where there is one; a
+    first download moves ``progress``."""
+    return on_gpu(120)(default_filter(lambda: ctx.cache, download_reporter(progress)))
 
 
 def parse_recipe(text: str | None) -> Recipe:
@@ -51,12 +56,16 @@ def parse_recipe(text: str | None) -> Recipe:
     return Recipe.from_json(text) if text and text.strip() else Recipe(steps=[])
 
 
-def apply_recipe(ctx: AppContext, image, recipe_text: str | None) -> tuple[str, str, str]:
+def apply_recipe(ctx: AppContext, image, recipe_text: str | None, progress=None) -> tuple[str, str, str]:
     """Replay a recipe on the original image; returns (result path, recipe JSON, recipe file path). An empty
-    text is no recipe (as in the CLI); ``{"version": 1, "steps": []}`` gives the original back."""
+    text is no recipe (as in the CLI); ``{"version": 1, "steps": []}`` gives the original back. A model the
+    recipe needs that is not downloaded yet shows its download on ``progress`` (a gr.Progress)."""
     src = read_image(image)
     recipe = Recipe.from_json(recipe_text)
-    out = recipe.apply(src, inpaint=content_aware(ctx), cutter=cut_out(ctx), gan_filter=restyler(ctx))
+    models = dict(
+        inpaint=content_aware(ctx, progress), cutter=cut_out(ctx, progress), gan_filter=restyler(ctx, progress)
+    )
+    out = recipe.apply(src, **models)
     text = recipe.to_json()
     path = ctx.out_path(result_stem(image, "recipe"), ".json")
     path.write_text(text)
@@ -255,8 +264,8 @@ STEPS = (
 # The tab's handlers. Each returns the tab's outputs: result, recipe, recipe file and the region canvas.
 
 
-def _replay(ctx: AppContext, image, recipe_text: str | None) -> tuple:
-    path, text, rfile = apply_recipe(ctx, image, recipe_text)
+def _replay(ctx: AppContext, image, recipe_text: str | None, progress=None) -> tuple:
+    path, text, rfile = apply_recipe(ctx, image, recipe_text, progress)
     return path, text, rfile, editor_value(path)
 
 
@@ -295,14 +304,14 @@ def edit_handler(ctx: AppContext) -> Callable:
     """The Apply recipe button's handler, the API's /edit."""
 
     @friendly
-    def on_edit(image, recipe_json):
+    def on_edit(image, recipe_json, progress=gr.Progress()):
         """Apply an edit recipe (JSON, as exported by this tab) to an image.
 
         Args:
             image: the original image file.
             recipe_json: the recipe, e.g. {"version": 1, "steps": [{"op": "rotate", "angle": 90}]}.
         """
-        return _replay(ctx, image, recipe_json)
+        return _replay(ctx, image, recipe_json, progress)
 
     return on_edit
 

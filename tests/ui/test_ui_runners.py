@@ -431,3 +431,27 @@ def test_the_vintage_filter_button_adds_a_step_that_the_cli_replays_identically(
     out = tmp_path / "cli.png"
     assert cli.main(["edit", str(tmp_path / "p.png"), "-o", str(out), "--recipe", recipe_file]) == 0
     assert np.array_equal(np.asarray(Image.open(out).convert("RGBA")), got)
+
+
+def test_a_recipe_shows_the_download_of_a_model_it_needs(tmp_path):
+    """The Edit tab's Apply recipe (the API's /edit) loaded a model that was not downloaded yet without a
+    word; the other tabs show such a download on their progress bar."""
+    from ui.edit import edit_handler
+
+    cache = ModelCache(device=torch.device("cpu"))
+    plain_get = cache.get
+
+    def get(model_id, progress=None, **kw):
+        if progress is not None:
+            progress(5_000_000, 20_000_000, "Ganvas inpaint (test)")
+        return plain_get(model_id, **kw)
+
+    cache.get = get
+    ctx = AppContext(cache=cache, outdir=tmp_path)
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "p.png")
+    shown: list[tuple] = []
+    recipe = json.dumps({"version": 1, "steps": [{"op": "fill", "rect": [5, 5, 10, 10], "content_aware": True}]})
+    edit_handler(ctx)(
+        str(tmp_path / "p.png"), recipe, progress=lambda amount, desc=None, **kw: shown.append((amount, desc))
+    )
+    assert shown and shown[0][0] == 0.25 and "Ganvas inpaint (test)" in shown[0][1] and "MB" in shown[0][1]
