@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bench import bench_upscale
 from training import illustrations
+
+pytestmark = pytest.mark.training
 
 ROW = {"native": 2, "crop": 384, "threads": 2}
 SCORES = {"x2": {"pb": 30.0, "pm": 31.5, "sb": 0.9, "sm": 0.92}, "x4": {"pb": 25.0, "pm": 25.4, "sb": 0.8, "sm": 0.81}}
