@@ -54,19 +54,16 @@ def editor_parts(value: Any) -> tuple[ImageData, np.ndarray | None]:
     return image, painted
 
 
-def painted_box(editor: Any, margin: float = 0.0) -> list[int] | None:
-    """[left, top, width, height] around what is painted on a paint editor, grown by ``margin`` of its size on
-    each side (within the picture); None when nothing is painted (or there is no picture)."""
+def painted_box(editor: Any) -> list[int] | None:
+    """[left, top, width, height] around what is painted on a paint editor; None when nothing is painted (or
+    there is no picture)."""
     if not isinstance(editor, dict) or editor.get("background") is None:
         return None
-    image, painted = editor_parts(editor)
+    _, painted = editor_parts(editor)
     if painted is None or not (painted > 0).any():
         return None
     rows, cols = np.flatnonzero((painted > 0).any(1)), np.flatnonzero((painted > 0).any(0))
-    x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-    mx, my = round(margin * (x1 - x0)), round(margin * (y1 - y0))
-    x0, y0, x1, y1 = max(0, x0 - mx), max(0, y0 - my), min(image.width, x1 + mx), min(image.height, y1 + my)
-    return [x0, y0, x1 - x0, y1 - y0]
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1]
 
 
 def _layer_array(layer: Any) -> np.ndarray:

@@ -455,3 +455,14 @@ def test_a_recipe_shows_the_download_of_a_model_it_needs(tmp_path):
         str(tmp_path / "p.png"), recipe, progress=lambda amount, desc=None, **kw: shown.append((amount, desc))
     )
     assert shown and shown[0][0] == 0.25 and "Ganvas inpaint (test)" in shown[0][1] and "MB" in shown[0][1]
+
+
+def test_painted_box_is_the_box_around_the_strokes(tmp_path):
+    from ui.images import painted_box
+
+    Image.new("RGB", (20, 10)).save(tmp_path / "bg.png")
+    layer = np.zeros((10, 20, 4), np.uint8)
+    editor = {"background": str(tmp_path / "bg.png"), "layers": [layer], "composite": None}
+    assert painted_box(editor) is None and painted_box(None) is None
+    layer[2:5, 3:9] = 255
+    assert painted_box(editor) == [3, 2, 6, 3]
