@@ -34,13 +34,25 @@ MAX_AUTO_TILE = 2048
 WINDOWS = ("linear", "sine")
 
 
-def _starts(length: int, tile: int, stride: int) -> list[int]:
-    """Tile start positions along one axis; the last tile is shifted back to end at the border."""
+def _tile_count_and_size(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple[int, int]:
+    """(tiles, tile side) along one axis: the fewest tiles of at most ``tile`` pixels that cover ``length``
+    with ``overlap`` between neighbours, made equal in size (rounded up to ``multiple``, never past ``tile``).
+    Equal tiles matter for speed: 512 px in tiles of 416 would otherwise run 2 x 416 = 832 px (the last tile
+    shifted back over the first), where 2 x 264 cover it."""
     if length <= tile:
+        return 1, length
+    n = math.ceil((length - overlap) / max(1, tile - overlap))
+    size = math.ceil((length + (n - 1) * overlap) / n)
+    size = min(tile, length, size + (-size) % multiple)
+    return n, size
+
+
+def _starts(length: int, n: int, size: int) -> list[int]:
+    """``n`` tile starts spread evenly from 0 to ``length - size``; neighbours then overlap by at least the
+    overlap _tile_count_and_size planned for (its size leaves (length - size) / (n - 1) <= size - overlap)."""
+    if n == 1:
         return [0]
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return starts
+    return [(i * (length - size)) // (n - 1) for i in range(n)]
 
 
 def _ramp(n: int, window: str) -> torch.Tensor:
@@ -68,10 +80,12 @@ def _axis_weight(size: int, lo_interior: bool, hi_interior: bool, overlap: int, 
     return w
 
 
-def _axis_plan(length: int, tile: int, overlap: int, scale: int, window: str) -> list[tuple[int, int, torch.Tensor]]:
+def _axis_plan(
+    length: int, tile: int, overlap: int, scale: int, window: str, multiple: int = 1
+) -> list[tuple[int, int, torch.Tensor]]:
     """(start, size, normalised output weights) per tile along one axis."""
-    size = min(tile, length)
-    starts = _starts(length, size, max(1, size - overlap))
+    n, size = _tile_count_and_size(length, tile, overlap, multiple)
+    starts = _starts(length, n, size)
     total = torch.zeros(length * scale, dtype=torch.float64)
     raw = []
     for i, s in enumerate(starts):
@@ -134,8 +148,8 @@ def tiled_apply(
             raise InvalidInputError(f"The tile size must be positive, got {tile}.")
         tile = max(multiple, tile - tile % multiple)
         ov = max(0, min(int(overlap), tile // 2))
-        rows = _axis_plan(h, tile, ov, scale, window)
-        cols = _axis_plan(w, tile, ov, scale, window)
+        rows = _axis_plan(h, tile, ov, scale, window, multiple)
+        cols = _axis_plan(w, tile, ov, scale, window, multiple)
         n = len(rows) * len(cols)
         out: torch.Tensor | None = None
         i = 0

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from core.errors import ImageTooLargeError, InvalidInputError, is_out_of_memory
-from ops.tiling import _axis_plan, auto_tile_size, run_with_oom_backoff, tiled_apply
+from ops.tiling import _axis_plan, _tile_count_and_size, auto_tile_size, run_with_oom_backoff, tiled_apply
 
 
 def _net_x2() -> nn.Module:
@@ -50,11 +50,37 @@ def test_weights_partition_unity_and_zero_in_margin():
     total = torch.zeros(100)
     for s, n, w in plan:
         total[s : s + n] += w
-        assert n == 40
+        assert n == 37  # four equal tiles of at most 40 with 16 px overlaps: ceil((100 + 3 * 16) / 4)
     assert torch.allclose(total, torch.ones(100), atol=1e-6)
     s, n, w = plan[1]
     assert w[:4].abs().max() == 0 and w[-4:].abs().max() == 0  # outer quarter of the overlap
     assert plan[0][2][0] == 1 and plan[-1][2][-1] == 1  # image borders: no ramp
+
+
+@pytest.mark.parametrize("multiple", [1, 4, 8])
+def test_axis_plan_covers_with_few_equal_tiles(multiple):
+    for length in range(1, 300, 7):
+        for tile in range(32, 200, 24):
+            for overlap in (0, 8, 16):
+                plan = _axis_plan(length, tile, overlap, 1, "linear", multiple)
+                starts = [s for s, _n, _w in plan]
+                sizes = {n for _s, n, _w in plan}
+                assert len(sizes) == 1 and max(sizes) <= tile  # equal tiles, none above the size asked for
+                size = sizes.pop()
+                assert starts[0] == 0 and starts[-1] + size == length
+                assert all(
+                    b - a <= size - overlap for a, b in zip(starts, starts[1:], strict=False)
+                )  # neighbours overlap
+                n_min = 1 if length <= tile else -(-(length - overlap) // (tile - overlap))
+                assert len(plan) == n_min
+                # what runs is the image plus the overlaps, give or take the rounding to the multiple
+                assert len(plan) * size <= length + (len(plan) - 1) * overlap + len(plan) * multiple
+
+
+def test_tiles_are_balanced_not_shifted_back():
+    # 512 px in tiles of 416: two of 264, where two of 416 (the second shifted back) ran 1.6x the pixels
+    assert _tile_count_and_size(512, 416, 16) == (2, 264)
+    assert _tile_count_and_size(1000, 416, 16, 8) == (3, 344)
 
 
 def test_linear_ramp_formula():
