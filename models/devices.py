@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -31,8 +32,30 @@ def pick_device(preferred: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+@functools.cache
+def cpu_native_bfloat16() -> bool:
+    """True on a CPU that computes in bfloat16 natively (Intel AMX or AVX512-BF16, as its flags in
+    /proc/cpuinfo say) and whose oneDNN takes bfloat16; elsewhere bfloat16 is emulated and slower than
+    float32. False where the flags cannot be read (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        flags = []
+    native = "amx_bf16" in flags or "avx512_bf16" in flags
+    return bool(native and torch.backends.mkldnn.is_available() and _mkldnn_bf16())
+
+
+def _mkldnn_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def pick_dtype(spec: ModelSpec, device: torch.device, preferred: str | None = None) -> torch.dtype:
-    """float16/bfloat16 on GPUs where the model supports it, float32 otherwise.
+    """float16/bfloat16 on GPUs where the model supports it; bfloat16 on a CPU with native bfloat16 for the
+    models measured within tolerance there (``spec.bfloat16_on_cpu``); float32 otherwise.
 
     ``GANVAS_DTYPE`` (float32, float16, bfloat16) overrides, but never forces a precision the
     model does not support.
@@ -48,6 +71,8 @@ def pick_dtype(spec: ModelSpec, device: torch.device, preferred: str | None = No
         return torch.float32
     if device.type == "cuda" and spec.supports_half:
         return torch.float16
+    if device.type == "cpu" and spec.bfloat16_on_cpu and cpu_native_bfloat16():
+        return torch.bfloat16
     return torch.float32
 
 

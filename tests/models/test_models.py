@@ -168,3 +168,21 @@ def test_device_override_and_dtype_choice(monkeypatch):
     assert pick_dtype(spec, torch.device("cpu")) == torch.bfloat16
     classical = list_models("upscale")[0]
     assert pick_dtype(classical, torch.device("cpu")) == torch.float32
+
+
+def test_bfloat16_on_a_cpu_only_where_it_is_native_and_the_model_was_measured(monkeypatch):
+    from models import devices
+    from models.catalog import get_spec
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("GANVAS_DTYPE", raising=False)
+    measured, other = get_spec("realsr-df2k-x4.offline"), get_spec("span-x4")  # span-x4 loses 1.2 dB in bf16
+    assert measured.bfloat16_on_cpu and not other.bfloat16_on_cpu
+    monkeypatch.setattr(devices, "cpu_native_bfloat16", lambda: True)
+    assert pick_dtype(measured, cpu) == torch.bfloat16 and pick_dtype(other, cpu) == torch.float32
+    assert pick_dtype(measured, torch.device("cuda")) == torch.float16
+    monkeypatch.setenv("GANVAS_DTYPE", "float32")  # the way back to exact float32
+    assert pick_dtype(measured, cpu) == torch.float32
+    monkeypatch.delenv("GANVAS_DTYPE")
+    monkeypatch.setattr(devices, "cpu_native_bfloat16", lambda: False)  # emulated bfloat16 is slower: float32
+    assert pick_dtype(measured, cpu) == torch.float32

@@ -188,3 +188,19 @@ def test_lanczos_resample_is_pils_filter_plane_by_plane():
             ref = Image.fromarray(x[i, j].numpy(), mode="F").resize((31, 20), Image.Resampling.LANCZOS)
             expect = torch.from_numpy(np.array(ref)).clamp(0, 1)
             assert torch.equal(out[i, j], expect), (i, j)
+
+
+def test_a_network_runs_channels_last_with_the_same_pixels():
+    """ModuleUpscaler turns the network channels-last (oneDNN's fast layout) and hands back a contiguous tensor
+    equal to what the network gives in the default layout."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 12, 3, padding=1), nn.PixelShuffle(2))
+    x = torch.rand(1, 3, 20, 24)
+    with torch.inference_mode():
+        ref = net(x).clamp(0, 1)
+    model = _tiny_x2()
+    model = ModuleUpscaler(model.spec, CPU, torch.float32, net.eval())
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    out = model(x)
+    assert out.is_contiguous() and out.shape == (1, 3, 40, 48)
+    assert (out - ref).abs().max().item() < 1e-5
