@@ -192,16 +192,17 @@ def _cache_once(device: str | None) -> Callable[[], object]:
     return get
 
 
-def _spec(cache, task: str, model_id: str | None):
+def _spec(cache, task: str, model_id: str | None, scale: float | None = None):
     """(the model to run, why it was chosen): ``--model``, else the task's default resolved on the cache's device
-    (local Hub cache, then a Hub that answers within seconds, then offline; see models/defaults.py). ``why`` is
-    None for ``--model``."""
+    (local Hub cache, then a Hub that answers within seconds, then offline; see models/defaults.py), for the
+    output ``scale`` where the task has a rule by scale. ``why`` is None for ``--model``."""
     from models.defaults import resolve_default
 
     if model_id:
         return cache.registry.for_task(task, model_id), None
     choice = resolve_default(cache.registry, task, cache.device)
-    spec = cache.registry.for_task(task, choice.spec.id if choice.spec else None)
+    default = choice.spec_for_scale(scale) if scale is not None else choice.spec
+    spec = cache.registry.for_task(task, default.id if default else None)
     return spec, f"model: {choice.reason}; --model {spec.id}"
 
 
@@ -339,7 +340,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if src in animations:
             animated_suffix_check(dst)
     cache = _cache(args.device)
-    spec, why = _spec(cache, "upscale", args.model)
+    spec, why = _spec(cache, "upscale", args.model, args.scale)
     model = _loaded(cache, spec.id)
     for src, dst in zip(files, outs, strict=True):
         note = format_note(src, fmt, src in animations) if batch else None

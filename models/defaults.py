@@ -46,6 +46,14 @@ PREFERENCES: dict[Task, dict[str, tuple[str, ...]]] = {
 }
 
 
+#: The offline default by output scale, where one model is not best at every scale: (largest scale, model id),
+#: in rising order. Upscale: SPAN x2 up to x2 - on held-out photos at x2 +2.67 dB PSNR-Y over bicubic against
+#: SPAN x4's +2.51, on illustrations +12.1 against +11.2 dB, and half the work, since a x4 model makes an image
+#: of twice the side first (bench/results/upscale.md, upscale-illustrations.md); SPAN x4 above, where it leads
+#: (+1.90 dB at x4 against +1.76). The rule applies only while the task's default is the offline one.
+BY_SCALE: dict[Task, tuple[tuple[float, str], ...]] = {Task.UPSCALE: ((2.0, "span-x2"), (8.0, "span-x4"))}
+
+
 def env_var(task: Task) -> str:
     """The environment variable that names ``task``'s model: GANVAS_UPSCALE_MODEL, ..."""
     return f"GANVAS_{Task(task).value.upper()}_MODEL"
@@ -103,18 +111,43 @@ class HubCheck:
 
 @dataclass(frozen=True)
 class Choice:
-    """A task's default and why it was chosen."""
+    """A task's default and why it was chosen; ``by_scale`` the offline models by output scale where the
+    default is the offline one and :data:`BY_SCALE` has a rule for the task (else empty)."""
 
     task: Task
     spec: ModelSpec | None
     why: str  # "Hub, in cache", "offline: the Hub could not be reached", ...
+    by_scale: tuple[tuple[float, ModelSpec], ...] = ()
 
     @property
     def reason(self) -> str:
-        """What the CLI prints and the app shows: "Real-ESRGAN general x4v3 (Hub, in cache)"."""
+        """What the CLI prints and the app shows: "Real-ESRGAN general x4v3 (Hub, in cache)", or with a rule by
+        scale "SPAN x2 up to x2, SPAN x4 above (offline default)"."""
         if self.spec is None:
             return f"no {self.task.value} model ({self.why})"
-        return f"{short_title(self.spec)} ({self.why})"
+        return f"{self.rule_text() or short_title(self.spec)} ({self.why})"
+
+    def rule_text(self) -> str:
+        """ "SPAN x2 up to x2, SPAN x4 above" for a rule by scale; empty without one."""
+        if not self.by_scale:
+            return ""
+        parts = [f"{short_title(spec)} up to x{limit:g}" for limit, spec in self.by_scale[:-1]]
+        return ", ".join([*parts, f"{short_title(self.by_scale[-1][1])} above"])
+
+    def spec_for_scale(self, scale: float) -> ModelSpec | None:
+        """The default for an output ``scale``: the rule's model where there is a rule, else ``spec``."""
+        for limit, spec in self.by_scale:
+            if scale <= limit:
+                return spec
+        return self.by_scale[-1][1] if self.by_scale else self.spec
+
+
+def _scale_rule(registry: Registry, task: Task) -> tuple[tuple[float, ModelSpec], ...]:
+    """:data:`BY_SCALE`'s rule for ``task`` as specs; empty when the task has none or a model is missing."""
+    rule = BY_SCALE.get(task, ())
+    if not rule or any(model_id not in registry for _limit, model_id in rule):
+        return ()
+    return tuple((limit, registry.get(model_id)) for limit, model_id in rule)
 
 
 class Defaults:
@@ -127,7 +160,9 @@ class Defaults:
     @classmethod
     def offline(cls, registry: Registry) -> Defaults:
         """The registry's offline defaults, nothing looked up."""
-        return cls(registry, {t: Choice(t, registry.default_for(t), "offline default") for t in Task})
+        return cls(
+            registry, {t: Choice(t, registry.default_for(t), "offline default", _scale_rule(registry, t)) for t in Task}
+        )
 
     def choice(self, task: Task | str) -> Choice:
         return self._choices[Task(task)]
@@ -135,9 +170,13 @@ class Defaults:
     def spec(self, task: Task | str) -> ModelSpec | None:
         return self.choice(task).spec
 
-    def for_task(self, task: Task | str, model_id: str | None = None, missing: str | None = None) -> ModelSpec:
-        """``model_id``'s spec, or the task's resolved default when it is None or empty (see Registry.for_task)."""
-        spec = None if model_id else self.spec(task)
+    def for_task(
+        self, task: Task | str, model_id: str | None = None, missing: str | None = None, scale: float | None = None
+    ) -> ModelSpec:
+        """``model_id``'s spec, or the task's resolved default when it is None or empty (see Registry.for_task);
+        with an output ``scale``, the default for that scale where the task has a rule by scale."""
+        choice = self.choice(task)
+        spec = None if model_id else (choice.spec_for_scale(scale) if scale is not None else choice.spec)
         return spec if spec is not None else self.registry.for_task(task, model_id, missing)
 
 
@@ -168,7 +207,8 @@ def resolve_default(
         return Choice(t, named, f"set by {env_var(t)}")
 
     def chosen(spec: ModelSpec | None, why: str) -> Choice:
-        return Choice(t, spec, "; ".join(w for w in (why, note) if w))
+        rule = _scale_rule(registry, t) if spec is not None and spec == registry.default_for(t) else ()
+        return Choice(t, spec, "; ".join(w for w in (why, note) if w), rule)
 
     if env.get(MODE_ENV, "").strip().lower() == "offline":
         return chosen(registry.default_for(t), f"offline: {MODE_ENV}=offline")

@@ -520,14 +520,18 @@ def test_without_model_a_cached_hub_upscaler_is_used_and_said(tmp_path, photo, c
 
 
 def test_offline_the_offline_default_is_used_and_said(tmp_path, photo, hf_home, monkeypatch, capsys):
-    from models.defaults import short_title
 
     monkeypatch.delenv("GANVAS_DEFAULTS", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "up.png")]) == 0
     spec = default_for(Task.UPSCALE)
-    expected = f"model: {short_title(spec)} (offline: HF_HUB_OFFLINE is set); --model {spec.id}"
-    assert _model_lines(capsys.readouterr().err) == [expected]
+    rule = "SPAN x2 up to x2, SPAN x4 above"  # the offline upscaler depends on the scale (default x4)
+    expected = f"model: {rule} (offline: HF_HUB_OFFLINE is set); --model {spec.id}"
+    assert spec.id == "span-x4" and _model_lines(capsys.readouterr().err) == [expected]
+    assert cli.main(["upscale", str(photo), "-o", str(tmp_path / "up2.png"), "--scale", "2"]) == 0
+    captured = capsys.readouterr()
+    assert _model_lines(captured.err) == [f"model: {rule} (offline: HF_HUB_OFFLINE is set); --model span-x2"]
+    assert "span-x2" in captured.out and Image.open(tmp_path / "up2.png").size == (64, 48)
 
 
 def test_model_and_the_environment_variable_win_over_the_cache(

@@ -10,7 +10,7 @@ import gradio as gr
 
 from models.registry import Task
 from ops.animation import Animation, check_animation, probe_animation, upscale_animation
-from ops.upscale import check_tile, upscale
+from ops.upscale import check_scale, check_tile, upscale
 from ui.common import MODEL, SendTarget, Tab, TabParts
 from ui.context import AppContext, result_stem
 from ui.errors import friendly
@@ -38,12 +38,13 @@ def run_upscale(ctx: AppContext, image, model_id: str | None, scale: float, tile
     """Upscale one image, or every frame of an animation into one of its kind; returns (before path, after
     path, note)."""
     check_tile(int(tile))
+    scale = check_scale(scale)  # a number from 1 to 8 before it picks the model
     path = _uploaded_path(image)
     anim = probe_animation(path) if path else None
     if anim is not None:
         return run_animation(ctx, path, anim, model_id, scale, tile, progress)
     src = read_image(image)
-    spec = spec_for(ctx, Task.UPSCALE, model_id)
+    spec = spec_for(ctx, Task.UPSCALE, model_id, scale=scale)
     model = ctx.cache.get(spec.id, progress=download_reporter(progress))
     out = upscale(src, model, float(scale), tile=int(tile) or None, progress=reporter(progress))
     note = f"{spec.title}: {src.width}x{src.height} -> {out.width}x{out.height}"
@@ -62,7 +63,7 @@ def run_animation(
     frame count and the time it will take are shown once the first frame is done. Returns (the animation,
     the result, note)."""
     check_animation(anim, scale)  # before the model loads
-    spec = spec_for(ctx, Task.UPSCALE, model_id)
+    spec = spec_for(ctx, Task.UPSCALE, model_id, scale=scale)
     model = ctx.cache.get(spec.id, progress=download_reporter(progress))
     dst = ctx.out_path(result_stem(path, f"x{float(scale):g}"), _ANIMATION_SUFFIXES[anim.kind])
     done = upscale_animation(
@@ -86,7 +87,8 @@ def upscale_handler(ctx: AppContext) -> Callable:
 
         Args:
             image: the image file to upscale.
-            model_id: a model id from the registry (None or left out = the default upscaler).
+            model_id: a model id from the registry (None, "auto" or left out = the default upscaler for the
+                scale: offline, SPAN x2 up to x2 and SPAN x4 above).
             scale: output scale, 1 to 8.
             tile: tile size in pixels, 0 = automatic.
         """

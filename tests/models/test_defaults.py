@@ -98,8 +98,17 @@ def test_an_unreachable_hub_falls_back_to_the_offline_default(reg, hf_home, env)
     got = resolve_defaults(reg, GPU, HubCheck(probe=no_hub), env)
     for task in Task:
         assert got.spec(task) == reg.default_for(task)
-    fallback = short_title(reg.default_for(Task.UPSCALE))
-    assert got.choice(Task.UPSCALE).reason == f"{fallback} (offline: the Hub could not be reached)"
+    fallback = short_title(reg.default_for(Task.INPAINT))
+    assert got.choice(Task.INPAINT).reason == f"{fallback} (offline: the Hub could not be reached)"
+    # the offline upscaler follows the output scale (models.defaults.BY_SCALE)
+    upscale = got.choice(Task.UPSCALE)
+    assert upscale.reason == "SPAN x2 up to x2, SPAN x4 above (offline: the Hub could not be reached)"
+    assert [upscale.spec_for_scale(s).id for s in (1, 2, 2.5, 8)] == ["span-x2", "span-x2", "span-x4", "span-x4"]
+
+
+def test_a_model_named_by_the_environment_has_no_rule_by_scale(reg, hf_home):
+    choice = resolve_default(reg, Task.UPSCALE, GPU, HubCheck(probe=no_hub), {"GANVAS_UPSCALE_MODEL": "span-x4"})
+    assert choice.by_scale == () and choice.spec_for_scale(2).id == "span-x4"
 
 
 def test_hf_hub_offline_is_honoured_without_a_probe(reg, hf_home, env, monkeypatch):

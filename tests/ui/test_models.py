@@ -46,9 +46,37 @@ def test_offline_every_tab_opens_on_its_offline_default_and_says_why(task, hf_ho
     defaults = resolve_defaults(cache.registry, cache.device, HubCheck(probe=_no_hub))
     by_id = _build(AppContext(cache=cache, outdir=tmp_path, defaults=defaults))
     spec = cache.registry.default_for(task)
-    assert by_id[f"{task.value}-model"].value == spec.id
-    expected = f"Default here: {short_title(spec)} (offline: the Hub could not be reached)."
+    if task == Task.UPSCALE:  # its offline default depends on the scale: "Automatic", first and preselected
+        assert by_id["upscale-model"].value == "auto" and by_id["upscale-model"].choices[0][1] == "auto"
+        expected = "Default here: SPAN x2 up to x2, SPAN x4 above (offline: the Hub could not be reached)."
+    else:
+        assert by_id[f"{task.value}-model"].value == spec.id
+        expected = f"Default here: {short_title(spec)} (offline: the Hub could not be reached)."
     assert by_id[f"{task.value}-model-default"].value == expected
+
+
+@pytest.mark.parametrize("model_id", [None, "auto"])
+def test_offline_upscale_default_follows_the_scale(model_id, tmp_path, monkeypatch):
+    """Offline, x2 and below run SPAN x2 (better and half the work there), larger scales SPAN x4; a model picked
+    by hand stays, whatever the scale."""
+    from models.defaults import Defaults
+    from ui.upscale import run_upscale
+
+    cache = ModelCache(device=torch.device("cpu"))
+    ctx = AppContext(cache=cache, outdir=tmp_path, defaults=Defaults.offline(cache.registry))
+    Image.fromarray(np.full((6, 8, 3), 90, np.uint8)).save(tmp_path / "p.png")
+    for scale, title, size in ((1.5, "SPAN x2", (12, 9)), (2, "SPAN x2", (16, 12)), (3, "SPAN x4", (24, 18))):
+        _, after, note = run_upscale(ctx, str(tmp_path / "p.png"), model_id, scale, 0)
+        assert Image.open(after).size == size and note.startswith(f"{title} (offline")
+    _, _, note = run_upscale(ctx, str(tmp_path / "p.png"), "span-x4", 2, 0)
+    assert note.startswith("SPAN x4 (offline")
+
+
+def test_a_hub_default_has_no_rule_by_scale(cached_hub_upscaler, tmp_path):
+    cache = ModelCache(device=torch.device("cpu"))
+    defaults = resolve_defaults(cache.registry, cache.device)
+    assert defaults.choice(Task.UPSCALE).by_scale == ()
+    assert defaults.for_task(Task.UPSCALE, None, scale=2).id == cached_hub_upscaler.id
 
 
 def test_a_gpu_with_a_hub_opens_on_the_heavy_models(hf_home, tmp_path, monkeypatch):

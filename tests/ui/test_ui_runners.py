@@ -106,6 +106,9 @@ def test_each_model_dropdown_says_what_the_chosen_model_is_for():
         default = reg.default_for(task)
         assert default.description in note.value and default.license in note.value
         [handler] = [f for f in demo.fns.values() if f.inputs == [dropdown] and f.outputs == [note]]
+        if task == Task.UPSCALE:  # "Automatic" is preselected: the rule by scale, then the default's note
+            assert dropdown.value == "auto" and note.value.startswith("Picks the model for the output scale: SPAN x2")
+            assert handler.fn("auto") == note.value
         other = next(s for s in reg.list(task) if s.id != default.id)
         assert handler.fn(other.id) == model_note(reg, other.id)
         assert other.description in handler.fn(other.id) and handler.fn(other.id) != note.value
