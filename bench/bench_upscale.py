@@ -79,9 +79,10 @@ def conv_flops_per_pixel(net: torch.nn.Module, scale: int, size: int = 32) -> fl
     if not convs:
         return None
     hooks = [m.register_forward_hook(count) for m in convs]
+    dtype = convs[0].weight.dtype  # bfloat16 networks take bfloat16 input
     try:
         with torch.inference_mode():
-            net(torch.rand(1, 3, size, size))
+            net(torch.rand(1, 3, size, size, dtype=dtype))
     finally:
         for h in hooks:
             h.remove()
@@ -95,6 +96,7 @@ def _peak_rss_mb() -> float:
 def worker(model_id: str, photos: Path, crop: int, threads: int, repeats: int = 3, timing: bool = True) -> dict:
     """Measure one model in this process (quality only unless ``timing``); returns a JSON-able row."""
     from core.image import ImageData
+    from models.devices import pick_dtype
     from models.loaders import load_model
     from ops.upscale import upscale
 
@@ -104,8 +106,10 @@ def worker(model_id: str, photos: Path, crop: int, threads: int, repeats: int = 
     crop = 192 if slow else crop
     time_size = 128 if slow else 512
     base_rss = _peak_rss_mb()
-    model = load_model(spec, torch.device("cpu"), torch.float32)
+    dtype = pick_dtype(spec, torch.device("cpu"))  # what the app runs here (GANVAS_DTYPE=float32 forces float32)
+    model = load_model(spec, torch.device("cpu"), dtype)
     row: dict = {"id": spec.id, "title": spec.title, "native": spec.scale, "crop": crop, "threads": threads}
+    row["dtype"] = str(dtype).removeprefix("torch.")
     for scale in (2, 4):
         vals = {"pb": [], "pm": [], "sb": [], "sm": []}
         for _, hr in val_crops(photos, crop, scale):
@@ -172,9 +176,10 @@ def _fmt(row: dict) -> str:
     cells.append(f"{row['cpu_s_per_mp']:.2f}")
     cells.append(f"{row['peak_rss_mb']:.0f}")
     if "flops_per_px" in row:
+        bf16 = ", in bfloat16" if row.get("dtype") == "bfloat16" else ""
         cells.append(
             f"{row['flops_per_px'] / 1e3:.1f} k; {row['gflops']:.1f}/{row['mm_gflops']:.0f} GFLOP/s "
-            f"({100 * row['gflops'] / row['mm_gflops']:.0f} %)"
+            f"({100 * row['gflops'] / row['mm_gflops']:.0f} %{bf16})"
         )
     else:
         cells.append("")
@@ -229,7 +234,8 @@ def render(rows: dict[str, dict], photos: Path, crop: int) -> str:
         "CPU: these wall times are noisy); s/MP = seconds per output megapixel at the model's own scale; CPU "
         "s/MP = the same with one thread in CPU seconds (best of 2), steady whatever else runs. Memory: peak "
         "RSS added by loading and running the model (MB). FLOPs: the convolutions the network runs; their rate "
-        "at one thread against `torch.mm`'s, both per CPU second.",
+        "at one thread against float32 `torch.mm`'s, both per CPU second. Networks run channels-last, in the "
+        "precision the app picks here: bfloat16 where marked (bench/results/precision.md), else float32.",
         "",
         "| model | native | x2 PSNR-Y | x2 SSIM-Y | x4 PSNR-Y | x4 SSIM-Y | time | s/MP out | CPU s/MP | peak MB | "
         "FLOPs/px; 1-thread GFLOP/s vs torch.mm |",

@@ -24,7 +24,7 @@ class LoadedModel(ABC):
     dtype: torch.dtype
     module: torch.nn.Module | None = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Subclasses prepare their network here (the dataclass __init__ calls it only if the base defines it)."""
 
     def param_count(self) -> int:

@@ -204,3 +204,23 @@ def test_a_network_runs_channels_last_with_the_same_pixels():
     out = model(x)
     assert out.is_contiguous() and out.shape == (1, 3, 40, 48)
     assert (out - ref).abs().max().item() < 1e-5
+
+
+def test_automatic_cpu_tiles_stay_small_enough_for_the_cache():
+    """On a CPU the automatic tile is at most CPU_MAX_TILE input pixels (tiles of one whole 512 px image ran
+    Ganvas SR x2 at half the speed), and the tiles are equal, not one full and one shifted back."""
+    from ops.upscale import CPU_MAX_TILE
+
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape[-2:]))
+            return x.repeat_interleave(2, -1).repeat_interleave(2, -2)
+
+    model = ModuleUpscaler(_nearest_x2().spec, CPU, torch.float32, Spy())
+    x = torch.rand(1, 3, 600, 500)
+    out = upscale(ImageData(rgb=x), model, 2)
+    assert out.rgb.shape[-2:] == (1200, 1000)
+    assert max(max(s) for s in seen) <= CPU_MAX_TILE and len(set(seen)) == 1
+    assert torch.allclose(out.rgb, x.repeat_interleave(2, -1).repeat_interleave(2, -2), atol=1e-6)
