@@ -219,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate(folder, args.models, args.limit, args.every)
     name = "cutout-held-out.md" if args.held_out else "cutout.md"
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / name
+    kept = out.with_suffix(".json")
+    if kept.is_file():  # the rows of models not measured this time stay, in registry order
+        old = [r for r in json.loads(kept.read_text()) if r["model"] not in args.models]
+        order = {s.id: i for i, s in enumerate(list_models(Task.CUTOUT))}
+        rows = sorted(old + rows, key=lambda r: order.get(r["model"], len(order)))
     out.write_text(render(rows, folder, args.held_out, args.threads, args.every))
     (out.with_suffix(".json")).write_text(json.dumps(rows, indent=1))
     print(f"wrote {out}")

@@ -167,7 +167,10 @@ Box = tuple[int, int, int, int]
 
 
 class Matter(LoadedModel):
-    """image (1,3,H,W) in [0,1], optional ``box`` around the object -> alpha matte (1,1,H,W) in [0,1]."""
+    """image (1,3,H,W) in [0,1], optional ``box`` around the object -> alpha matte (1,1,H,W) in [0,1]. A
+    promptable matter also takes ``points`` on the object (a keyword; :attr:`takes_points`)."""
+
+    takes_points = False
 
     @abstractmethod
     def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
@@ -227,6 +230,110 @@ class GrabCutMatter(Matter):
         cv2.grabCut(bgr, mask, (x, y, bw, bh), bgd, fgd, int(self.spec.params["iterations"]), cv2.GC_INIT_WITH_RECT)
         fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
         return torch.from_numpy(fg.astype(np.float32))[None, None]
+
+
+@dataclass
+class PromptMatter(Matter):
+    """A promptable segmenter (MobileSAM) prompted with the box: the crop resized to ``params["input_size"]`` on
+    its longer side, normalised with ``params["mean"]``/``["std"]`` on 0-255 and padded bottom-right to a square;
+    the single-mask logits (or, when ``params["stability"]`` is set and that mask is less stable, the best of the
+    multimask ones) scaled back to the crop, as SAM's postprocess does, then sigmoid (0.5 = SAM's mask threshold)
+    and zero outside the box. Without a box, ``salient`` (a saliency matter) finds the subject: the
+    bounding box of its largest region above 0.5 is the prompt, and an empty saliency matte is the answer."""
+
+    salient: Matter | None = None
+    takes_points = True
+
+    def __post_init__(self) -> None:
+        p = self.spec.params
+        self.mean = torch.tensor(p["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(p["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    @torch.inference_mode()
+    def logits(self, image: torch.Tensor, box: Box | None, points: torch.Tensor | None = None) -> torch.Tensor:
+        """The mask logits (1,1,H,W) for ``box`` and/or foreground ``points`` ((N, 2) x, y in pixels) on
+        ``image`` (1,3,H,W); > 0 = the object."""
+        size = int(self.spec.params["input_size"])
+        h, w = image.shape[-2:]
+        scale = size / max(h, w)
+        nh, nw = max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
+        x = (resample(image.float(), (nh, nw), "bilinear") * 255 - self.mean) / self.std
+        x = torch.nn.functional.pad(x, (0, size - nw, 0, size - nh))
+        corners = None
+        if box is not None:
+            bx, by, bw, bh = box
+            corners = torch.tensor([[bx * nw / w, by * nh / h, (bx + bw) * nw / w, (by + bh) * nh / h]])
+            corners = corners.to(self.device)
+        stability = float(self.spec.params.get("stability", 0.0))
+        if points is None:
+            low = self.module(self._to_model(x), corners, stability).float().cpu()
+        else:
+            where = (points.float() * torch.tensor([nw / w, nh / h]))[None]
+            found = self.module.candidates(self._to_model(x), corners, where.to(self.device))
+            low = self._covering(found, where, corners)
+        up = torch.nn.functional.interpolate(low, (size, size), mode="bilinear", align_corners=False)
+        return torch.nn.functional.interpolate(up[..., :nh, :nw], (h, w), mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def _covering(
+        found: tuple[torch.Tensor, torch.Tensor], where: torch.Tensor, corners: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Of SAM's four masks for points (and a box around them), one that holds the most of the points (they
+        were all painted on the object: on a patterned object one point picks one patch of the pattern) and
+        reaches fewer sides of the box (a box drawn around strokes is wider than the object: a mask out to two
+        of its sides is the ground), the highest predicted IoU among those. ``where``: (1, N, 2) points and
+        ``corners`` (1, 4) in input pixels; the masks are a quarter of that size."""
+        masks, iou = found[0].float().cpu(), found[1].float().cpu()
+        e = masks.shape[-1]
+        ix = (where[0, :, 0] / 4).long().clamp(0, e - 1)
+        iy = (where[0, :, 1] / 4).long().clamp(0, e - 1)
+        inside = masks[0] > 0
+        held = inside[:, iy, ix].float().mean(1)  # (4,) share of the points inside each mask
+        sides = torch.zeros(masks.shape[1])
+        if corners is not None:
+            x0, y0, x1, y1 = (int(v) for v in (corners[0].cpu() / 4).clamp(0, e - 1).round())
+            edges = (
+                inside[:, y0 : y1 + 1, x0],
+                inside[:, y0 : y1 + 1, x1],
+                inside[:, y0, x0 : x1 + 1],
+                inside[:, y1, x0 : x1 + 1],
+            )
+            sides = sum(edge.any(1).float() for edge in edges)
+        score = held * 10 - (sides >= 2).float() * 5 + iou[0]  # coverage, then not the ground, then predicted IoU
+        return masks[:, int(score.argmax())][:, None]
+
+    def subject_box(self, image: torch.Tensor) -> tuple[Box | None, torch.Tensor]:
+        """The box around the largest region of the salient matte above 0.5 (None when there is none), and that
+        matte."""
+        import cv2
+        import numpy as np
+
+        if self.salient is None:
+            raise ValueError(f"{self.spec.id} has no salient model to find the subject without a box")
+        matte = self.salient(image, None)
+        mask = (matte[0, 0] > 0.5).numpy().astype(np.uint8)
+        count, _labels, stats, _centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if count < 2:
+            return None, matte
+        biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, w, h = (int(v) for v in stats[biggest, :4])
+        return (x, y, w, h), matte
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor, box: Box | None = None, points: torch.Tensor | None = None) -> torch.Tensor:
+        """With ``points`` on the object ((N, 2) x, y in pixels, as a selection's strokes give), the box and the
+        points prompt together and the answer is a mask that holds all the points (see :meth:`_covering`): a box
+        drawn loosely around strokes alone may outline the ground around the object instead."""
+        if box is None and points is None:
+            box, matte = self.subject_box(image)
+            if box is None:
+                return matte
+        h, w = image.shape[-2:]
+        x, y, bw, bh = box if box is not None else (0, 0, w, h)
+        alpha = torch.sigmoid(self.logits(image, box, points))
+        keep = torch.zeros_like(alpha)
+        keep[..., max(0, y) : y + bh, max(0, x) : x + bw] = 1
+        return alpha * keep
 
 
 class Filter(LoadedModel):

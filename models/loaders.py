@@ -25,10 +25,11 @@ from models.adapters import (
     ModuleInpainter,
     ModuleUpscaler,
     OpenCVInpainter,
+    PromptMatter,
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, u2net
+from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, mobile_sam, u2net
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
@@ -48,6 +49,7 @@ NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "cyclegan": (cyclegan.build, CycleGanFilter),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
     "u2net": (u2net.build, SaliencyMatter),
+    "mobile-sam": (mobile_sam.build, PromptMatter),
 }
 
 #: The wrapper of a spandrel network, by the task its spec names.
@@ -143,6 +145,14 @@ def _load_spandrel(spec, device, dtype, alternative, parts):
     return adapter(spec, device, dtype, desc)
 
 
+def _load_prompted(spec, device, dtype, alternative, parts):
+    """A promptable segmenter, with the salient model (a registry entry: ``params["salient"]``) that gives it a
+    box when the user draws none."""
+    model = _load_own(spec, device, dtype, alternative, parts)
+    model.salient = parts(spec.params["salient"])
+    return model
+
+
 def _load_resample(spec, device, dtype, alternative, parts):
     return ResampleUpscaler(spec, torch.device("cpu"), torch.float32)
 
@@ -178,6 +188,7 @@ LOADERS: dict[str, LoaderFn] = {
     "grabcut": _load_grabcut,
     "spandrel": _load_spandrel,
     **dict.fromkeys(NETWORKS, _load_own),
+    "mobile-sam": _load_prompted,
 }
 
 

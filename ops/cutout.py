@@ -75,8 +75,9 @@ def box_margin(box: Box) -> int:
     return max(16, round(0.1 * max(box[2], box[3])))
 
 
-def matte(image: ImageData, model: Matter, box: Box | None = None) -> torch.Tensor:
-    """The object's alpha (1,1,H,W) for ``image``, from ``model``, inside ``box`` when given."""
+def matte(image: ImageData, model: Matter, box: Box | None = None, points: torch.Tensor | None = None) -> torch.Tensor:
+    """The object's alpha (1,1,H,W) for ``image``, from ``model``, inside ``box`` when given; ``points`` on the
+    object ((N, 2) x, y in image pixels) prompt a model that takes them (:attr:`Matter.takes_points`)."""
     if box is None:
         return model(image.rgb, None)
     x, y, w, h = check_box(box, image.width, image.height)
@@ -85,7 +86,10 @@ def matte(image: ImageData, model: Matter, box: Box | None = None) -> torch.Tens
     x1, y1 = min(image.width, x + w + m), min(image.height, y + h + m)
     crop = image.rgb[..., y0:y1, x0:x1]
     alpha = torch.zeros(1, 1, image.height, image.width)
-    inner = model(crop, (x - x0, y - y0, w, h))
+    if points is not None and model.takes_points:
+        inner = model(crop, (x - x0, y - y0, w, h), points=points.float() - torch.tensor([x0, y0]))
+    else:
+        inner = model(crop, (x - x0, y - y0, w, h))
     alpha[..., y0:y1, x0:x1] = inner
     keep = torch.zeros_like(alpha)
     keep[..., y : y + h, x : x + w] = 1
@@ -108,12 +112,31 @@ def strokes_region(strokes: torch.Tensor) -> Box | None:
     return x0, y0, x1 - x0, y1 - y0
 
 
+#: Points a selection's strokes give a promptable model: SAM was trained with up to a handful of clicks.
+STROKE_POINTS = 8
+
+
+def stroke_points(strokes: torch.Tensor, count: int = STROKE_POINTS) -> torch.Tensor | None:
+    """Up to ``count`` painted pixels of ``strokes`` (1,1,H,W), as (N, 2) x, y: spread evenly along them in
+    reading order after thinning the brush's width to the stroke's middle; None when nothing is painted."""
+    shown = (strokes[0, 0] > 0).numpy().astype(np.uint8)
+    if not shown.any():
+        return None
+    dist = cv2.distanceTransform(np.pad(shown, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    core = dist >= 0.6 * dist.max()  # the middle of the brush's width
+    ys, xs = np.nonzero(core)
+    order = np.lexsort((ys, xs))  # along the stroke's longer direction for a stroke drawn across
+    pick = order[np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int)]
+    return torch.from_numpy(np.stack([xs[pick], ys[pick]], 1).astype(np.float32))
+
+
 def select_object(image: ImageData, model: Matter, strokes: torch.Tensor | None = None, grow: int = 3) -> torch.Tensor:
     """A mask (1,1,H,W) of 0/1 of the object that ``strokes`` (1,1,H,W; > 0 = painted) lie on: the matte in the
     square around the strokes (:func:`strokes_region`), the parts of it the strokes touch (all of it if they
     touch none), grown by ``grow`` pixels as a painted mask covers an edge. No strokes: the image's main subject."""
     region = strokes_region(strokes) if strokes is not None else None
-    picked = (matte(image, model, region) > 0.5)[0, 0].numpy().astype(np.uint8)
+    points = stroke_points(strokes) if region is not None else None
+    picked = (matte(image, model, region, points) > 0.5)[0, 0].numpy().astype(np.uint8)
     if region is not None and picked.any():
         count, labels = cv2.connectedComponents(picked, connectivity=8)
         touched = np.unique(labels[(strokes[0, 0].numpy() > 0) & (picked > 0)])

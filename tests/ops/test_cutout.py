@@ -163,6 +163,40 @@ class TwoBlobs(Matter):
         return a
 
 
+def test_stroke_points_lie_along_the_middle_of_the_strokes():
+    strokes = torch.zeros(1, 1, 60, 100)
+    strokes[..., 20:31, 10:90] = 1  # a brush 11 px wide, drawn left to right
+    pts = cutout_ops.stroke_points(strokes)
+    assert pts.shape == (cutout_ops.STROKE_POINTS, 2)
+    assert bool((pts[:, 1] >= 23).all() and (pts[:, 1] <= 27).all())  # the middle of the brush's width
+    assert float(pts[:, 0].min()) < 20 and float(pts[:, 0].max()) > 80  # spread along the stroke
+    assert cutout_ops.stroke_points(torch.zeros(1, 1, 10, 10)) is None
+
+
+def test_a_promptable_model_gets_the_strokes_as_points_in_its_crop():
+    seen = {}
+
+    class Prompted(Matter):
+        takes_points = True
+
+        def __init__(self) -> None:
+            super().__init__(get_spec("grabcut"), torch.device("cpu"), torch.float32)
+
+        def __call__(self, image, box=None, points=None):
+            seen["points"], seen["size"] = points, image.shape[-2:]
+            a = torch.zeros(1, 1, *image.shape[-2:])
+            x, y, w, h = box
+            a[..., y : y + h, x : x + w] = 1
+            return a
+
+    strokes = torch.zeros(1, 1, 100, 200)
+    strokes[..., 48:53, 90:111] = 1
+    cutout_ops.select_object(ImageData(rgb=torch.rand(1, 3, 100, 200)), Prompted(), strokes)
+    x0 = 80 - cutout_ops.box_margin((80, 30, 40, 40))  # the crop starts a margin left of the region
+    assert seen["points"] is not None and bool((seen["points"][:, 0] + x0 >= 90).all())
+    assert bool((seen["points"][:, 0] + x0 <= 110).all())
+
+
 def test_strokes_region_is_a_square_twice_the_strokes_around_them():
     strokes = torch.zeros(1, 1, 100, 200)
     strokes[..., 48:52, 90:110] = 1  # 20 wide, 4 high
