@@ -117,15 +117,17 @@ STROKE_POINTS = 8
 
 
 def stroke_points(strokes: torch.Tensor, count: int = STROKE_POINTS) -> torch.Tensor | None:
-    """Up to ``count`` painted pixels of ``strokes`` (1,1,H,W), as (N, 2) x, y: spread evenly along them in
-    reading order after thinning the brush's width to the stroke's middle; None when nothing is painted."""
+    """Up to ``count`` painted pixels of ``strokes`` (1,1,H,W), as (N, 2) x, y: the middle of the brush's width,
+    spread evenly along the strokes' longer extent (left to right, or top to bottom); None when nothing is
+    painted."""
     shown = (strokes[0, 0] > 0).numpy().astype(np.uint8)
     if not shown.any():
         return None
     dist = cv2.distanceTransform(np.pad(shown, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     core = dist >= 0.6 * dist.max()  # the middle of the brush's width
     ys, xs = np.nonzero(core)
-    order = np.lexsort((ys, xs))  # along the stroke's longer direction for a stroke drawn across
+    wide = np.ptp(xs) >= np.ptp(ys)
+    order = np.lexsort((ys, xs)) if wide else np.lexsort((xs, ys))  # the last key sorts first
     pick = order[np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int)]
     return torch.from_numpy(np.stack([xs[pick], ys[pick]], 1).astype(np.float32))
 

@@ -171,6 +171,10 @@ def test_stroke_points_lie_along_the_middle_of_the_strokes():
     assert bool((pts[:, 1] >= 23).all() and (pts[:, 1] <= 27).all())  # the middle of the brush's width
     assert float(pts[:, 0].min()) < 20 and float(pts[:, 0].max()) > 80  # spread along the stroke
     assert cutout_ops.stroke_points(torch.zeros(1, 1, 10, 10)) is None
+    upright = strokes.transpose(-1, -2).contiguous()  # the same stroke drawn top to bottom
+    pts = cutout_ops.stroke_points(upright)
+    assert float(pts[:, 1].min()) < 20 and float(pts[:, 1].max()) > 80
+    assert bool((pts[1:, 1] > pts[:-1, 1]).all())  # in order along it, evenly, not column by column
 
 
 def test_a_promptable_model_gets_the_strokes_as_points_in_its_crop():
