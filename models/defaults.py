@@ -128,11 +128,8 @@ class Choice:
         return f"{self.rule_text() or short_title(self.spec)} ({self.why})"
 
     def rule_text(self) -> str:
-        """ "SPAN x2 up to x2, SPAN x4 above" for a rule by scale; empty without one."""
-        if not self.by_scale:
-            return ""
-        parts = [f"{short_title(spec)} up to x{limit:g}" for limit, spec in self.by_scale[:-1]]
-        return ", ".join([*parts, f"{short_title(self.by_scale[-1][1])} above"])
+        """The rule by scale in words, "SPAN x2 up to x2, SPAN x4 above"; empty without one."""
+        return describe_rule([(limit, short_title(spec)) for limit, spec in self.by_scale])
 
     def spec_for_scale(self, scale: float) -> ModelSpec | None:
         """The default for an output ``scale``: the rule's model where there is a rule, else ``spec``."""
@@ -140,6 +137,13 @@ class Choice:
             if scale <= limit:
                 return spec
         return self.by_scale[-1][1] if self.by_scale else self.spec
+
+
+def describe_rule(rule: list[tuple[float, str]]) -> str:
+    """A rule by scale in words, each model by the name given: "A up to x2, B above"; empty for no rule."""
+    if not rule:
+        return ""
+    return ", ".join([*(f"{name} up to x{limit:g}" for limit, name in rule[:-1]), f"{rule[-1][1]} above"])
 
 
 def _scale_rule(registry: Registry, task: Task) -> tuple[tuple[float, ModelSpec], ...]:

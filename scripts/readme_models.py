@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from models.catalog import default_registry
-from models.defaults import BY_SCALE, MODE_ENV, PREFERENCES, env_var
+from models.defaults import BY_SCALE, MODE_ENV, PREFERENCES, describe_rule, env_var
 from models.registry import EmbeddedFile, HubFile, Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,12 +56,8 @@ def defaults_table() -> str:
         gpu, cpu = (", then ".join(f"`{i}`" for i in prefs.get(kind, ())) or "-" for kind in ("gpu", "cpu"))
         fallback = reg.default_for(task)
         chosen = CHOSEN_BY.get(task, f"`{env_var(task)}` or `--model`")
-        rule = BY_SCALE.get(task, ())
-        if rule:  # the offline model depends on the output scale
-            parts = [f"`{i}` up to x{limit:g}" for limit, i in rule[:-1]]
-            offline = ", ".join([*parts, f"`{rule[-1][1]}` above"])
-        else:
-            offline = f"`{fallback.id if fallback else '-'}`"
+        rule = [(limit, f"`{model_id}`") for limit, model_id in BY_SCALE.get(task, ())]
+        offline = describe_rule(rule) or f"`{fallback.id if fallback else '-'}`"  # by output scale, or one model
         rows.append(f"| {task.value} | {gpu} | {cpu} | {offline} | {chosen} |")
     rows.append("")
     rows.append(
