@@ -29,7 +29,7 @@ from models.adapters import (
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, mobile_sam, u2net
+from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, mobile_sam, span, u2net
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
@@ -141,6 +141,12 @@ def _load_spandrel(spec, device, dtype, alternative, parts):
             f"{spec.title}: the file is a x{desc.scale} model, the registry says x{spec.scale}."
         )
     fuse_branches(desc.model)
+    if span.is_span(desc.model):
+        # the same function in fewer passes over memory; SPAN takes any size, so the descriptor's padding is
+        # not needed, and the adapter clamps
+        net = span.SPANInference(desc.model)
+        _place(net, device, dtype)
+        return adapter(spec, device, dtype, net)
     _place(desc.model, device, dtype)
     return adapter(spec, device, dtype, desc)
 
