@@ -30,7 +30,7 @@ from PIL import Image
 
 from core.image import ImageData
 from models.catalog import list_models
-from models.registry import Task
+from models.registry import HubFile, Task
 from models.runtime import ModelCache
 from ops.cutout import matte
 
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(ROOT / "data" / "cutout"), help="where the set is built (once)")
     p.add_argument("--held-out", action="store_true", help="measure the held-out folders (final check only)")
-    p.add_argument("--models", nargs="*", default=[s.id for s in list_models(Task.CUTOUT)])
+    offline = [s.id for s in list_models(Task.CUTOUT) if not isinstance(s.source, HubFile)]
+    p.add_argument("--models", nargs="*", default=offline, help="(default: the offline ones; a Hub model by name)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look; 0 = all)")
     p.add_argument("--every", type=int, default=1, help="every N-th image only (a sample across the folders)")

@@ -178,24 +178,32 @@ class Matter(LoadedModel):
 
 
 class SaliencyMatter(Matter):
-    """A salient-object network (U²-Net) at a fixed input size: the image resized to a square of
+    """A salient-object network (U²-Net, BiRefNet) at a fixed input size: the image resized to a square of
     ``params["size"]`` (a crop around a box) or ``params["size_automatic"]`` (a whole picture, where the object
-    may be small and a larger input keeps it apart from the rest), divided by its brightest value and
-    ImageNet-normalised (as it was trained); the fused map stretched to [0, 1] and resized back. The box is the
-    caller's crop: the network sees only what it is given."""
+    may be small and a larger input keeps it apart from the rest) and ImageNet-normalised, as each was trained.
+    U²-Net (rembg's preprocessing) first divides by the brightest value and its fused map is stretched to
+    [0, 1]; a network with ``params["logits"]`` (BiRefNet) sees the picture as it is and its logits pass
+    through a sigmoid. The matte is resized back. The box is the caller's crop: the network sees only what it
+    is given."""
 
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
         p = self.spec.params
         size = int(p["size"] if box is not None else p.get("size_automatic", p["size"]))
+        logits = bool(p.get("logits", False))
         h, w = image.shape[-2:]
-        x = resample(image.float(), (size, size), "bicubic")
-        x = x / x.amax().clamp_min(1e-6)
-        mean = torch.tensor(self.spec.params["mean"]).view(1, 3, 1, 1)
-        std = torch.tensor(self.spec.params["std"]).view(1, 3, 1, 1)
-        y = self.module(self._to_model((x - mean) / std))[0].float().cpu()
-        lo, hi = y.amin(), y.amax()
-        y = (y - lo) / (hi - lo).clamp_min(1e-6)
+        x = resample(image.float(), (size, size), "bilinear" if logits else "bicubic")
+        if not logits:
+            x = x / x.amax().clamp_min(1e-6)
+        mean = torch.tensor(p["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(p["std"]).view(1, 3, 1, 1)
+        y = self.module(self._to_model((x - mean) / std))
+        y = (y[0] if isinstance(y, tuple) else y).float().cpu()  # U²-Net gives (fused, *side maps)
+        if logits:
+            y = torch.sigmoid(y)
+        else:
+            lo, hi = y.amin(), y.amax()
+            y = (y - lo) / (hi - lo).clamp_min(1e-6)
         return resample(y, (h, w), "bilinear").clamp(0, 1)
 
 

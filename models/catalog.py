@@ -723,6 +723,38 @@ SPECS: list[ModelSpec] = [
         },
     ),
     ModelSpec(
+        id="birefnet-lite-2k.hub",
+        task=Task.CUTOUT,
+        title="BiRefNet lite 2K (Hub)",
+        description="Zheng et al.'s BiRefNet (bilateral reference for high-resolution segmentation, 44 M params) "
+        "on a Swin-T backbone, trained by its authors for general background removal on eleven segmentation and "
+        "matting sets at 2560x1440: fine edges, hair and thin parts, and it finds the subject by itself. Sees the "
+        "picture (or a box's crop) at 1024x1024. Needs a download (178 MB).",
+        license="MIT (BiRefNet's code and weights); its training sets (DIS5K, HRS10K, UHRSD, P3M-10k, TR-humans, "
+        "AM-2k, AIM-500, Human-2k, Distinctions-646, HIM2K, PPM-100) carry their own terms, several for "
+        "non-commercial research only",
+        source=HubFile(
+            repo_id="ZhengPeng7/BiRefNet_lite-2K",
+            filename="model.safetensors",
+            revision="580b1256cd48294d77201a7b18c7dd81964969ab",
+            sha256="aa2e4a5af5eb3904694feb40f2b39ec5dd7cd9110906590cfeb982f09a46021d",
+            size=177_634_392,
+        ),
+        loader="birefnet",
+        param_count=44_313_720,
+        tiling="internal",
+        slow_on_cpu=True,
+        params={
+            "size": 1024,
+            "size_automatic": 1024,
+            "logits": True,  # the network's last map is logits: sigmoid, no stretching
+            # the lite weights were trained (2024) with the decoder's image patches in upstream's earlier order
+            "legacy_patch_order": True,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+        },
+    ),
+    ModelSpec(
         id="grabcut",
         task=Task.CUTOUT,
         title="GrabCut (classical)",

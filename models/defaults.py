@@ -35,7 +35,7 @@ MODE_ENV = "GANVAS_DEFAULTS"
 
 #: Hub candidates per task and device kind, best first; the first found in the cache, else (with a Hub)
 #: the first of all, is the default. A CPU gets those under CPU_SECONDS_LIMIT in bench/results/defaults.md:
-#: general-x4v3 1.8 s, Big-LaMa 4.3 s, BigGAN-deep 2.4 s; not x4plus (24 s).
+#: general-x4v3 0.9 s, Big-LaMa 3.9 s, BigGAN-deep 1.9 s; not x4plus (17 s) nor BiRefNet (12.9 s a cut-out).
 PREFERENCES: dict[Task, dict[str, tuple[str, ...]]] = {
     Task.UPSCALE: {
         "gpu": ("realesrgan-x4plus.hub", "realesr-general-x4v3.hub"),
@@ -43,6 +43,7 @@ PREFERENCES: dict[Task, dict[str, tuple[str, ...]]] = {
     },
     Task.INPAINT: {"gpu": ("big-lama.hub",), "cpu": ("big-lama.hub",)},
     Task.GENERATE: {"gpu": ("biggan-deep-128.hub",), "cpu": ("biggan-deep-128.hub",)},
+    Task.CUTOUT: {"gpu": ("birefnet-lite-2k.hub",), "cpu": ()},
 }
 
 

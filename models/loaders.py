@@ -29,7 +29,17 @@ from models.adapters import (
     ResampleUpscaler,
     SaliencyMatter,
 )
-from models.archs import biggan_deep, cyclegan, dcgan, emoji_gan, ganvas_inpaint, mobile_sam, span, u2net
+from models.archs import (
+    biggan_deep,
+    birefnet,
+    cyclegan,
+    dcgan,
+    emoji_gan,
+    ganvas_inpaint,
+    mobile_sam,
+    span,
+    u2net,
+)
 from models.catalog import get_spec
 from models.devices import runnable_dtype
 from models.generators import BigGanDeepGenerator, DcganGenerator, EmojiGanGenerator
@@ -49,6 +59,7 @@ NETWORKS: dict[str, tuple[Callable[[dict], nn.Module], type[LoadedModel]]] = {
     "cyclegan": (cyclegan.build, CycleGanFilter),
     "ganvas-inpaint": (ganvas_inpaint.build, ModuleInpainter),
     "u2net": (u2net.build, SaliencyMatter),
+    "birefnet": (birefnet.build, SaliencyMatter),
     "mobile-sam": (mobile_sam.build, PromptMatter),
 }
 

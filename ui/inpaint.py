@@ -10,6 +10,7 @@ import torch
 
 from core.errors import InvalidInputError
 from core.image import ImageData, from_numpy
+from models.adapters import Matter
 from models.registry import Task
 from ops.cutout import select_object
 from ops.defaults import DEFAULT_DILATE, DEFAULT_FEATHER
@@ -124,6 +125,17 @@ def source_handler(ctx: AppContext) -> Callable:
 SELECT_GROW = 3
 
 
+def selector(ctx: AppContext, strokes: bool) -> Matter:
+    """The cut-out model that selects an object: the task's default, but for painted strokes a promptable one (the
+    registry's offline default, MobileSAM) when the default is not: strokes name the object, and a salient-object
+    model (a Hub default) would see only their box."""
+    spec = ctx.defaults.spec(Task.CUTOUT) or ctx.registry.default_for(Task.CUTOUT)
+    model = ctx.cache.get(spec.id)
+    if strokes and not model.takes_points:
+        model = ctx.cache.get(ctx.registry.default_for(Task.CUTOUT).id)
+    return model
+
+
 def select_handler(ctx: AppContext) -> Callable:
     """The Select object button: the object under the strokes on the canvas (or, with none, the photo's main
     subject) found by the default cutout model, its mask put on the canvas in place of the strokes."""
@@ -145,8 +157,7 @@ def select_handler(ctx: AppContext) -> Callable:
             if painted.shape != (photo.height, photo.width):
                 raise InvalidInputError("The canvas is not this photo's size: upload the photo again.")
             strokes = torch.from_numpy((painted > 0).astype(np.float32))[None, None]
-        spec = ctx.defaults.spec(Task.CUTOUT) or ctx.registry.default_for(Task.CUTOUT)
-        mask = select_object(photo, ctx.cache.get(spec.id), strokes, SELECT_GROW)[0, 0].numpy() > 0.5
+        mask = select_object(photo, selector(ctx, strokes is not None), strokes, SELECT_GROW)[0, 0].numpy() > 0.5
         if not mask.any():
             raise InvalidInputError("No object was found there: paint across the whole object, or paint the mask.")
         layer = np.zeros((*mask.shape, 4), np.uint8)

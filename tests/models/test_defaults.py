@@ -68,6 +68,7 @@ def test_every_preference_is_a_hub_model_of_its_task(reg):
     assert PREFERENCES[Task.UPSCALE]["gpu"][0] == "realesrgan-x4plus.hub"
     assert PREFERENCES[Task.INPAINT]["gpu"][0] == "big-lama.hub"
     assert PREFERENCES[Task.GENERATE]["gpu"][0] == "biggan-deep-128.hub"
+    assert PREFERENCES[Task.CUTOUT]["gpu"][0] == "birefnet-lite-2k.hub"
 
 
 def test_a_file_in_the_cache_wins_without_asking_the_hub(reg, hf_home, env):

@@ -89,3 +89,17 @@ def test_a_gpu_with_a_hub_opens_on_the_heavy_models(hf_home, tmp_path, monkeypat
     assert by_id["generate-model"].value == "biggan-deep-128.hub"
     assert by_id["inpaint-model-default"].value == "Default here: LaMa big (Hub, downloads on first use, 206 MB)."
     assert len(by_id["gen-label"].choices) == 1000  # the labels of the preselected generator
+
+
+def test_select_object_follows_strokes_with_a_promptable_model(tmp_path, monkeypatch):
+    """A cut-out default that takes no points (here U²-Net-p, named by the environment; on a GPU Space BiRefNet)
+    still cuts automatically, but painted strokes go to the registry's promptable default, MobileSAM."""
+    from ui.inpaint import selector
+
+    monkeypatch.setenv("GANVAS_CUTOUT_MODEL", "u2netp")
+    cache = ModelCache(device=torch.device("cpu"))
+    defaults = resolve_defaults(cache.registry, cache.device, HubCheck(probe=_no_hub))
+    ctx = AppContext(cache=cache, outdir=tmp_path, defaults=defaults)
+    assert selector(ctx, strokes=False).spec.id == "u2netp"
+    chosen = selector(ctx, strokes=True)
+    assert chosen.spec.id == cache.registry.default_for(Task.CUTOUT).id == "mobile-sam" and chosen.takes_points
