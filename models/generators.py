@@ -72,7 +72,11 @@ class BigGanDeepGenerator(Generator):
 
 
 class DcganGenerator(Generator):
-    """Adapter of an unconditional DCGAN: latents in (class vectors ignored), RGBA (N,4,S,S) in [0,1] out, alpha 1."""
+    """Adapter of an unconditional DCGAN: latents in (class vectors ignored), RGBA (N,4,S,S) in [0,1] out, alpha 1.
+    The network's weights are laid out channels-last, as its forward runs them."""
+
+    def __post_init__(self) -> None:
+        self.module.to(memory_format=torch.channels_last)  # in place: the 4-D weights change layout, nothing else
 
     @property
     def z_dim(self) -> int:

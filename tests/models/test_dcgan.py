@@ -26,6 +26,23 @@ def test_random_init_forward(size):
     assert y.shape == (2, 3, size, size) and float(y.abs().max()) <= 1
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_forward_is_the_layer_sequence(layout):
+    """The first layer as a matrix product and channels-last maps compute what the plain sequence does."""
+    torch.manual_seed(0)
+    net = dcgan.DCGANGenerator(z_dim=8, channels=4, output_size=32).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 2)
+    z = torch.randn(3, 8)
+    with torch.inference_mode():
+        want = net.main(z[:, :, None, None])
+        got = net.to(memory_format=layout)(z)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("size", [4, 48, 100])
 def test_sizes_other_than_four_times_a_power_of_two_are_refused(size):
     with pytest.raises(ValueError, match="power of two"):
