@@ -78,7 +78,8 @@ class ModuleUpscaler(Upscaler):
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         y = self.module(self._to_model(x).contiguous(memory_format=torch.channels_last))
-        return self._from_model(y).contiguous()
+        # the network's output is a new tensor: laid out plainly (a copy from channels-last) and clamped in place
+        return y.float().cpu().contiguous().clamp_(0, 1)
 
 
 class Inpainter(LoadedModel):

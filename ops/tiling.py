@@ -159,7 +159,8 @@ def tiled_apply(
                 if out is None:
                     out = torch.zeros(1, y.shape[1], h * scale, w * scale, dtype=torch.float32, device=y.device)
                 weight = (wy[:, None] * wx[None, :]).to(y.device)
-                out[..., y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale] += y.float() * weight
+                # one pass over the tile: out += y * weight in place
+                out[..., y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale].addcmul_(y.float(), weight)
                 i += 1
                 if progress is not None:
                     progress(i / n, f"tile {i}/{n}")

@@ -9,7 +9,9 @@ much as a quarter of the time (bench/bench_upscale.py, profiled at one thread). 
   ``(h + x / 2) * tanh(h)`` with ``h = c3 / 2`` (the halving is folded into the third convolution's weights;
   ``sigmoid(z) - 0.5 == tanh(z / 2) / 2``), two passes fewer and no new buffers, and no less accurate: both
   forms are within 3e-7 of a float64 run of spandrel's;
-- applies the SiLUs in place;
+- fuses each SiLU into the convolution before it where oneDNN can (its pointwise post-op, the fused
+  convolution PyTorch's own compiler emits on CPUs; checked against the plain path once per process, which
+  is used otherwise), else applies it in place;
 - runs the final 1x1 convolution over the four concatenated feature maps as four accumulated matrix products
   on the channels-last maps, without building the concatenation (a 1x1 convolution over 192 channels also
   leaves oneDNN for PyTorch's slow convolution).
@@ -19,6 +21,8 @@ of its own.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +35,48 @@ def _plain_conv(block: nn.Module) -> nn.Conv2d:
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"expected a fused convolution, got {type(block).__name__} (fuse the branches first)")
     return conv
+
+
+@functools.cache
+def fused_silu_available() -> bool:
+    """Whether oneDNN's convolution with a SiLU post-op is here and computes ``silu(conv(x))`` (probed once)."""
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return False
+    conv = nn.Conv2d(4, 4, 3, padding=1).eval()
+    x = torch.randn(1, 4, 6, 5, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.inference_mode():
+            got = _fused(x.contiguous(memory_format=torch.channels_last), conv)
+            want = F.silu(conv(x))
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
+    return got.shape == want.shape and torch.allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
+def _fused(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    op = torch.ops.mkldnn._convolution_pointwise
+    return op(x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "swish", [], "")
+
+
+class ConvSiLU(nn.Conv2d):
+    """``silu(conv(x))``: in one oneDNN call when ``fused`` (CPU float tensors), else the SiLU in place. Still an
+    ``nn.Conv2d``, so FLOP counters and ``.to()`` see the convolution."""
+
+    fused = False
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d, fused: bool) -> ConvSiLU:
+        """The same convolution (its parameters shared, not copied) followed by SiLU."""
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=False)
+        layer.weight, layer.bias = conv.weight, conv.bias
+        layer.dilation, layer.groups, layer.fused = conv.dilation, conv.groups, fused
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16):
+            return _fused(x, self)
+        return F.silu(super().forward(x), inplace=True)
 
 
 class SplitPointwise(nn.Conv2d):
@@ -53,9 +99,9 @@ class SplitPointwise(nn.Conv2d):
 class SPANBlock(nn.Module):
     """One SPAB: three 3x3 convolutions (SiLU after the first two) and the parameter-free attention."""
 
-    def __init__(self, c1: nn.Conv2d, c2: nn.Conv2d, c3: nn.Conv2d) -> None:
+    def __init__(self, c1: nn.Conv2d, c2: nn.Conv2d, c3: nn.Conv2d, fused: bool = False) -> None:
         super().__init__()
-        self.c1, self.c2 = c1, c2
+        self.c1, self.c2 = ConvSiLU.of(c1, fused), ConvSiLU.of(c2, fused)
         self.c3_half = nn.Conv2d(c3.in_channels, c3.out_channels, 3, padding=1, bias=c3.bias is not None)
         with torch.no_grad():
             self.c3_half.weight.copy_(c3.weight * 0.5)
@@ -64,23 +110,25 @@ class SPANBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(block output, the first convolution's activated output - SPAN feeds the last block's to its tail)."""
-        a1 = F.silu(self.c1(x), inplace=True)
-        h = self.c3_half(F.silu(self.c2(a1), inplace=True))
+        a1 = self.c1(x)
+        h = self.c3_half(self.c2(a1))
         t = torch.tanh(h)
         return h.add_(x, alpha=0.5).mul_(t), a1
 
 
 class SPANInference(nn.Module):
-    """spandrel's SPAN, fused, as a leaner inference graph; input and output in [0, 1] (not clamped here)."""
+    """spandrel's SPAN, fused, as a leaner inference graph; input and output in [0, 1] (not clamped here).
+    ``fused_silu``: whether to use oneDNN's fused convolution and SiLU (default: where it is available)."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, fused_silu: bool | None = None) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(net.mean, dtype=torch.float32).view(1, -1, 1, 1).clone())
         self.img_range = float(net.img_range)
         self.normalise = net.no_norm is None
+        fused = fused_silu_available() if fused_silu is None else fused_silu
         self.head = _plain_conv(net.conv_1)
         self.blocks = nn.ModuleList(
-            SPANBlock(_plain_conv(b.c1_r), _plain_conv(b.c2_r), _plain_conv(b.c3_r))
+            SPANBlock(_plain_conv(b.c1_r), _plain_conv(b.c2_r), _plain_conv(b.c3_r), fused)
             for b in (net.block_1, net.block_2, net.block_3, net.block_4, net.block_5, net.block_6)
         )
         self.tail = _plain_conv(net.conv_2)

@@ -591,7 +591,7 @@ def test_conversion_matches_the_ncnn_runtime(members, model_id, tmp_path, monkey
     ref = _ncnn_run(members(model_id), x, tmp_path)
     model = load_model(get_spec(model_id), CPU, torch.float32)
     with torch.inference_mode():
-        y = model.module.model(x)
+        y = getattr(model.module, "model", model.module)(x)  # spandrel's network, or our SPAN graph
     assert y.shape == ref.shape == (1, 3, 24 * model.scale, 28 * model.scale)
     levels = ((y.clamp(0, 1) * 255).round() - (ref.clamp(0, 1) * 255).round()).abs()
     assert float(levels.max()) <= 1  # measured: SPAN 0 levels (145 dB), Compact and ESRGAN 6B 1 level (>120 dB)
@@ -663,7 +663,7 @@ def test_realcugan_matches_the_ncnn_runtime(members, model_id, tmp_path, monkeyp
         ref = (ref - 0.15) / 0.7
     model = load_model(spec, CPU, torch.float32)
     with torch.inference_mode():
-        y = model.module.model(x)
+        y = getattr(model.module, "model", model.module)(x)  # spandrel's network, or our SPAN graph
     assert y.shape == ref.shape == (1, 3, 36 * spec.scale, 40 * spec.scale)
     levels = ((y.clamp(0, 1) * 255).round() - (ref.clamp(0, 1) * 255).round()).abs()
     assert float(levels.max()) <= 1  # measured: at most 1 level, 120-128 dB

@@ -6,7 +6,7 @@ import pytest
 import torch
 from spandrel.architectures.SPAN import SPAN
 
-from models.archs.span import SPANInference, is_span
+from models.archs.span import SPANInference, fused_silu_available, is_span
 from models.loaders import fuse_branches
 
 
@@ -39,9 +39,12 @@ def _random_span(channels: int, scale: int) -> torch.nn.Module:
 
 @pytest.mark.parametrize(("channels", "scale"), [(8, 2), (12, 4)])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_span_inference_graph_computes_spandrels_function(channels, scale, layout):
+@pytest.mark.parametrize("fused", [False, True])
+def test_span_inference_graph_computes_spandrels_function(channels, scale, layout, fused):
+    if fused and not fused_silu_available():
+        pytest.skip("this PyTorch has no oneDNN convolution with a SiLU post-op (the plain path is tested)")
     net = _random_span(channels, scale)
-    fast = SPANInference(net).eval()
+    fast = SPANInference(net, fused_silu=fused).eval()
     assert fast.scale == scale
     x = torch.rand(1, 3, 19, 23).contiguous(memory_format=layout)
     with torch.inference_mode():
