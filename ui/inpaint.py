@@ -157,7 +157,8 @@ def select_handler(ctx: AppContext) -> Callable:
             if painted.shape != (photo.height, photo.width):
                 raise InvalidInputError("The canvas is not this photo's size: upload the photo again.")
             strokes = torch.from_numpy((painted > 0).astype(np.float32))[None, None]
-        mask = select_object(photo, selector(ctx, strokes is not None), strokes, SELECT_GROW)[0, 0].numpy() > 0.5
+        model = selector(ctx, strokes is not None)
+        mask = select_object(photo, model, strokes, SELECT_GROW)[0, 0].numpy() > 0.5
         if not mask.any():
             raise InvalidInputError("No object was found there: paint across the whole object, or paint the mask.")
         layer = np.zeros((*mask.shape, 4), np.uint8)
@@ -166,7 +167,7 @@ def select_handler(ctx: AppContext) -> Callable:
             canvas = ctx.save(photo, result_stem(value, "canvas"))
         where = "under your strokes" if strokes is not None else "the photo's main subject"
         note = (
-            f"Selected {mask.mean():.0%} of the photo ({where}, {spec.title}). Correct the mask with the brush "
+            f"Selected {mask.mean():.0%} of the photo ({where}, {model.spec.title}). Correct the mask with the brush "
             "or the eraser, then press **Inpaint**."
         )
         layers = [ctx.save(from_numpy(layer), result_stem(value, "selection"))]
