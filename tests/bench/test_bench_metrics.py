@@ -11,7 +11,9 @@ from bench import bench_generate as bench
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["bench_composite", "bench_generate", "bench_inpaint", "bench_upscale"])
+@pytest.mark.parametrize(
+    "name", ["bench_composite", "bench_generate", "bench_generator_speed", "bench_inpaint", "bench_upscale"]
+)
 def test_each_benchmark_runs_as_a_module(name):
     """``python -m bench.<name>`` from the repository root, as the README says (and as the benchmarks start their
     own per-model workers): its --help answers."""
@@ -55,3 +57,18 @@ def test_nearest_distance_is_zero_for_copies_and_grows_with_the_difference():
     assert torch.allclose(d[:3], torch.zeros(3), atol=1e-3)
     assert (d[3:6] > 0.1).all()  # random images lie far from every train image (at 32 px, std ~0.14)
     assert 0.0 < d[6] < d[3:6].min()  # a brightened train image lies between
+
+
+def test_generator_flops_count_every_layer_of_the_network():
+    """The generator benchmark's FLOPs are the network's: a small DCGAN's three transposed convolutions (the first
+    from a 1x1 map, run as a matrix product), 2 x input pixels x in x out x 16 each."""
+    from bench.bench_generator_speed import flops_per_sample
+    from models.archs.dcgan import DCGANGenerator
+    from models.catalog import get_spec
+    from models.generators import DcganGenerator
+
+    net = DCGANGenerator(z_dim=8, channels=4, output_size=16).eval()
+    gen = DcganGenerator(get_spec("dcgan-faces"), torch.device("cpu"), torch.float32, net)
+    expected = 2 * 16 * (1 * 8 * 8 + 16 * 8 * 4 + 64 * 4 * 3)
+    assert flops_per_sample(gen) == expected
+    assert gen.synthesize(torch.randn(2, 8), None).shape == (2, 4, 16, 16)

@@ -156,3 +156,29 @@ def test_output_is_the_wheels_own_generators(faces, tmp_path):
     got = gen.synthesize(z, None)
     assert got.shape == (6, 4, 64, 64)
     torch.testing.assert_close(got[:, :3], expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_inference_graph_is_the_network(packed):
+    """Batch norms folded, the first layer as a matrix product and (where oneDNN has it) fused, packed layers:
+    the network's function, within float rounding."""
+    if packed and not dcgan.packed_fusion_available():
+        pytest.skip("this PyTorch has no oneDNN transposed convolution with packed weights (plain path tested)")
+    torch.manual_seed(0)
+    net = dcgan.DCGANGenerator(z_dim=8, channels=4, output_size=32).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 2)
+    z = torch.randn(5, 8)
+    with torch.inference_mode():
+        want = net.main(z[:, :, None, None])
+        graph = dcgan.DCGANInference(net, packed=packed)
+        got = graph(z)
+    assert got.shape == want.shape == (5, 3, 32, 32)
+    # 4 px input and RGB output as a matrix product, the 8 px layer fused where oneDNN can
+    assert [layer.mode for layer in graph.layers] == ["gemm", "packed" if packed else "plain", "gemm"]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
