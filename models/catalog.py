@@ -292,8 +292,7 @@ SPECS: list[ModelSpec] = [
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
-        # the same network and weights as realesrgan-x4plus.offline (measured there)
-        bfloat16_on_cpu=True,
+        # float32 on a CPU, as realesrgan-x4plus.offline (the same network and weights, measured there)
         slow_on_cpu=True,
     ),
     ModelSpec(
@@ -321,8 +320,8 @@ SPECS: list[ModelSpec] = [
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
-        # bfloat16 here: -0.049 / -0.011 dB on photos / illustrations, 4.5x faster
-        bfloat16_on_cpu=True,
+        # float32 on a CPU: bfloat16 moves PSNR-Y by -0.033 / +0.074 dB on photos / illustrations (over the
+        # 0.05 dB tolerance), though 4.6x faster (bench/results/precision.md)
         slow_on_cpu=True,
     ),
     ModelSpec(
@@ -356,7 +355,7 @@ SPECS: list[ModelSpec] = [
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
-        # bfloat16 here: +0.046 / -0.028 dB on photos / illustrations, 4.5x faster
+        # bfloat16 here: +0.046 / -0.012 dB on photos / illustrations, 4.3x faster
         bfloat16_on_cpu=True,
         slow_on_cpu=True,
     ),
@@ -419,13 +418,13 @@ SPECS: list[ModelSpec] = [
         scale=4,
         supports_half=True,
         supports_bfloat16=True,
-        # bfloat16 here: +0.042 / +0.046 dB on photos / illustrations, 4.8x faster
+        # bfloat16 here: +0.033 / +0.043 dB on photos / illustrations, 4.5x faster
         bfloat16_on_cpu=True,
         slow_on_cpu=True,
     ),
     _realcugan(2, "no-denoise", "7f135a712830b16678cb8247b9517308c5f3858fca9b10e1c3ad5ef6e261de0c"),
-    _realcugan(2, "conservative", "91c72c136e7ff8556323d4449c5ceeff22d9829bf8463a01137cadb8d59b84a0"),
-    _realcugan(2, "denoise1x", "09373c4fddfd2a57fb4af5e516eba1b4c9caa132fd52ffd01bcaefee543bf7f6", bf16=True),
+    _realcugan(2, "conservative", "91c72c136e7ff8556323d4449c5ceeff22d9829bf8463a01137cadb8d59b84a0", bf16=True),
+    _realcugan(2, "denoise1x", "09373c4fddfd2a57fb4af5e516eba1b4c9caa132fd52ffd01bcaefee543bf7f6"),
     _realcugan(2, "denoise2x", "47427a52badebfbd7bb6db97196a2844c553f7f2bb93c9527b26347bea0430e7"),
     _realcugan(2, "denoise3x", "610ebae63f388fe6f39615cc5f4eaeb038d5aa6ba8b299ba3b989f7f7a1a280a"),
     _realcugan(3, "no-denoise", "e22e8e647b20eb0067cc46b9cf83bcb0893b2e77e83beaee0bedecf4c735f716"),
