@@ -75,10 +75,9 @@ class BigGanDeepGenerator(Generator):
 class DcganGenerator(Generator):
     """Adapter of an unconditional DCGAN: latents in (class vectors ignored), RGBA (N,4,S,S) in [0,1] out, alpha 1.
     On a CPU in float32 it runs :class:`DCGANInference` (batch norms folded, oneDNN's fused layers where
-    available); elsewhere the network itself, its weights laid out channels-last as its forward runs them."""
+    available); elsewhere the network itself."""
 
     def __post_init__(self) -> None:
-        self.module.to(memory_format=torch.channels_last)  # in place: the 4-D weights change layout, nothing else
         cpu = torch.device(self.device).type == "cpu" and self.dtype == torch.float32
         self.runner = DCGANInference(self.module) if cpu else self.module
 
