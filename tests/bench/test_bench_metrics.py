@@ -61,7 +61,7 @@ def test_nearest_distance_is_zero_for_copies_and_grows_with_the_difference():
 
 def test_generator_flops_count_every_layer_of_the_network():
     """The generator benchmark's FLOPs are the network's: a small DCGAN's three transposed convolutions (the first
-    from a 1x1 map, run as a matrix product), 2 x input pixels x in x out x 16 each."""
+    from a 1x1 map), 2 x input pixels x in x out x 16 each, whatever path the adapter runs."""
     from bench.bench_generator_speed import flops_per_sample
     from models.archs.dcgan import DCGANGenerator
     from models.catalog import get_spec
