@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from core.imaging import resample
+from models.archs.mobile_sam import TinyViT, TinyViTInference
 from models.registry import ModelSpec
 
 
@@ -185,7 +186,12 @@ class SaliencyMatter(Matter):
     U²-Net (rembg's preprocessing) first divides by the brightest value and its fused map is stretched to
     [0, 1]; a network with ``params["logits"]`` (BiRefNet) sees the picture as it is and its logits pass
     through a sigmoid. The matte is resized back. The box is the caller's crop: the network sees only what it
-    is given."""
+    is given. With ``params["channels_last"]`` the network runs on channels-last maps (oneDNN's layout: U²-Net-p
+    at 640 px runs 1.4x as fast on a CPU; BiRefNet's Swin encoder would run 6 % slower)."""
+
+    def __post_init__(self) -> None:
+        if self.spec.params.get("channels_last") and self.module is not None:
+            self.module.to(memory_format=torch.channels_last)  # in place: the 4-D weights change layout
 
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor, box: Box | None = None) -> torch.Tensor:
@@ -198,7 +204,10 @@ class SaliencyMatter(Matter):
             x = x / x.amax().clamp_min(1e-6)
         mean = torch.tensor(p["mean"]).view(1, 3, 1, 1)
         std = torch.tensor(p["std"]).view(1, 3, 1, 1)
-        y = self.module(self._to_model((x - mean) / std))
+        x = self._to_model((x - mean) / std)
+        if p.get("channels_last"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.module(x)
         y = (y[0] if isinstance(y, tuple) else y).float().cpu()  # U²-Net gives (fused, *side maps)
         if logits:
             y = torch.sigmoid(y)
@@ -247,8 +256,10 @@ class PromptMatter(Matter):
     its longer side, normalised with ``params["mean"]``/``["std"]`` on 0-255 and padded bottom-right to a square;
     the single-mask logits (or, when ``params["stability"]`` is set and that mask is less stable, the best of the
     multimask ones) scaled back to the crop, as SAM's postprocess does, then sigmoid (0.5 = SAM's mask threshold)
-    and zero outside the box. Without a box, ``salient`` (a saliency matter) finds the subject: the
-    bounding box of its largest region above 0.5 is the prompt, and an empty saliency matte is the answer."""
+    and zero outside the box. On a CPU in float32 the image encoder runs as :class:`TinyViTInference` (the same
+    function in fewer passes), elsewhere as loaded. Without a box, ``salient`` (a saliency matter) finds the
+    subject: the bounding box of its largest region above 0.5 is the prompt, and an empty saliency matte is the
+    answer."""
 
     salient: Matter | None = None
     takes_points = True
@@ -257,6 +268,9 @@ class PromptMatter(Matter):
         p = self.spec.params
         self.mean = torch.tensor(p["mean"], dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(p["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        encoder = getattr(self.module, "image_encoder", None)  # None: a matter built without its network
+        cpu = torch.device(self.device).type == "cpu" and self.dtype == torch.float32
+        self.encoder = TinyViTInference(encoder) if cpu and isinstance(encoder, TinyViT) else encoder
 
     @torch.inference_mode()
     def logits(self, image: torch.Tensor, box: Box | None, points: torch.Tensor | None = None) -> torch.Tensor:
@@ -273,13 +287,13 @@ class PromptMatter(Matter):
             bx, by, bw, bh = box
             corners = torch.tensor([[bx * nw / w, by * nh / h, (bx + bw) * nw / w, (by + bh) * nh / h]])
             corners = corners.to(self.device)
-        stability = float(self.spec.params.get("stability", 0.0))
+        embedding = self.encoder(self._to_model(x))
         if points is None:
-            low = self.module(self._to_model(x), corners, stability).float().cpu()
+            masks, iou = self.module.decode(embedding, corners)
+            low = self.module.single(masks, iou, float(self.spec.params.get("stability", 0.0))).float().cpu()
         else:
             where = (points.float() * torch.tensor([nw / w, nh / h]))[None]
-            found = self.module.candidates(self._to_model(x), corners, where.to(self.device))
-            low = self._covering(found, where, corners)
+            low = self._covering(self.module.decode(embedding, corners, where.to(self.device)), where, corners)
         up = torch.nn.functional.interpolate(low, (size, size), mode="bilinear", align_corners=False)
         return torch.nn.functional.interpolate(up[..., :nh, :nw], (h, w), mode="bilinear", align_corners=False)
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.archs.onednn import ConvAct
+
 
 class ConvBN(nn.Sequential):
     """A convolution without bias followed by batch norm (children ``c`` and ``bn``)."""
@@ -200,6 +202,112 @@ class TinyViT(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return self.neck(x)
+
+
+def _folded(block: ConvBN, act: str | None = None) -> nn.Conv2d:
+    """``block``'s convolution with its batch norm folded into weight and bias (a new layer on the same device),
+    followed by ``act`` in the same oneDNN pass where it can (:class:`ConvAct`)."""
+    c, bn = block.c, block.bn
+    kind = {"act": act} if act else {}
+    with torch.device(c.weight.device):
+        layer = (ConvAct if act else nn.Conv2d)(
+            c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=c.groups, **kind
+        )
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    with torch.no_grad():
+        layer.weight.copy_(c.weight * scale.view(-1, 1, 1, 1))
+        layer.bias.copy_(bn.bias - bn.running_mean * scale)
+    return layer.to(c.weight.dtype).eval().requires_grad_(False)
+
+
+class _FoldedMBConv(nn.Module):
+    """An :class:`MBConv` with folded norms, on channels-last maps."""
+
+    def __init__(self, block: MBConv) -> None:
+        super().__init__()
+        self.conv1, self.conv2, self.conv3 = (
+            _folded(block.conv1, "gelu"),
+            _folded(block.conv2, "gelu"),
+            _folded(block.conv3),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.conv3(self.conv2(self.conv1(x))).add_(x))
+
+
+class _FoldedMerging(nn.Module):
+    """A :class:`PatchMerging` (or the :class:`PatchEmbed`'s two convolutions) with folded norms: a GELU after
+    each convolution but the last."""
+
+    def __init__(self, *blocks: ConvBN) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(*(_folded(b, "gelu") for b in blocks[:-1]), _folded(blocks[-1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs(x)
+
+
+class _WindowBlock(nn.Module):
+    """A :class:`TinyViTBlock` (its own layers, shared) on a channels-last map: the attention bias computed once
+    and added to the scores directly, the local convolution folded."""
+
+    def __init__(self, block: TinyViTBlock) -> None:
+        super().__init__()
+        self.block, self.local = block, _folded(block.local_conv)
+        self.register_buffer("bias", block.attn.bias().detach().clone(), persistent=False)
+
+    def _attention(self, t: torch.Tensor) -> torch.Tensor:
+        attn = self.block.attn
+        b, n, _ = t.shape
+        q, k, v = attn.qkv(attn.norm(t)).view(b, n, attn.heads, 3 * attn.head_dim).transpose(1, 2).chunk(3, dim=-1)
+        scores = torch.matmul(q * attn.head_dim**-0.5, k.transpose(-1, -2)).add_(self.bias)
+        return attn.proj(torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(b, n, -1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        s = self.block.window
+        pad_b, pad_r = -h % s, -w % s
+        t = x.permute(0, 2, 3, 1)  # (b, h, w, c): a view of the channels-last map
+        if pad_b or pad_r:
+            t = F.pad(t, (0, 0, 0, pad_r, 0, pad_b))
+        nh, nw = (h + pad_b) // s, (w + pad_r) // s
+        t = self._attention(t.reshape(b, nh, s, nw, s, c).transpose(2, 3).reshape(b * nh * nw, s * s, c))
+        t = t.view(b, nh, nw, s, s, c).transpose(2, 3).reshape(b, nh * s, nw * s, c)[:, :h, :w]
+        x = self.local((x.permute(0, 2, 3, 1) + t).permute(0, 3, 1, 2))
+        tokens = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+        tokens = tokens + self.block.mlp(tokens)
+        return tokens.view(b, h, w, c).permute(0, 3, 1, 2)
+
+
+class TinyViTInference(nn.Module):
+    """A loaded :class:`TinyViT`'s forward as a leaner graph for a CPU: the same function (tested against
+    MobileSAM's own code), in fewer passes over memory.
+
+    - Batch norms are folded into their convolutions, and a GELU after a convolution runs in the same oneDNN
+      pass where it can (the MBConv stage works on 256x256 maps of up to 256 channels: separate norms and
+      activations cost a third of the encoder's time).
+    - The maps stay channels-last (oneDNN's layout; an attention block's tokens are then a view of them), so
+      the depthwise convolutions stay in oneDNN (a channels-first sum of a permuted map fell to PyTorch's slow
+      convolution).
+    - Window attention adds its learned bias, computed once here, to the scores itself: PyTorch's fused
+      attention with a float mask scans the mask for all-masked rows at every call.
+
+    The linear layers and the neck are the loaded model's own (shared, not copied)."""
+
+    def __init__(self, net: TinyViT) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [_FoldedMerging(net.patch_embed.seq[0], net.patch_embed.seq[2])]
+        for stage in net.layers:
+            for block in stage.blocks:
+                layers.append(_FoldedMBConv(block) if isinstance(block, MBConv) else _WindowBlock(block))
+            if stage.downsample is not None:
+                m = stage.downsample
+                layers.append(_FoldedMerging(m.conv1, m.conv2, m.conv3))
+        self.body = nn.Sequential(*layers)
+        self.neck = net.neck
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.body(x.contiguous(memory_format=torch.channels_last)))
 
 
 # ------------------------------------------------------------------------------------------- prompt encoder
@@ -440,18 +548,31 @@ class MobileSam(nn.Module):
     def predict(self, embedding: torch.Tensor, boxes: torch.Tensor, multimask: bool = False):
         """Low-resolution mask logits (B, 1 or 3, S/4, S/4) and their predicted IoU for (B, 4) boxes x0, y0, x1,
         y1 in the encoder's input pixels: the single-mask token, or the three multimask ones."""
-        sparse, dense = self.prompt_encoder(boxes)
-        masks, iou = self.mask_decoder(embedding, self.prompt_encoder.dense_pe(), sparse, dense)
+        masks, iou = self.decode(embedding, boxes)
         pick = slice(1, None) if multimask else slice(0, 1)
         return masks[:, pick], iou[:, pick]
 
-    def candidates(
-        self, image: torch.Tensor, boxes: torch.Tensor | None, points: torch.Tensor | None = None
+    def decode(
+        self, embedding: torch.Tensor, boxes: torch.Tensor | None, points: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """All four mask logits (B, 4, S/4, S/4): the single-mask output then the three multimask ones (part,
-        larger part, whole, roughly), with their predicted IoU (B, 4)."""
+        """All four mask logits (B, 4, S/4, S/4) for ``boxes`` and/or foreground ``points`` on an image's
+        ``embedding`` (see :meth:`embed`): the single-mask output then the three multimask ones (part, larger
+        part, whole, roughly), with their predicted IoU (B, 4)."""
         sparse, dense = self.prompt_encoder(boxes, points)
-        return self.mask_decoder(self.embed(image), self.prompt_encoder.dense_pe(), sparse, dense)
+        return self.mask_decoder(embedding, self.prompt_encoder.dense_pe(), sparse, dense)
+
+    @staticmethod
+    def single(masks: torch.Tensor, iou: torch.Tensor, stability: float = 0.0) -> torch.Tensor:
+        """The single-mask logits (B, 1, S/4, S/4) of :meth:`decode`'s output. With ``stability`` > 0, a single
+        mask less stable than that (the area of its logits above 0.05 over the area above -0.05) gives way to the
+        multimask output of highest predicted IoU (SAM 2's dynamic multimask)."""
+        single = masks[:, :1]
+        if stability <= 0:
+            return single
+        score = (single > 0.05).sum((1, 2, 3)) / (single > -0.05).sum((1, 2, 3)).clamp_min(1)
+        best = 1 + iou[:, 1:].argmax(1)
+        multi = masks[torch.arange(masks.shape[0]), best][:, None]
+        return torch.where((score >= stability).view(-1, 1, 1, 1), single, multi)
 
     def forward(
         self,
@@ -461,18 +582,8 @@ class MobileSam(nn.Module):
         points: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The single-mask logits (B, 1, S/4, S/4) for ``boxes`` and/or foreground ``points`` on ``image`` (see
-        :meth:`embed`). With ``stability`` > 0, a single mask less stable than that (the area of its logits
-        above 0.05 over the area above -0.05) gives way to the multimask output of highest predicted IoU (SAM 2's
-        dynamic multimask)."""
-        sparse, dense = self.prompt_encoder(boxes, points)
-        masks, iou = self.mask_decoder(self.embed(image), self.prompt_encoder.dense_pe(), sparse, dense)
-        single = masks[:, :1]
-        if stability <= 0:
-            return single
-        score = (single > 0.05).sum((1, 2, 3)) / (single > -0.05).sum((1, 2, 3)).clamp_min(1)
-        best = 1 + iou[:, 1:].argmax(1)
-        multi = masks[torch.arange(masks.shape[0]), best][:, None]
-        return torch.where((score >= stability).view(-1, 1, 1, 1), single, multi)
+        :meth:`embed` and :meth:`single`)."""
+        return self.single(*self.decode(self.embed(image), boxes, points), stability)
 
 
 def build(params: dict) -> MobileSam:

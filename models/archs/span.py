@@ -22,11 +22,10 @@ of its own.
 
 from __future__ import annotations
 
-import functools
-
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from models.archs.onednn import ConvAct, fused_available
 
 
 def _plain_conv(block: nn.Module) -> nn.Conv2d:
@@ -35,48 +34,6 @@ def _plain_conv(block: nn.Module) -> nn.Conv2d:
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"expected a fused convolution, got {type(block).__name__} (fuse the branches first)")
     return conv
-
-
-@functools.cache
-def fused_silu_available() -> bool:
-    """Whether oneDNN's convolution with a SiLU post-op is here and computes ``silu(conv(x))`` (probed once)."""
-    op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
-    if op is None or not torch.backends.mkldnn.is_available():
-        return False
-    conv = nn.Conv2d(4, 4, 3, padding=1).eval()
-    x = torch.randn(1, 4, 6, 5, generator=torch.Generator().manual_seed(0))
-    try:
-        with torch.inference_mode():
-            got = _fused(x.contiguous(memory_format=torch.channels_last), conv)
-            want = F.silu(conv(x))
-    except (RuntimeError, TypeError, NotImplementedError):
-        return False
-    return got.shape == want.shape and torch.allclose(got, want, atol=1e-5, rtol=1e-4)
-
-
-def _fused(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    op = torch.ops.mkldnn._convolution_pointwise
-    return op(x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "swish", [], "")
-
-
-class ConvSiLU(nn.Conv2d):
-    """``silu(conv(x))``: in one oneDNN call when ``fused`` (CPU float tensors), else the SiLU in place. Still an
-    ``nn.Conv2d``, so FLOP counters and ``.to()`` see the convolution."""
-
-    fused = False
-
-    @classmethod
-    def of(cls, conv: nn.Conv2d, fused: bool) -> ConvSiLU:
-        """The same convolution (its parameters shared, not copied) followed by SiLU."""
-        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=False)
-        layer.weight, layer.bias = conv.weight, conv.bias
-        layer.dilation, layer.groups, layer.fused = conv.dilation, conv.groups, fused
-        return layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16):
-            return _fused(x, self)
-        return F.silu(super().forward(x), inplace=True)
 
 
 class SplitPointwise(nn.Conv2d):
@@ -101,7 +58,7 @@ class SPANBlock(nn.Module):
 
     def __init__(self, c1: nn.Conv2d, c2: nn.Conv2d, c3: nn.Conv2d, fused: bool = False) -> None:
         super().__init__()
-        self.c1, self.c2 = ConvSiLU.of(c1, fused), ConvSiLU.of(c2, fused)
+        self.c1, self.c2 = ConvAct.of(c1, "swish", fused), ConvAct.of(c2, "swish", fused)
         self.c3_half = nn.Conv2d(c3.in_channels, c3.out_channels, 3, padding=1, bias=c3.bias is not None)
         with torch.no_grad():
             self.c3_half.weight.copy_(c3.weight * 0.5)
@@ -125,7 +82,7 @@ class SPANInference(nn.Module):
         self.register_buffer("mean", torch.as_tensor(net.mean, dtype=torch.float32).view(1, -1, 1, 1).clone())
         self.img_range = float(net.img_range)
         self.normalise = net.no_norm is None
-        fused = fused_silu_available() if fused_silu is None else fused_silu
+        fused = fused_available("swish") if fused_silu is None else fused_silu
         self.head = _plain_conv(net.conv_1)
         self.blocks = nn.ModuleList(
             SPANBlock(_plain_conv(b.c1_r), _plain_conv(b.c2_r), _plain_conv(b.c3_r), fused)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.archs.onednn import ConvAct
+
 #: (depth, dilated) of the encoder stages 1..6; the decoder mirrors stages 5..1.
 STAGES = ((7, False), (6, False), (5, False), (4, False), (4, True), (4, True))
 #: (inner, outer) channels per variant: of the encoder stages 1..6, then of the decoder stages 5..1.
@@ -39,14 +41,16 @@ def _pool(x: torch.Tensor) -> torch.Tensor:
 
 
 class ConvReLU(nn.Module):
-    """3x3 convolution (batch norm folded in) with ``dilation``, then ReLU."""
+    """3x3 convolution (batch norm folded in) with ``dilation``, then ReLU: one oneDNN pass where it can
+    (:class:`~models.archs.onednn.ConvAct`; the narrow maps of U²-Net-p spend as long in a separate ReLU as in
+    many of the convolutions). The child is named ``conv``, as the state dict's keys have it."""
 
     def __init__(self, in_ch: int, out_ch: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation)
+        self.conv = ConvAct(in_ch, out_ch, 3, padding=dilation, dilation=dilation, act="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.conv(x))
+        return self.conv(x)
 
 
 class RSU(nn.Module):
@@ -80,7 +84,8 @@ class RSU(nn.Module):
             if not self.dilated and h.shape[-2:] != skip.shape[-2:]:
                 h = _upsample_like(h, skip)
             h = layer(torch.cat((h, skip), 1))
-        return h + x_in
+        # h is the last layer's new output: without autograd it can take the sum itself (no new full-size map)
+        return h + x_in if torch.is_grad_enabled() else h.add_(x_in)
 
 
 class U2Net(nn.Module):

@@ -12,7 +12,15 @@ from bench import bench_generate as bench
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["bench_composite", "bench_generate", "bench_generator_speed", "bench_inpaint", "bench_upscale"]
+    "name",
+    [
+        "bench_composite",
+        "bench_cutout_speed",
+        "bench_generate",
+        "bench_generator_speed",
+        "bench_inpaint",
+        "bench_upscale",
+    ],
 )
 def test_each_benchmark_runs_as_a_module(name):
     """``python -m bench.<name>`` from the repository root, as the README says (and as the benchmarks start their
@@ -72,3 +80,31 @@ def test_generator_flops_count_every_layer_of_the_network():
     expected = 2 * 16 * (1 * 8 * 8 + 16 * 8 * 4 + 64 * 4 * 3)
     assert flops_per_sample(gen) == expected
     assert gen.synthesize(torch.randn(2, 8), None).shape == (2, 4, 16, 16)
+
+
+def test_cutout_flops_are_counted_on_the_plain_path():
+    """PyTorch's FLOP counter does not see oneDNN's fused convolutions, so the cut-out benchmark counts a network
+    with autograd recording, where every layer is plain: all of U²-Net's convolutions, as forward hooks count
+    them (2 x output values x inputs per output)."""
+    from bench.bench_cutout_speed import flops
+    from models.archs import u2net
+
+    net = u2net.build({"variant": "u2netp"}).eval().requires_grad_(False)
+    x = torch.rand(1, 3, 64, 64)
+    hooked = 0
+
+    def count(module, _inputs, output):
+        nonlocal hooked
+        kh, kw = module.kernel_size
+        hooked += 2 * output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    def plain():
+        with torch.enable_grad():
+            net(x)
+
+    counted = flops(plain)
+    for h in hooks:
+        h.remove()
+    assert hooked > 0 and counted == hooked

@@ -6,7 +6,8 @@ import pytest
 import torch
 from spandrel.architectures.SPAN import SPAN
 
-from models.archs.span import SPANInference, fused_silu_available, is_span
+from models.archs.onednn import fused_available
+from models.archs.span import SPANInference, is_span
 from models.loaders import fuse_branches
 
 
@@ -41,7 +42,7 @@ def _random_span(channels: int, scale: int) -> torch.nn.Module:
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("fused", [False, True])
 def test_span_inference_graph_computes_spandrels_function(channels, scale, layout, fused):
-    if fused and not fused_silu_available():
+    if fused and not fused_available("swish"):
         pytest.skip("this PyTorch has no oneDNN convolution with a SiLU post-op (the plain path is tested)")
     net = _random_span(channels, scale)
     fast = SPANInference(net, fused_silu=fused).eval()

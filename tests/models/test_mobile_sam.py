@@ -57,6 +57,36 @@ def test_an_unstable_single_mask_gives_way_to_the_best_multimask_one():
         assert torch.equal(net(x, box, 1.01), three[:, int(iou.argmax())][:, None])  # never stable enough
 
 
+def _randomised(net: nn.Module) -> nn.Module:
+    """Batch norms with random statistics and affine terms (a fold that dropped a term would show); the other
+    layers keep their random initialisation."""
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2, generator=g)
+                m.running_var.uniform_(0.5, 1.5, generator=g)
+                m.weight.normal_(1, 0.2, generator=g)
+                m.bias.normal_(0, 0.2, generator=g)
+    return net
+
+
+@pytest.mark.parametrize("size", [256, 320])
+def test_the_cpu_encoder_graph_computes_the_encoders_function(size):
+    """TinyViTInference (norms folded, GELUs fused, channels-last, the attention bias added by hand) against the
+    encoder as built, at sizes whose maps need padding to whole attention windows (320: 40 and 20 px maps)."""
+    torch.manual_seed(0)
+    encoder = _randomised(mobile_sam.build({**SPEC.params, "input_size": size}).image_encoder.eval())
+    fast = mobile_sam.TinyViTInference(encoder).eval()
+    x = torch.randn(1, 3, size, size)
+    with torch.inference_mode():
+        want, got = encoder(x), fast(x)
+    assert got.shape == want.shape == (1, 256, size // 16, size // 16)
+    _close(got, want, 1e-5)
+    with torch.enable_grad():  # the plain layers where oneDNN's fused ones do not apply
+        _close(fast(x).detach(), want, 1e-5)
+
+
 def test_layout_is_the_checkpoints():
     with torch.device("meta"):
         net = mobile_sam.build(SPEC.params)
@@ -168,6 +198,7 @@ def test_adapter_matches_the_reference_predictor(sam, reference):
     against SamPredictor given the same float image (its torch path, which resizes as ours does)."""
     model, _state = sam
     _net, predictor = reference
+    assert isinstance(model.encoder, mobile_sam.TinyViTInference)  # on a CPU the app's encoder graph is compared
     torch.manual_seed(1)
     image = torch.nn.functional.interpolate(torch.rand(1, 3, 30, 40), size=(300, 410), mode="bilinear")
     box = (60, 40, 250, 200)

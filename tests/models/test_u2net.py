@@ -120,3 +120,18 @@ def test_a_whole_picture_goes_in_at_the_automatic_size_a_crop_at_the_box_size(mo
     assert matter(torch.rand(1, 3, 40, 60), (5, 5, 30, 20)).shape == (1, 1, 40, 60)
     auto, box = spec.params["size_automatic"], spec.params["size"]
     assert net.sizes == [(auto, auto), (box, box)] and auto > box
+
+
+def test_the_inference_path_computes_the_plain_networks_function():
+    """Without autograd U²-Net fuses each ReLU into its convolution and sums in place; with it, plain layers."""
+    torch.manual_seed(0)
+    net = u2net.build(get_spec("u2netp").params).eval().requires_grad_(False)
+    x = torch.rand(1, 3, 45, 38)
+    with torch.enable_grad():
+        want = net(x)
+    with torch.inference_mode():
+        got = net(x)
+        laid_out = net.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    for a, b, c in zip(got, laid_out, want, strict=True):
+        torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(b, c, atol=1e-5, rtol=1e-4)
