@@ -28,7 +28,16 @@ def _between(text: str, begin: str, end: str, body: str) -> str:
 
 
 def main() -> None:
-    names = ("upscale", "upscale-illustrations", "precision", "inpaint", "inpaint-held-out", "generate", "composite")
+    names = (
+        "upscale",
+        "upscale-illustrations",
+        "precision",
+        "inpaint",
+        "inpaint-held-out",
+        "generate",
+        "composite",
+        "cutout-speed",
+    )
     parts = [t for t in map(_table, names) if t is not None]
     readme = ROOT / "README.md"
     text = _between(readme.read_text(), BEGIN, END, "\n\n".join(parts))
