@@ -483,6 +483,7 @@ EXAMPLE_RUNS = {
     "Composite": ("Composite", "composite-result", (340, 512)),  # star pasted on the castle
     "Inpaint": ("Inpaint", "inpaint-result", (340, 512)),  # castle with its mask
     "Edit": ("Add rotate", "edit-result", (512, 340)),  # castle rotated by 90 degrees
+    "Cut out": ("Cut out", "cutout-result", (200, 320)),  # the ladybird, automatically
 }
 
 
@@ -514,6 +515,12 @@ def test_tab_runs_its_example(page, tab, tmp_path):
         assert r > 180 and g > 140 and b < 120
     elif tab == "Edit":
         assert np.abs(out[..., :3].astype(int) - np.rot90(castle)).mean() < 3  # counter-clockwise by 90
+    elif tab == "Cut out":
+        # the ladybird on the stalk's right end is kept (its red shell opaque), the green blur around goes
+        alpha = out[..., 3]
+        r, g, _b, a = out[82, 285].astype(int)
+        assert a == 255 and r > 180 and g < 130
+        assert (alpha == 0).mean() > 0.85 and (alpha[:, :240] == 0).all()
     elif tab == "Inpaint":
         hole = np.asarray(Image.open(EXAMPLES / "castle-mask.png")) > 0
         diff = np.abs(out[..., :3].astype(int) - castle).max(axis=2)
@@ -526,7 +533,7 @@ def test_tab_runs_its_example(page, tab, tmp_path):
         small = np.asarray(Image.open(EXAMPLES / "castle-small.png").convert("RGB")).astype(float)
         down = np.asarray(Image.fromarray(out[..., :3]).resize((256, 170), Image.Resampling.BOX)).astype(float)
         assert np.abs(down - small).mean() < 4  # the upscale keeps the picture
-    _shot(page, tab.lower(), tmp_path)
+    _shot(page, tab.lower().replace(" ", "-"), tmp_path)
 
 
 def _castle_shown(canvas) -> bool:
