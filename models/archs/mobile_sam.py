@@ -123,6 +123,26 @@ class Mlp(nn.Module):
         return self.fc2(F.gelu(self.fc1(self.norm(x))))
 
 
+def to_windows(t: torch.Tensor, s: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * windows, s * s, C): the map padded bottom-right with zeros to whole s x s windows,
+    each window's positions in row order."""
+    b, h, w, c = t.shape
+    pad_b, pad_r = -h % s, -w % s
+    if pad_b or pad_r:
+        t = F.pad(t, (0, 0, 0, pad_r, 0, pad_b))
+    nh, nw = (h + pad_b) // s, (w + pad_r) // s
+    return t.reshape(b, nh, s, nw, s, c).transpose(2, 3).reshape(b * nh * nw, s * s, c)
+
+
+def from_windows(t: torch.Tensor, h: int, w: int, s: int) -> torch.Tensor:
+    """The inverse of :func:`to_windows` for an H x W map: (B * windows, s * s, C) -> (B, H, W, C), the padding
+    cut off."""
+    nh, nw = -(-h // s), -(-w // s)
+    c = t.shape[-1]
+    t = t.view(-1, nh, nw, s, s, c).transpose(2, 3).reshape(-1, nh * s, nw * s, c)
+    return t[:, :h, :w]
+
+
 class TinyViTBlock(nn.Module):
     """Window attention (the map padded bottom-right to whole windows), a depthwise 3x3 convolution, an MLP."""
 
@@ -135,13 +155,8 @@ class TinyViTBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        s = self.window
-        pad_b, pad_r = -h % s, -w % s
-        t = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, pad_r, 0, pad_b))
-        nh, nw = (h + pad_b) // s, (w + pad_r) // s
-        t = t.view(b, nh, s, nw, s, c).transpose(2, 3).reshape(b * nh * nw, s * s, c)
-        t = self.attn(t).view(b, nh, nw, s, s, c).transpose(2, 3).reshape(b, nh * s, nw * s, c)
-        x = x + t[:, :h, :w].permute(0, 3, 1, 2)
+        t = self.attn(to_windows(x.permute(0, 2, 3, 1), self.window))
+        x = x + from_windows(t, h, w, self.window).permute(0, 3, 1, 2)
         x = self.local_conv(x)
         tokens = x.flatten(2).transpose(1, 2)
         tokens = tokens + self.mlp(tokens)
@@ -266,14 +281,9 @@ class _WindowBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         s = self.block.window
-        pad_b, pad_r = -h % s, -w % s
-        t = x.permute(0, 2, 3, 1)  # (b, h, w, c): a view of the channels-last map
-        if pad_b or pad_r:
-            t = F.pad(t, (0, 0, 0, pad_r, 0, pad_b))
-        nh, nw = (h + pad_b) // s, (w + pad_r) // s
-        t = self._attention(t.reshape(b, nh, s, nw, s, c).transpose(2, 3).reshape(b * nh * nw, s * s, c))
-        t = t.view(b, nh, nw, s, s, c).transpose(2, 3).reshape(b, nh * s, nw * s, c)[:, :h, :w]
-        x = self.local((x.permute(0, 2, 3, 1) + t).permute(0, 3, 1, 2))
+        nhwc = x.permute(0, 2, 3, 1)  # a view of the channels-last map
+        t = from_windows(self._attention(to_windows(nhwc, s)), h, w, s)
+        x = self.local((nhwc + t).permute(0, 3, 1, 2))
         tokens = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
         tokens = tokens + self.block.mlp(tokens)
         return tokens.view(b, h, w, c).permute(0, 3, 1, 2)
