@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: The activations a convolution can fuse: post-op name -> (oneDNN algorithm, the plain function).
+#: The activations a convolution can fuse: post-op name -> (oneDNN algorithm, the plain function, applied to a
+#: convolution's new output: in place where PyTorch has it so).
 ACTIVATIONS = {
-    "relu": ("", F.relu),
-    "swish": ("", F.silu),
+    "relu": ("", torch.relu_),
+    "swish": ("", lambda y: F.silu(y, inplace=True)),
     "gelu": ("none", F.gelu),  # GELU with erf, as nn.GELU() computes it
 }
 
@@ -81,5 +82,4 @@ class ConvAct(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if applies(x) and (fused_available(self.act) if self.fused is None else self.fused):
             return fused_conv(x, self, self.act)
-        y = super().forward(x)
-        return F.gelu(y) if self.act == "gelu" else ACTIVATIONS[self.act][1](y, inplace=True)
+        return ACTIVATIONS[self.act][1](super().forward(x))
