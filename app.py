@@ -99,6 +99,11 @@ CSS = (
     "#gen-selected img { width: 100%; height: 100%; object-fit: contain; }\n"
     f"#gen-gallery .grid-container {{ grid-template-columns: repeat({generate.GALLERY_COLUMNS}, minmax(0, 1fr)) "
     "!important; padding-top: 36px !important; }\n"
+    # transparency shows as a checkerboard where it is the point (a cut-out, a removed background), as image
+    # editors show it; the picture's own box (not the panel's) carries it, so the board ends where the picture does
+    "#cutout-result img, #edit-result img { width: auto !important; height: auto !important; max-width: 100%; "
+    "max-height: 100%; margin: auto; background-color: #fff; background-size: 16px 16px; "
+    "background-image: conic-gradient(#d9d9d9 25%, #fff 0 50%, #d9d9d9 0 75%, #fff 0); }\n"
     # a colour swatch shows even when its colour is the panel's (a white one on a white panel)
     ".dialog-button { border: 1px solid var(--border-color-primary) !important; }\n"
     "@media (max-width: 480px) { #gen-gallery .caption-label { font-size: 11px; padding: 1px 4px; } "

@@ -521,6 +521,11 @@ def test_tab_runs_its_example(page, tab, tmp_path):
         r, g, _b, a = out[82, 285].astype(int)
         assert a == 255 and r > 180 and g < 130
         assert (alpha == 0).mean() > 0.85 and (alpha[:, :240] == 0).all()
+        # transparency shows as a checkerboard on the picture's own box (its aspect, not the panel's)
+        img = page.locator("#cutout-result img").first
+        assert "conic-gradient" in img.evaluate("e => getComputedStyle(e).backgroundImage")
+        shown = img.bounding_box()
+        assert abs(shown["width"] / shown["height"] - 320 / 200) < 0.02
     elif tab == "Inpaint":
         hole = np.asarray(Image.open(EXAMPLES / "castle-mask.png")) > 0
         diff = np.abs(out[..., :3].astype(int) - castle).max(axis=2)
