@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.archs.onednn import ConvAct, fused_available
+from models.archs.onednn import ConvAct
 
 
 def _plain_conv(block: nn.Module) -> nn.Conv2d:
@@ -56,7 +56,7 @@ class SplitPointwise(nn.Conv2d):
 class SPANBlock(nn.Module):
     """One SPAB: three 3x3 convolutions (SiLU after the first two) and the parameter-free attention."""
 
-    def __init__(self, c1: nn.Conv2d, c2: nn.Conv2d, c3: nn.Conv2d, fused: bool = False) -> None:
+    def __init__(self, c1: nn.Conv2d, c2: nn.Conv2d, c3: nn.Conv2d, fused: bool | None = None) -> None:
         super().__init__()
         self.c1, self.c2 = ConvAct.of(c1, "swish", fused), ConvAct.of(c2, "swish", fused)
         self.c3_half = nn.Conv2d(c3.in_channels, c3.out_channels, 3, padding=1, bias=c3.bias is not None)
@@ -82,10 +82,9 @@ class SPANInference(nn.Module):
         self.register_buffer("mean", torch.as_tensor(net.mean, dtype=torch.float32).view(1, -1, 1, 1).clone())
         self.img_range = float(net.img_range)
         self.normalise = net.no_norm is None
-        fused = fused_available("swish") if fused_silu is None else fused_silu
         self.head = _plain_conv(net.conv_1)
         self.blocks = nn.ModuleList(
-            SPANBlock(_plain_conv(b.c1_r), _plain_conv(b.c2_r), _plain_conv(b.c3_r), fused)
+            SPANBlock(_plain_conv(b.c1_r), _plain_conv(b.c2_r), _plain_conv(b.c3_r), fused_silu)
             for b in (net.block_1, net.block_2, net.block_3, net.block_4, net.block_5, net.block_6)
         )
         self.tail = _plain_conv(net.conv_2)
