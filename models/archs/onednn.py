@@ -61,19 +61,29 @@ def applies(x: torch.Tensor) -> bool:
 class ConvAct(nn.Conv2d):
     """``act(conv(x))`` for an activation of :data:`ACTIVATIONS`: in one oneDNN call where :func:`applies` and
     ``fused`` (None: where :func:`fused_available`), else the plain convolution and activation. Still an
-    ``nn.Conv2d`` with its parameters, so state dicts, FLOP counters and ``.to()`` see the convolution."""
+    ``nn.Conv2d`` with its parameters, so state dicts, forward hooks and ``.to()`` see the convolution (PyTorch's
+    FlopCounterMode does not see the fused op: count FLOPs with autograd recording, on the plain path)."""
 
     def __init__(self, *args, act: str = "relu", fused: bool | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}")
+        if self.padding_mode != "zeros":  # the fused op pads with zeros only
+            raise ValueError(f"a fused convolution pads with zeros, not {self.padding_mode!r}")
         self.act, self.fused = act, fused
 
     @classmethod
     def of(cls, conv: nn.Conv2d, act: str, fused: bool | None = None) -> ConvAct:
         """The same convolution (its parameters shared, not copied) followed by ``act``."""
         layer = cls(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=False, act=act
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            bias=False,
+            padding_mode=conv.padding_mode,
+            act=act,
         )
         layer.weight, layer.bias = conv.weight, conv.bias
         layer.dilation, layer.groups, layer.fused = conv.dilation, conv.groups, fused

@@ -45,6 +45,8 @@ def test_the_layer_shares_its_parameters_and_stays_a_convolution():
     assert layer.dilation == (2, 2) and set(layer.state_dict()) == {"weight", "bias"}
     with pytest.raises(ValueError, match="activation"):
         ConvAct(4, 4, 3, act="tanh")
+    with pytest.raises(ValueError, match="zeros"):
+        ConvAct.of(nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"), "relu")
 
 
 def test_the_probe_runs_on_the_cpu_whatever_device_is_the_default():
