@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import gradio as gr
+import torch
 
 from models.registry import Task
 from ops.cutout import MAX_FEATHER, MAX_GROW, Refine, cutout, matte_image, parse_box
@@ -37,10 +38,25 @@ def run_cutout(
     rect = parse_box(box) if box and box.strip() else None
     spec = spec_for(ctx, Task.CUTOUT, model_id)
     cut = cutout(src, ctx.cache.get(spec.id, progress=download_reporter(progress)), rect, refine)
-    kept = float((cut.alpha > 0.5).float().mean()) if cut.alpha is not None else 1.0
-    note = f"{spec.title}: {kept:.0%} of the image kept" + (f", inside the box {box.strip()}" if rect else "")
+    kept = cut.alpha > 0.5 if cut.alpha is not None else torch.ones_like(cut.rgb[:, :1], dtype=torch.bool)
+    note = f"{spec.title}: {float(kept.float().mean()):.0%} of the image kept"
+    note += f", inside the box {box.strip()}" if rect else _found(kept[0, 0])
     out = matte_image(cut) if mask_only else cut
     return ctx.save(out, result_stem(image, "matte" if mask_only else "cutout")), note
+
+
+def _found(kept: torch.Tensor) -> str:
+    """Where an automatic cut-out found its object (the box around the kept pixels, (H, W) bool), and how to
+    choose another: the model picks one subject, which on a photo with several may not be the one meant."""
+    rows, cols = torch.nonzero(kept.any(1)).flatten(), torch.nonzero(kept.any(0)).flatten()
+    if rows.numel() == 0:
+        return ": nothing found to keep. Give a box around the object (click two opposite corners on the image)."
+    x, y = int(cols[0]), int(rows[0])
+    w, h = int(cols[-1]) - x + 1, int(rows[-1]) - y + 1
+    return (
+        f", the object at {x},{y},{w},{h}. Not the one you meant? Give a box around it (click two opposite "
+        "corners on the image)."
+    )
 
 
 def cutout_handler(ctx: AppContext) -> Callable:

@@ -469,3 +469,25 @@ def test_painted_box_is_the_box_around_the_strokes(tmp_path):
     assert painted_box(editor) is None and painted_box(None) is None
     layer[2:5, 3:9] = 255
     assert painted_box(editor) == [3, 2, 6, 3]
+
+
+def test_an_automatic_cut_out_says_where_its_object_is_and_how_to_choose_another(ctx, tmp_path):
+    """The model picks one subject; the note gives the box around what it kept (the result's own alpha), so a
+    user whose photo has several subjects sees which one and is told how to give a box."""
+    from ui.cutout import _found, run_cutout
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[12:28, 30:50] = (240, 230, 40)  # a yellow block on black
+    Image.fromarray(img).save(tmp_path / "block.png")
+    path, note = run_cutout(ctx, str(tmp_path / "block.png"), "grabcut", "", False, 0, 0)
+    alpha = np.asarray(Image.open(path))[..., 3] > 127
+    ys, xs = np.nonzero(alpha)
+    where = f"{xs.min()},{ys.min()},{xs.max() - xs.min() + 1},{ys.max() - ys.min() + 1}"
+    assert f"the object at {where}. Not the one you meant? Give a box around it" in note
+    _, boxed = run_cutout(ctx, str(tmp_path / "block.png"), "grabcut", "26,8,28,24", False, 0, 0)
+    assert "inside the box 26,8,28,24" in boxed and "Not the one you meant" not in boxed
+    nothing = _found(torch.zeros(10, 12, dtype=torch.bool))
+    assert "nothing found to keep" in nothing and "click two opposite corners" in nothing
+    block = torch.zeros(10, 12, dtype=torch.bool)
+    block[2:5, 7:11] = True
+    assert "at 7,2,4,3." in _found(block)
