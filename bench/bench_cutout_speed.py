@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import copy
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.bench_upscale import matmul_gflops
+from bench.bench_upscale import best_seconds, matmul_gflops
 from core.image import ImageData
 from models.adapters import PromptMatter, SaliencyMatter
 from models.catalog import list_models
@@ -33,17 +32,6 @@ from ops.cutout import matte
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "cutout-speed.md"
-
-
-def best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Processor seconds of the fastest of ``repeats`` calls after a warm-up."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def flops(fn: Callable[[], object]) -> float:

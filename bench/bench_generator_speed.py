@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.bench_upscale import matmul_gflops
+from bench.bench_upscale import best_seconds, matmul_gflops
 from models.catalog import list_models
 from models.registry import HubFile, Task
 from models.runtime import ModelCache
@@ -43,12 +42,7 @@ def measure(gen, repeats: int) -> list[dict]:
     fpp = flops_per_sample(gen)
     for batch in BATCHES:
         seeds = list(range(batch))
-        gen.generate(seeds)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.process_time()
-            gen.generate(seeds)
-            best = min(best, time.process_time() - start)
+        best = best_seconds(lambda seeds=seeds: gen.generate(seeds), repeats)
         rate = fpp * batch / best / 1e9
         rows.append({"batch": batch, "seconds": best, "per_s": batch / best, "gflops": rate, "mm": matmul_gflops()})
     return rows

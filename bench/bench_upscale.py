@@ -30,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -62,6 +63,17 @@ def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
     for _ in range(reps):
         torch.mm(a, b)
     return 2 * n**3 * reps / (time.process_time() - t0) / 1e9
+
+
+def best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Processor seconds of the fastest of ``repeats`` calls after a warm-up."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
 
 
 def conv_flops_per_pixel(net: torch.nn.Module, scale: int, size: int = 32) -> float | None:
